@@ -1,0 +1,203 @@
+//! `kairos validate | fmt | test | simulate | schema`: journey files on disk.
+
+use crate::files::{journeys, read, test_file_of};
+use anyhow::Context;
+use kairos_engine::simulate::{Scenario, TimedEvent};
+use kairos_engine::validate as check;
+use kairos_engine::{Contact, Problem, journey_test, schema};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Returns Ok(true) when every file is valid.
+pub fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<bool> {
+    let files = journeys(paths)?;
+    let mut all_ok = true;
+    let mut report = Vec::new();
+    for file in &files {
+        let problems = match check::validate(&read(file)?) {
+            Ok(_) => vec![],
+            Err(problems) => problems,
+        };
+        all_ok &= problems.is_empty();
+        if as_json {
+            report.push(json!({ "file": file, "valid": problems.is_empty(), "problems": problems }));
+        } else {
+            print_problems(file, &problems);
+        }
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{} file(s) checked, {}", files.len(), if all_ok { "all valid" } else { "some with problems" });
+    }
+    Ok(all_ok)
+}
+
+fn print_problems(file: &Path, problems: &[Problem]) {
+    if problems.is_empty() {
+        println!("{}: ok", file.display());
+        return;
+    }
+    println!("{}: {} problem(s)", file.display(), problems.len());
+    for p in problems {
+        println!("  {p}");
+    }
+}
+
+/// Returns Ok(true) when every file is (now) canonical.
+pub fn fmt(paths: &[PathBuf], check: bool) -> anyhow::Result<bool> {
+    let files = journeys(paths)?;
+    let mut ok = true;
+    for file in &files {
+        let text = read(file)?;
+        let workflow = match check::parse(&text) {
+            Ok(w) => w,
+            Err(problems) => {
+                print_problems(file, &problems);
+                ok = false;
+                continue;
+            }
+        };
+        let canonical = workflow.to_canonical();
+        if canonical == text {
+            continue;
+        }
+        if check {
+            println!("{}: not in canonical form (run `kairos fmt {}`)", file.display(), file.display());
+            ok = false;
+        } else {
+            std::fs::write(file, canonical).with_context(|| format!("cannot write {}", file.display()))?;
+            println!("{}: formatted", file.display());
+        }
+    }
+    if ok {
+        println!("{} file(s) in canonical form", files.len());
+    }
+    Ok(ok)
+}
+
+/// Returns Ok(true) when every journey is valid and every test passes.
+pub fn test(paths: &[PathBuf]) -> anyhow::Result<bool> {
+    let files = journeys(paths)?;
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in &files {
+        let journey = match check::validate(&read(file)?) {
+            Ok(j) => j,
+            Err(problems) => {
+                print_problems(file, &problems);
+                failed += 1;
+                continue;
+            }
+        };
+        let test_path = test_file_of(file);
+        if !test_path.exists() {
+            println!("{} — no tests ({} does not exist)", file.display(), test_path.display());
+            continue;
+        }
+        let tests = match journey_test::parse(&read(&test_path)?) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("{}: {e}", test_path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        println!("{} ({})", journey.workflow().name, test_path.display());
+        let started = Instant::now();
+        let reports = journey_test::run(&journey, &tests);
+        let elapsed = started.elapsed();
+        for r in &reports {
+            if r.passed() {
+                passed += 1;
+                println!("  ✓ {}", r.name);
+            } else {
+                failed += 1;
+                println!("  ✗ {}", r.name);
+                for f in &r.failures {
+                    println!("      {f}");
+                }
+                if let Some(diff) = &r.diff {
+                    println!("      sends (- expected, + actual):");
+                    for line in diff.lines() {
+                        println!("        {line}");
+                    }
+                }
+                if !r.timeline.is_empty() {
+                    println!("      timeline:");
+                    for line in r.timeline.lines() {
+                        println!("        {line}");
+                    }
+                }
+            }
+        }
+        println!("  {} case(s) in {:.1} ms of real time", reports.len(), elapsed.as_secs_f64() * 1000.0);
+    }
+    println!("journeys: {passed} passed, {failed} failed");
+    Ok(failed == 0)
+}
+
+pub fn simulate(
+    file: &Path,
+    contact: &Path,
+    events: Option<&Path>,
+    start: Option<String>,
+    horizon: Option<String>,
+    as_json: bool,
+) -> anyhow::Result<bool> {
+    let journey = match check::validate(&read(file)?) {
+        Ok(j) => j,
+        Err(problems) => {
+            print_problems(file, &problems);
+            return Ok(false);
+        }
+    };
+    let contact: Contact = serde_json::from_str(&read(contact)?).with_context(|| {
+        format!("{} is not a contact (`{{\"id\": \"c1\", \"attributes\": {{}}}}`)", contact.display())
+    })?;
+    let events: Vec<TimedEvent> = match events {
+        Some(path) => serde_json::from_str(&read(path)?).with_context(|| {
+            format!("{} is not a list of events (`[{{\"at\": \"0s\", \"name\": \"...\"}}]`)", path.display())
+        })?,
+        None => vec![],
+    };
+    let scenario = Scenario { contact, start, events, horizon };
+    let sim = match kairos_engine::simulate::simulate(&journey, &scenario, "") {
+        Ok(sim) => sim,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return Ok(false);
+        }
+    };
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&sim)?);
+    } else {
+        print!("{}", journey_test::render_timeline(&sim));
+        println!("{} run(s), {} message(s) sent", sim.runs.len(), sim.sends.len());
+    }
+    Ok(true)
+}
+
+pub fn schema(dir: &Path, check: bool) -> anyhow::Result<bool> {
+    let mut ok = true;
+    for (name, content) in [("schema.json", schema::workflow()), ("test.schema.json", schema::test_file())] {
+        let path = dir.join(name);
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current == content {
+            continue;
+        }
+        if check {
+            println!("{} is out of date; run `kairos schema --dir {}`", path.display(), dir.display());
+            ok = false;
+        } else {
+            std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+    }
+    if ok && check {
+        println!("schemas in {} are up to date", dir.display());
+    }
+    Ok(ok)
+}

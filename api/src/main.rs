@@ -1,0 +1,98 @@
+//! The `kairos` binary.
+
+mod files;
+mod journeys;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Kairos: journey automation. Validate, format, test and simulate journey files.
+#[derive(Parser)]
+#[command(name = "kairos", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check journey files and report every problem with its JSON pointer and node.
+    Validate {
+        /// Journey files, or folders of them (`*.test.json` and schemas are skipped).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Rewrite journey files in canonical form (`--check`: only report files that are not).
+    Fmt {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run the journey tests (`<journey>.test.json` beside each journey) on a virtual clock.
+    Test {
+        /// Journey files or folders; default `workflows`.
+        paths: Vec<PathBuf>,
+    },
+    /// Print the timeline one contact would go through.
+    Simulate {
+        /// The journey file.
+        file: PathBuf,
+        /// A contact: `{"id": "c1", "attributes": {...}, "tags": [...]}`.
+        #[arg(long)]
+        contact: PathBuf,
+        /// Events: `[{"at": "0s", "name": "cart_updated", "properties": {...}}, ...]` (`at`: offset or timestamp).
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// Virtual start time (RFC 3339); default 2026-01-05T09:00:00Z.
+        #[arg(long)]
+        start: Option<String>,
+        /// How long after the last event to keep going (default 400d).
+        #[arg(long)]
+        horizon: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Write `schema.json` and `test.schema.json` generated from the format's types.
+    Schema {
+        /// Folder to write to.
+        #[arg(long, default_value = "workflows")]
+        dir: PathBuf,
+        /// Fail if the files there are not up to date instead of writing them.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { paths, format } => journeys::validate(&paths, format == Format::Json),
+        Command::Fmt { paths, check } => journeys::fmt(&paths, check),
+        Command::Test { paths } => {
+            let paths = if paths.is_empty() { vec![PathBuf::from("workflows")] } else { paths };
+            journeys::test(&paths)
+        }
+        Command::Simulate { file, contact, events, start, horizon, format } => {
+            journeys::simulate(&file, &contact, events.as_deref(), start, horizon, format == Format::Json)
+        }
+        Command::Schema { dir, check } => journeys::schema(&dir, check),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! A validated journey in its runtime form: what the engine runs.
+
+use crate::nodes::{Node, wait_for_event, wait_until};
+use crate::template::Templates;
+use crate::workflow::Workflow;
+use chrono::TimeDelta;
+use chrono_tz::Tz;
+use std::collections::HashMap;
+
+/// A node's parsed runtime parts (durations, windows), beside its definition.
+pub enum Runtime {
+    Delay(TimeDelta),
+    WaitUntil(wait_until::Compiled),
+    WaitForEvent(wait_for_event::Compiled),
+    /// Nothing to precompute (or kept in the shared template registry).
+    Other,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Runtime::Delay(d) => write!(f, "Delay({d})"),
+            Runtime::WaitUntil(_) => f.write_str("WaitUntil"),
+            Runtime::WaitForEvent(w) => write!(f, "WaitForEvent({})", w.timeout),
+            Runtime::Other => f.write_str("Other"),
+        }
+    }
+}
+
+/// A journey that passed validation. Build one with [`crate::validate::validate`].
+#[derive(Debug)]
+pub struct Journey {
+    workflow: Workflow,
+    index: HashMap<String, usize>,
+    runtime: Vec<Runtime>,
+    timezone: Tz,
+    templates: Templates,
+}
+
+impl Journey {
+    pub(crate) fn new(
+        workflow: Workflow,
+        index: HashMap<String, usize>,
+        runtime: Vec<Runtime>,
+        timezone: Tz,
+        templates: Templates,
+    ) -> Self {
+        Journey { workflow, index, runtime, timezone, templates }
+    }
+
+    pub fn workflow(&self) -> &Workflow {
+        &self.workflow
+    }
+
+    pub fn id(&self) -> &str {
+        &self.workflow.id
+    }
+
+    /// A node and its runtime form.
+    pub fn node(&self, id: &str) -> Option<(&Node, &Runtime)> {
+        let &i = self.index.get(id)?;
+        Some((&self.workflow.nodes[i], &self.runtime[i]))
+    }
+
+    /// The default time zone (`settings.timezone`).
+    pub fn timezone(&self) -> Tz {
+        self.timezone
+    }
+
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+}

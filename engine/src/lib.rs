@@ -1,0 +1,24 @@
+//! Kairos engine: the journey format, its validation, the pure step function that
+//! moves one contact through a journey, and the simulator that runs journeys on a
+//! virtual clock. Nothing here touches a database or the network.
+
+pub mod condition;
+pub mod contact;
+pub mod journey;
+pub mod journey_test;
+pub mod nodes;
+pub mod problem;
+pub mod run;
+pub mod schema;
+pub mod simulate;
+pub mod step;
+pub mod template;
+pub mod time;
+pub mod validate;
+pub mod workflow;
+
+pub use contact::{Contact, Event};
+pub use journey::Journey;
+pub use problem::Problem;
+pub use validate::{validate, validate_value};
+pub use workflow::Workflow;

@@ -1,0 +1,391 @@
+//! `send`: render a message with handlebars and hand it to delivery.
+
+use crate::nodes::Build;
+use crate::problem::Kind;
+use crate::template::{Escape, Templates};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Send one message. Every text field is a handlebars template over `contact` (its
+/// attributes, `id`, `tags`), `trigger` and `event` (`name`, `properties`, `timestamp`)
+/// and `journey` (`id`, `name`, `run_id`, `entry`).
+///
+/// ```json
+/// { "id": "send_reminder", "type": "send",
+///   "message": { "channel": "email", "subject": "You left something behind, {{contact.first_name}}",
+///                "body": "<p>Your cart {{trigger.properties.cart_id}} is waiting.</p>" },
+///   "next": "wait_a_day" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    /// Stable, human-readable node id. Deliveries are deduplicated by run, node and visit.
+    pub id: String,
+    /// What to send, on which channel.
+    pub message: Message,
+    /// The node to continue with.
+    pub next: String,
+}
+
+/// The message, by channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "channel", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Message {
+    /// An email to the contact's `email` attribute.
+    Email {
+        /// Subject line (template).
+        subject: String,
+        /// HTML body (template; inserted values are HTML-escaped, use `{{{ }}}` for raw HTML).
+        body: String,
+        /// Sender address (template); the channel default when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// Reply-to address (template).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// A text message to the contact's `phone` attribute.
+    Sms {
+        /// Text (template).
+        body: String,
+    },
+    /// A push notification to the contact's `push_token` attribute.
+    Push {
+        /// Title (template).
+        title: String,
+        /// Text (template).
+        body: String,
+        /// Link opened on tap (template).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
+    /// An HTTP request, e.g. to notify a team or another system.
+    Webhook {
+        /// HTTP method.
+        #[serde(default)]
+        method: Method,
+        /// URL (template).
+        url: String,
+        /// Request headers (values are templates).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        headers: BTreeMap<String, String>,
+        /// JSON body; every string inside is a template.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<Value>,
+    },
+}
+
+/// HTTP method of a webhook.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    #[default]
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+/// Channel names, as written in `message.channel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+    Push,
+    Webhook,
+}
+
+/// A message rendered for one contact, ready for delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "channel", rename_all = "snake_case")]
+pub enum Rendered {
+    Email {
+        to: String,
+        subject: String,
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    Sms {
+        to: String,
+        body: String,
+    },
+    Push {
+        to: String,
+        title: String,
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
+    Webhook {
+        method: Method,
+        url: String,
+        headers: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<Value>,
+    },
+}
+
+impl Rendered {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Rendered::Email { .. } => Channel::Email,
+            Rendered::Sms { .. } => Channel::Sms,
+            Rendered::Push { .. } => Channel::Push,
+            Rendered::Webhook { .. } => Channel::Webhook,
+        }
+    }
+}
+
+/// Why a message could not be rendered for a contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// The contact lacks the address attribute of the channel.
+    NoAddress(&'static str),
+    /// A template failed at render time.
+    Render(String),
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::NoAddress(attr) => write!(f, "the contact has no `{attr}` attribute"),
+            Skip::Render(e) => write!(f, "the message could not be rendered: {e}"),
+        }
+    }
+}
+
+impl Message {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Message::Email { .. } => Channel::Email,
+            Message::Sms { .. } => Channel::Sms,
+            Message::Push { .. } => Channel::Push,
+            Message::Webhook { .. } => Channel::Webhook,
+        }
+    }
+
+    /// Every template field: (field pointer below the node, source, escaping).
+    fn fields(&self) -> Vec<(String, &str, Escape)> {
+        let mut out = Vec::new();
+        let text = Escape::None;
+        match self {
+            Message::Email { subject, body, from, reply_to } => {
+                out.push(("message/subject".into(), subject.as_str(), text));
+                out.push(("message/body".into(), body.as_str(), Escape::Html));
+                if let Some(f) = from {
+                    out.push(("message/from".into(), f.as_str(), text));
+                }
+                if let Some(r) = reply_to {
+                    out.push(("message/reply_to".into(), r.as_str(), text));
+                }
+            }
+            Message::Sms { body } => out.push(("message/body".into(), body.as_str(), text)),
+            Message::Push { title, body, url } => {
+                out.push(("message/title".into(), title.as_str(), text));
+                out.push(("message/body".into(), body.as_str(), text));
+                if let Some(u) = url {
+                    out.push(("message/url".into(), u.as_str(), text));
+                }
+            }
+            Message::Webhook { url, headers, body, .. } => {
+                out.push(("message/url".into(), url.as_str(), text));
+                for (name, value) in headers {
+                    out.push((format!("message/headers/{}", escape_segment(name)), value.as_str(), text));
+                }
+                if let Some(b) = body {
+                    json_strings(b, "message/body".into(), &mut out);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn escape_segment(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+fn json_strings<'a>(value: &'a Value, at: String, out: &mut Vec<(String, &'a str, Escape)>) {
+    match value {
+        Value::String(s) => out.push((at, s.as_str(), Escape::None)),
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                json_strings(v, format!("{at}/{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                json_strings(v, format!("{at}/{}", escape_segment(k)), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Send {
+    /// Compile every template field into `templates`, reporting each one that fails.
+    pub fn build(&self, cx: &mut Build, templates: &mut Templates) {
+        for (field, source, escape) in self.message.fields() {
+            if let Err(e) = templates.add(&format!("{}/{field}", self.id), source, escape) {
+                // Field pointers are already escaped segment by segment.
+                let pointer = format!("{}/{field}", cx.pointer);
+                let mut p = crate::problem::Problem::new(Kind::InvalidTemplate, pointer, e);
+                p.node = cx.node.clone();
+                cx.problems.push(p);
+            }
+        }
+        if let Message::Webhook { url, .. } = &self.message
+            && !(url.starts_with("http://") || url.starts_with("https://") || url.starts_with("{{"))
+        {
+            cx.error(
+                Kind::InvalidValue,
+                "message/url",
+                format!("`{url}` is not a web address; it must start with `https://` or `http://`"),
+            );
+        }
+        for (field, source, _) in self.message.fields() {
+            if matches!(field.as_str(), "message/subject" | "message/body" | "message/title")
+                && source.trim().is_empty()
+            {
+                cx.error(Kind::InvalidValue, &field, "this field is empty; write the text to send");
+            }
+        }
+    }
+
+    /// Render for one contact. `data` holds `contact`, `trigger`, `event` and `journey`.
+    pub fn render(&self, templates: &Templates, data: &Value) -> Result<Rendered, Skip> {
+        let r = |field: &str, escape: Escape| {
+            templates.render(&format!("{}/{field}", self.id), data, escape).map_err(Skip::Render)
+        };
+        let address = |attr: &'static str| -> Result<String, Skip> {
+            match data.pointer(&format!("/contact/{attr}")) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+                _ => Err(Skip::NoAddress(attr)),
+            }
+        };
+        let text = Escape::None;
+        Ok(match &self.message {
+            Message::Email { from, reply_to, .. } => Rendered::Email {
+                to: address("email")?,
+                subject: r("message/subject", text)?,
+                body: r("message/body", Escape::Html)?,
+                from: from.as_ref().map(|_| r("message/from", text)).transpose()?,
+                reply_to: reply_to.as_ref().map(|_| r("message/reply_to", text)).transpose()?,
+            },
+            Message::Sms { .. } => Rendered::Sms { to: address("phone")?, body: r("message/body", text)? },
+            Message::Push { url, .. } => Rendered::Push {
+                to: address("push_token")?,
+                title: r("message/title", text)?,
+                body: r("message/body", text)?,
+                url: url.as_ref().map(|_| r("message/url", text)).transpose()?,
+            },
+            Message::Webhook { method, headers, body, .. } => {
+                let mut rendered_headers = BTreeMap::new();
+                for name in headers.keys() {
+                    rendered_headers
+                        .insert(name.clone(), r(&format!("message/headers/{}", escape_segment(name)), text)?);
+                }
+                let body = match body {
+                    Some(b) => Some(render_json(b, "message/body".into(), &r)?),
+                    None => None,
+                };
+                Rendered::Webhook { method: *method, url: r("message/url", text)?, headers: rendered_headers, body }
+            }
+        })
+    }
+}
+
+fn render_json(value: &Value, at: String, r: &dyn Fn(&str, Escape) -> Result<String, Skip>) -> Result<Value, Skip> {
+    Ok(match value {
+        Value::String(_) => Value::String(r(&at, Escape::None)?),
+        Value::Array(items) => Value::Array(
+            items.iter().enumerate().map(|(i, v)| render_json(v, format!("{at}/{i}"), r)).collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), render_json(v, format!("{at}/{}", escape_segment(k)), r)?)))
+                .collect::<Result<_, Skip>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn build(send: &Send) -> (Templates, Vec<crate::problem::Problem>) {
+        let mut templates = Templates::default();
+        let mut problems = vec![];
+        send.build(&mut Build::new("/nodes/1", Some(send.id.clone()), &mut problems), &mut templates);
+        (templates, problems)
+    }
+
+    #[test]
+    fn example_is_valid_and_renders() {
+        let send: Send = serde_json::from_str(
+            r#"{ "id": "send_reminder",
+                 "message": { "channel": "email", "subject": "You left something behind, {{contact.first_name}}",
+                              "body": "<p>Your cart {{trigger.properties.cart_id}} is waiting.</p>" },
+                 "next": "wait_a_day" }"#,
+        )
+        .unwrap();
+        let (templates, problems) = build(&send);
+        assert!(problems.is_empty(), "{problems:?}");
+        let data = json!({ "contact": { "email": "a@example.com", "first_name": "Ann" },
+                           "trigger": { "properties": { "cart_id": "k<1>" } } });
+        let Rendered::Email { to, subject, body, .. } = send.render(&templates, &data).unwrap() else { panic!() };
+        assert_eq!(to, "a@example.com");
+        assert_eq!(subject, "You left something behind, Ann");
+        assert_eq!(body, "<p>Your cart k&lt;1&gt; is waiting.</p>");
+        let no_email = json!({ "contact": {} });
+        assert_eq!(send.render(&templates, &no_email), Err(Skip::NoAddress("email")));
+    }
+
+    #[test]
+    fn webhook_json_body_strings_are_templates() {
+        let send: Send = serde_json::from_str(
+            r#"{ "id": "notify", "message": { "channel": "webhook", "url": "https://hooks.example.com/{{contact.id}}",
+                 "headers": { "X-Score": "{{contact.lead_score}}" },
+                 "body": { "text": "Lead {{contact.email}} is hot", "score": 50, "tags": ["{{contact.id}}"] } }, "next": "x" }"#,
+        )
+        .unwrap();
+        let (templates, problems) = build(&send);
+        assert!(problems.is_empty(), "{problems:?}");
+        let data = json!({ "contact": { "id": "c1", "email": "a\"b@example.com", "lead_score": 55 } });
+        let Rendered::Webhook { method, url, headers, body } = send.render(&templates, &data).unwrap() else {
+            panic!()
+        };
+        assert_eq!(method, Method::Post);
+        assert_eq!(url, "https://hooks.example.com/c1");
+        assert_eq!(headers["X-Score"], "55");
+        assert_eq!(body.unwrap(), json!({ "text": "Lead a\"b@example.com is hot", "score": 50, "tags": ["c1"] }));
+    }
+
+    #[test]
+    fn every_broken_template_is_reported_with_its_pointer() {
+        let send: Send = serde_json::from_str(
+            r#"{ "id": "s", "message": { "channel": "webhook", "url": "ftp://x",
+                 "body": { "a": "{{#each}}", "b": ["ok", "{{oops"] } }, "next": "x" }"#,
+        )
+        .unwrap();
+        let (_, problems) = build(&send);
+        let pointers: Vec<_> = problems.iter().map(|p| (p.code, p.pointer.as_str())).collect();
+        assert_eq!(
+            pointers,
+            [
+                (Kind::InvalidTemplate, "/nodes/1/message/body/a"),
+                (Kind::InvalidTemplate, "/nodes/1/message/body/b/1"),
+                (Kind::InvalidValue, "/nodes/1/message/url"),
+            ]
+        );
+    }
+}

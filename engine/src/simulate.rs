@@ -1,0 +1,282 @@
+//! The simulator: runs one contact through a journey on a virtual clock, exactly as the
+//! server would (same step function, same re-entry rules), in milliseconds.
+//!
+//! Ordering: at equal times, events are handled before timers (an order placed at the
+//! exact second a one-hour wait ends counts as in time), and existing runs see an event
+//! before the trigger may start a new run with it.
+
+use crate::contact::{Contact, Event};
+use crate::journey::Journey;
+use crate::nodes::send::Rendered;
+use crate::run::{Effect, Entry, Input, NewRun, Outcome, PriorRun, Run, admit};
+use crate::step::step;
+use crate::time::{format_duration, parse_duration, parse_timestamp};
+use chrono::{DateTime, TimeDelta, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Monday 2026-01-05 09:00 UTC: where virtual time starts unless a scenario says otherwise.
+pub fn default_start() -> DateTime<Utc> {
+    parse_timestamp("2026-01-05T09:00:00Z").expect("a valid constant")
+}
+
+/// How long after the last event the simulation may go on, unless the scenario says otherwise.
+pub const DEFAULT_HORIZON_DAYS: i64 = 400;
+
+/// One event at a time on the scenario's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimedEvent {
+    /// When: an offset from the start (`0s`, `30m`, `2d`) or an RFC 3339 timestamp.
+    pub at: String,
+    /// Event name. Omit it and set `api_start` to start an `api`-triggered journey instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Event properties (for an API start: the data passed to the run).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub properties: Map<String, Value>,
+    /// Start the journey through the API instead of sending an event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub api_start: bool,
+}
+
+/// What to simulate: a contact, a start time and a timeline of events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The contact at the start.
+    pub contact: Contact,
+    /// Virtual start time (RFC 3339); default Monday 2026-01-05T09:00:00Z.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// Events, by time.
+    #[serde(default)]
+    pub events: Vec<TimedEvent>,
+    /// How long after the last event to keep going (default 400 days); runs still waiting then stay waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<String>,
+}
+
+/// One timeline entry with the run it belongs to and its offset from the start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Moment {
+    /// Offset from the start, e.g. `1d 2h`.
+    pub offset: String,
+    /// Which run (the contact's entry number).
+    pub run: u32,
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// A message the simulation sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SentMessage {
+    pub offset: String,
+    #[serde(skip)]
+    pub elapsed: TimeDelta,
+    pub run: u32,
+    pub node: String,
+    pub key: String,
+    pub message: Rendered,
+}
+
+/// The result of a simulation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Simulation {
+    pub start: DateTime<Utc>,
+    pub timeline: Vec<Moment>,
+    pub sends: Vec<SentMessage>,
+    /// Every run, by entry number, in its final state.
+    pub runs: Vec<Run>,
+    /// The contact at the end.
+    pub contact: Contact,
+}
+
+/// A scenario that cannot be simulated (a bad time, an event without a name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// JSON pointer into the scenario.
+    pub pointer: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.pointer, self.message)
+    }
+}
+
+/// A scenario with its times resolved.
+struct Resolved<'a> {
+    start: DateTime<Utc>,
+    /// Events in time order.
+    events: Vec<(DateTime<Utc>, &'a TimedEvent)>,
+    horizon: TimeDelta,
+}
+
+impl Scenario {
+    /// Resolve the start time and every event's time; report every problem.
+    fn resolve(&self, base: &str) -> Result<Resolved<'_>, Vec<ScenarioError>> {
+        let mut errors = Vec::new();
+        let mut error = |pointer: String, message: String| errors.push(ScenarioError { pointer, message });
+        let start = match &self.start {
+            None => default_start(),
+            Some(s) => parse_timestamp(s).unwrap_or_else(|| {
+                error(
+                    format!("{base}/start"),
+                    format!("`{s}` is not a timestamp; expected RFC 3339 such as `2026-01-05T09:00:00Z`"),
+                );
+                default_start()
+            }),
+        };
+        let horizon = match &self.horizon {
+            None => TimeDelta::days(DEFAULT_HORIZON_DAYS),
+            Some(h) => parse_duration(h).unwrap_or_else(|e| {
+                error(format!("{base}/horizon"), e);
+                TimeDelta::zero()
+            }),
+        };
+        let mut events = Vec::new();
+        for (i, e) in self.events.iter().enumerate() {
+            let at = parse_timestamp(&e.at).or_else(|| parse_duration(&e.at).ok().map(|d| start + d));
+            match at {
+                Some(t) if t >= start => events.push((t, e)),
+                Some(_) => {
+                    error(format!("{base}/events/{i}/at"), format!("`{}` is before the start of the scenario", e.at))
+                }
+                None => error(
+                    format!("{base}/events/{i}/at"),
+                    format!("`{}` is neither an offset such as `2h` nor an RFC 3339 timestamp", e.at),
+                ),
+            }
+            match (&e.name, e.api_start) {
+                (None, false) => {
+                    error(format!("{base}/events/{i}"), "give the event a `name`, or set `api_start: true`".into())
+                }
+                (Some(_), true) => error(
+                    format!("{base}/events/{i}"),
+                    "an entry is either an event (`name`) or an API start (`api_start`), not both".into(),
+                ),
+                _ => {}
+            }
+        }
+        if errors.is_empty() {
+            events.sort_by_key(|(t, _)| *t);
+            Ok(Resolved { start, events, horizon })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Most steps a simulation takes before it stops (a journey that loops with a wait).
+pub const MAX_STEPS: usize = 100_000;
+
+/// Run `scenario` through `journey`. `base` prefixes error pointers (e.g. `/tests/2`).
+pub fn simulate(journey: &Journey, scenario: &Scenario, base: &str) -> Result<Simulation, Vec<ScenarioError>> {
+    let Resolved { start, events, horizon } = scenario.resolve(base)?;
+    let end = events.last().map_or(start, |(t, _)| *t) + horizon;
+    let mut sim =
+        Sim { journey, start, runs: vec![], contact: scenario.contact.clone(), timeline: vec![], sends: vec![] };
+    let mut next_event = 0;
+    for _ in 0..MAX_STEPS {
+        let event_at = events.get(next_event).map(|(t, _)| *t);
+        let timer_at = sim.runs.iter().filter_map(Run::wake_at).min();
+        let now = match (event_at, timer_at) {
+            (Some(e), Some(t)) => e.min(t),
+            (Some(e), None) => e,
+            (None, Some(t)) => t,
+            (None, None) => break,
+        };
+        if now > end {
+            break;
+        }
+        if event_at == Some(now) {
+            let (_, timed) = events[next_event];
+            next_event += 1;
+            sim.handle_event(timed, now);
+        } else if let Some(i) = sim.runs.iter().position(|r| r.wake_at() == Some(now)) {
+            sim.apply(i, Input::Timer, now);
+        }
+    }
+    Ok(Simulation { start, timeline: sim.timeline, sends: sim.sends, runs: sim.runs, contact: sim.contact })
+}
+
+struct Sim<'j> {
+    journey: &'j Journey,
+    start: DateTime<Utc>,
+    runs: Vec<Run>,
+    contact: Contact,
+    timeline: Vec<Moment>,
+    sends: Vec<SentMessage>,
+}
+
+impl Sim<'_> {
+    fn handle_event(&mut self, timed: &TimedEvent, now: DateTime<Utc>) {
+        if timed.api_start {
+            let trigger =
+                Event { name: "api".into(), properties: timed.properties.clone(), timestamp: now, message_id: None };
+            if matches!(self.journey.workflow().trigger, crate::nodes::trigger::Trigger::Api(_)) {
+                self.enter(None, trigger, now);
+            }
+            return;
+        }
+        let event = Event {
+            name: timed.name.clone().unwrap_or_default(),
+            properties: timed.properties.clone(),
+            timestamp: now,
+            message_id: None,
+        };
+        for i in 0..self.runs.len() {
+            if !self.runs[i].status.is_ended() {
+                self.apply(i, Input::Event(&event), now);
+            }
+        }
+        if let Ok(correlation) = self.journey.workflow().trigger.matches(&event, &self.contact) {
+            self.enter(correlation, event, now);
+        }
+    }
+
+    fn enter(&mut self, correlation: Option<String>, trigger: Event, now: DateTime<Utc>) {
+        let prior =
+            self.runs.iter().map(|r| PriorRun { correlation: r.correlation.as_deref(), active: !r.status.is_ended() });
+        if admit(&self.journey.workflow().settings, correlation.as_deref(), prior).is_err() {
+            return;
+        }
+        let entry = self.runs.len() as u32 + 1;
+        let new = NewRun {
+            id: format!("sim-{entry}"),
+            version: 0,
+            contact: self.contact.id.clone(),
+            entry,
+            correlation,
+            trigger,
+        };
+        self.runs.push(Run::new(self.journey.id(), new, now));
+        self.apply(self.runs.len() - 1, Input::Start, now);
+    }
+
+    fn apply(&mut self, i: usize, input: Input<'_>, now: DateTime<Utc>) {
+        let Outcome { run, contact, effects, history } = step(self.journey, &self.runs[i], &self.contact, input, now);
+        let entry = run.entry;
+        let elapsed = now - self.start;
+        for e in history {
+            self.timeline.push(Moment { offset: format_duration(e.at - self.start), run: entry, entry: e });
+        }
+        for effect in effects {
+            if let Effect::Send { key, node, message } = effect {
+                self.sends.push(SentMessage {
+                    offset: format_duration(elapsed),
+                    elapsed,
+                    run: entry,
+                    node,
+                    key,
+                    message,
+                });
+            }
+        }
+        self.runs[i] = run;
+        self.contact = contact;
+    }
+}

@@ -1,0 +1,285 @@
+//! The step function: (journey, run, contact, input, now) → (next run, contact, effects, history).
+//!
+//! Pure and deterministic: no I/O, no clock but `now`, no randomness but the split's
+//! hash. A step runs the journey forward through every node that does not wait, and
+//! stops at a wait or an exit. `exit_when` and an event goal are checked on every
+//! event; a condition goal after every step.
+
+use crate::condition::Scope;
+use crate::contact::{Contact, Event};
+use crate::journey::{Journey, Runtime};
+use crate::nodes::Node;
+use crate::nodes::wait_until::Target;
+use crate::run::{Effect, Entry, ExitReason, Input, Outcome, Run, Status, Wait, What};
+use crate::workflow::Goal;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// Most nodes one step may enter. Validation forbids loops without a wait, so only a
+/// bug could reach it; the run then exits instead of spinning.
+pub const MAX_NODES_PER_STEP: usize = 1_000;
+
+/// Step `run` with `input` at `now`.
+pub fn step(journey: &Journey, run: &Run, contact: &Contact, input: Input<'_>, now: DateTime<Utc>) -> Outcome {
+    let mut s = Stepper { journey, run: run.clone(), contact: contact.clone(), effects: vec![], history: vec![], now };
+    if !s.run.status.is_ended() {
+        match input {
+            Input::Start => s.start(),
+            Input::Timer => s.timer(),
+            Input::Event(e) => s.event(e),
+        }
+        s.check_condition_goal();
+    }
+    Outcome { run: s.run, contact: s.contact, effects: s.effects, history: s.history }
+}
+
+struct Stepper<'j> {
+    journey: &'j Journey,
+    run: Run,
+    contact: Contact,
+    effects: Vec<Effect>,
+    history: Vec<Entry>,
+    now: DateTime<Utc>,
+}
+
+impl Stepper<'_> {
+    fn log(&mut self, node: Option<&str>, what: What) {
+        self.history.push(Entry { at: self.now, node: node.map(str::to_string), what });
+    }
+
+    fn start(&mut self) {
+        if self.run.status != Status::Active || self.run.node.is_some() {
+            return;
+        }
+        let what = What::Entered { trigger: self.run.trigger.name.clone(), correlation: self.run.correlation.clone() };
+        self.log(None, what);
+        let first = self.journey.workflow().trigger.next().to_string();
+        self.advance(first);
+    }
+
+    fn timer(&mut self) {
+        let Some(wait) = self.run.wait.clone() else { return };
+        if self.now < wait.wake_at() {
+            return;
+        }
+        let Some(node_id) = self.run.node.clone() else { return };
+        let Some((node, _)) = self.journey.node(&node_id) else { return };
+        self.run.wait = None;
+        self.run.status = Status::Active;
+        match (node, wait) {
+            (Node::WaitForEvent(w), Wait::Event { event, .. }) => {
+                self.log(Some(&node_id), What::TimedOut { event });
+                self.advance(w.timed_out.clone());
+            }
+            // A wait_until is re-evaluated: the contact's date may have moved meanwhile.
+            (Node::WaitUntil(_), _) => self.enter_wait_until(node_id, true),
+            (Node::Delay(d), _) => self.advance(d.next.clone()),
+            _ => {}
+        }
+    }
+
+    fn event(&mut self, event: &Event) {
+        let settings = &self.journey.workflow().settings;
+        if let Some(Goal::Event { event: name, conditions, exit }) = &settings.goal
+            && self.run.converted_at.is_none()
+            && *name == event.name
+            && conditions.as_ref().is_none_or(|c| c.evaluate(&self.scope(Some(event))))
+        {
+            self.run.converted_at = Some(self.now);
+            self.log(self.run.node.clone().as_deref(), What::Converted { event: Some(event.name.clone()) });
+            if *exit {
+                return self.end(Status::Exited, Some(ExitReason::Goal));
+            }
+        }
+        let exits = settings.exit_when.iter().any(|m| {
+            m.event == event.name && m.conditions.as_ref().is_none_or(|c| c.evaluate(&self.scope(Some(event))))
+        });
+        if exits {
+            return self.end(Status::Exited, Some(ExitReason::ExitWhen { event: event.name.clone() }));
+        }
+        let Some(Wait::Event { event: awaited, .. }) = &self.run.wait else { return };
+        if *awaited != event.name {
+            return;
+        }
+        let Some(node_id) = self.run.node.clone() else { return };
+        let Some((Node::WaitForEvent(w), _)) = self.journey.node(&node_id) else { return };
+        if w.conditions.as_ref().is_some_and(|c| !c.evaluate(&self.scope(Some(event)))) {
+            return;
+        }
+        self.run.wait = None;
+        self.run.status = Status::Active;
+        self.run.event = Some(event.clone());
+        self.log(Some(&node_id), What::EventReceived { event: event.name.clone() });
+        self.advance(w.received.clone());
+    }
+
+    /// A scope over the run's state; `event` overrides the run's last event.
+    fn scope<'a>(&'a self, event: Option<&'a Event>) -> Scope<'a> {
+        Scope {
+            contact: &self.contact,
+            trigger: Some(&self.run.trigger),
+            event: event.or(self.run.event.as_ref()).or(Some(&self.run.trigger)),
+            now: self.now,
+        }
+    }
+
+    fn check_condition_goal(&mut self) {
+        let Some(Goal::Condition { condition, exit }) = &self.journey.workflow().settings.goal else { return };
+        if self.run.converted_at.is_some() || self.run.status == Status::Cancelled {
+            return;
+        }
+        if condition.evaluate(&self.scope(None)) {
+            self.run.converted_at = Some(self.now);
+            self.log(self.run.node.clone().as_deref(), What::Converted { event: None });
+            if *exit && !self.run.status.is_ended() {
+                self.end(Status::Exited, Some(ExitReason::Goal));
+            }
+        }
+    }
+
+    fn end(&mut self, status: Status, reason: Option<ExitReason>) {
+        self.run.status = status;
+        self.run.wait = None;
+        self.run.ended_at = Some(self.now);
+        let what = match reason {
+            Some(reason) => What::Exited { reason },
+            None => What::Completed,
+        };
+        self.log(self.run.node.clone().as_deref(), what);
+    }
+
+    fn wait(&mut self, node: &str, wait: Wait) {
+        let what = match &wait {
+            Wait::Timer { until } => What::WaitingUntil { until: *until },
+            Wait::Event { event, timeout_at } => {
+                What::WaitingForEvent { event: event.clone(), timeout_at: *timeout_at }
+            }
+        };
+        self.log(Some(node), what);
+        self.run.wait = Some(wait);
+        self.run.status = Status::Waiting;
+    }
+
+    /// Enter `id` and keep going through every node that does not wait.
+    fn advance(&mut self, mut id: String) {
+        for _ in 0..MAX_NODES_PER_STEP {
+            let Some((node, _)) = self.journey.node(&id) else {
+                // Unreachable for a validated journey; end rather than panic.
+                return self.end(Status::Exited, Some(ExitReason::StepLimit));
+            };
+            let visit = {
+                let v = self.run.visits.entry(id.clone()).or_default();
+                *v += 1;
+                *v
+            };
+            self.run.node = Some(id.clone());
+            self.log(Some(&id), What::NodeEntered { node_type: node.type_name().to_string() });
+            let next = match self.enter(&id, visit) {
+                Some(next) => next,
+                None => return,
+            };
+            id = next;
+        }
+        self.end(Status::Exited, Some(ExitReason::StepLimit));
+    }
+
+    /// Run one node. Returns the next node id, or `None` when the run waits or ends here.
+    fn enter(&mut self, id: &str, visit: u32) -> Option<String> {
+        let journey = self.journey;
+        let (node, runtime) = journey.node(id)?;
+        match (node, runtime) {
+            (Node::Delay(d), Runtime::Delay(duration)) => {
+                if *duration <= chrono::TimeDelta::zero() {
+                    return Some(d.next.clone());
+                }
+                self.wait(id, Wait::Timer { until: self.now + *duration });
+                None
+            }
+            (Node::WaitUntil(_), _) => {
+                self.enter_wait_until(id.to_string(), false);
+                None
+            }
+            (Node::WaitForEvent(w), Runtime::WaitForEvent(c)) => {
+                self.wait(id, Wait::Event { event: w.event.clone(), timeout_at: self.now + c.timeout });
+                None
+            }
+            (Node::Branch(b), _) => {
+                let mut compared = Vec::new();
+                let chosen = b.rules.iter().find(|r| r.condition.evaluate_traced(&self.scope(None), &mut compared));
+                let (port, next) = match chosen {
+                    Some(rule) => (rule.name.clone(), rule.next.clone()),
+                    None => ("else".to_string(), b.otherwise.clone()),
+                };
+                self.log(Some(id), What::Decision { port, compared });
+                Some(next)
+            }
+            (Node::Split(split), _) => {
+                let (variant, next, holdout) = split.pick(journey.id(), &self.run.contact, self.run.entry);
+                let (variant, next) = (variant.to_string(), next.to_string());
+                self.log(Some(id), What::Variant { variant, holdout });
+                Some(next)
+            }
+            (Node::Send(send), _) => {
+                let data = self.template_data();
+                match send.render(journey.templates(), &data) {
+                    Ok(message) => {
+                        let key = format!("{}:{id}:{visit}", self.run.id);
+                        self.log(Some(id), What::Sent { key: key.clone(), channel: message.channel() });
+                        self.effects.push(Effect::Send { key, node: id.to_string(), message });
+                    }
+                    Err(skip) => self.log(Some(id), What::SendSkipped { reason: skip.to_string() }),
+                }
+                Some(send.next.clone())
+            }
+            (Node::UpdateContact(u), _) => {
+                let before = self.contact.clone();
+                let scope = Scope { contact: &before, ..self.scope(None) };
+                let mut contact = self.contact.clone();
+                let changes = u.apply(&scope, &mut contact);
+                self.contact = contact;
+                self.log(Some(id), What::ContactUpdated { changes: changes.clone() });
+                self.effects.push(Effect::UpdateContact { node: id.to_string(), changes });
+                Some(u.next.clone())
+            }
+            (Node::Exit(_), _) => {
+                self.end(Status::Completed, None);
+                None
+            }
+            // A node whose runtime form does not match its type cannot come out of validation.
+            _ => {
+                self.end(Status::Exited, Some(ExitReason::StepLimit));
+                None
+            }
+        }
+    }
+
+    /// Wait at a `wait_until` node, or pass straight through it. `resumed`: the timer fired.
+    fn enter_wait_until(&mut self, id: String, resumed: bool) {
+        let journey = self.journey;
+        let Some((Node::WaitUntil(w), Runtime::WaitUntil(c))) = journey.node(&id) else { return };
+        match c.target(self.now, &self.contact, journey.timezone()) {
+            Target::At(t) if t > self.now => self.wait(&id, Wait::Timer { until: t }),
+            Target::At(_) => {
+                if !resumed {
+                    self.log(Some(&id), What::NoWait { reason: "the time has already come".into() });
+                }
+                self.advance(w.next.clone());
+            }
+            Target::Missing(reason) => {
+                self.log(Some(&id), What::NoWait { reason });
+                self.advance(w.next.clone());
+            }
+        }
+    }
+
+    fn template_data(&self) -> serde_json::Value {
+        let wf = self.journey.workflow();
+        let event = self.run.event.as_ref().unwrap_or(&self.run.trigger);
+        json!({
+            "contact": self.contact.template_data(),
+            "trigger": self.run.trigger.template_data(),
+            "event": event.template_data(),
+            "journey": { "id": wf.id, "name": wf.name, "version": self.run.version, "run_id": self.run.id, "entry": self.run.entry },
+        })
+    }
+}

@@ -1,0 +1,206 @@
+//! End-to-end tests of the `kairos` binary: validation of a deliberately broken fixture
+//! set (every problem kind, with its pointer and message), formatting, journey tests and
+//! simulation, all through the real command line.
+
+use kairos_engine::problem::Kind;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn kairos(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kairos")).args(args).current_dir(root()).output().expect("kairos runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn every_problem_kind_is_reported_with_its_pointer_node_and_message() {
+    let fixtures = root().join("tests/fixtures/invalid");
+    let expected: serde_json::Map<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("expected.json")).unwrap()).unwrap();
+    let mut kinds_seen = std::collections::HashSet::new();
+    for (file, want) in &expected {
+        let path = fixtures.join(file);
+        let out = kairos(&["validate", "--format", "json", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{file} must fail validation");
+        let report: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{file}: {e}: {}", stdout(&out)));
+        let got = report[0]["problems"].as_array().unwrap();
+        let key = |p: &Value| (p["code"].clone(), p["pointer"].clone(), p.get("node").cloned().unwrap_or(Value::Null));
+        let got_keys: Vec<_> = got.iter().map(key).collect();
+        let want_keys: Vec<_> = want.as_array().unwrap().iter().map(key).collect();
+        assert_eq!(got_keys, want_keys, "{file}: problems differ; got {}", serde_json::to_string_pretty(got).unwrap());
+        for (g, w) in got.iter().zip(want.as_array().unwrap()) {
+            if let Some(text) = w.get("contains").and_then(Value::as_str) {
+                let message = g["message"].as_str().unwrap();
+                assert!(message.contains(text), "{file}: `{message}` should contain `{text}`");
+            }
+            for pos in ["line", "column"] {
+                if let Some(n) = w.get(pos) {
+                    assert_eq!(&g[pos], n, "{file}: {pos}");
+                }
+            }
+            kinds_seen.insert(g["code"].as_str().unwrap().to_string());
+        }
+    }
+    for kind in Kind::ALL {
+        assert!(kinds_seen.contains(kind.code()), "no fixture proves `{}`", kind.code());
+    }
+}
+
+#[test]
+fn text_output_names_file_pointer_and_node() {
+    let out = kairos(&["validate", "tests/fixtures/invalid/missing_node.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("missing_node.json: 1 problem(s)"), "{text}");
+    assert!(text.contains("/nodes/0/next [node `a`]: the `next` port points at `sned_welcome`"), "{text}");
+}
+
+#[test]
+fn the_examples_are_valid_canonical_tested_and_the_schemas_current() {
+    for args in [
+        &["validate", "workflows"][..],
+        &["fmt", "--check", "workflows"],
+        &["test", "workflows"],
+        &["schema", "--check", "--dir", "workflows"],
+    ] {
+        let out = kairos(args);
+        assert!(
+            out.status.success(),
+            "kairos {args:?} failed:\n{}{}",
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = kairos(&["test", "workflows"]);
+    let text = stdout(&out);
+    let last = text.lines().last().unwrap();
+    assert!(last.starts_with("journeys: ") && last.ends_with(" passed, 0 failed"), "{last}");
+    let passed: usize = last.trim_start_matches("journeys: ").split(' ').next().unwrap().parse().unwrap();
+    let journeys = std::fs::read_dir(root().join("workflows"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name().into_string().unwrap();
+            name.ends_with(".json") && !name.ends_with(".test.json") && !name.ends_with("schema.json")
+        })
+        .count();
+    assert!(
+        passed >= 3 * journeys,
+        "each of the {journeys} examples should carry at least 3 cases, found {passed} in all"
+    );
+    assert!(!text.contains("no tests"), "every example has tests:\n{text}");
+}
+
+#[test]
+fn every_example_references_the_schema() {
+    for entry in std::fs::read_dir(root().join("workflows")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        if !name.ends_with(".json") || name.ends_with("schema.json") {
+            continue;
+        }
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let want = if name.ends_with(".test.json") { "./test.schema.json" } else { "./schema.json" };
+        assert_eq!(doc["$schema"], json!(want), "{name}");
+    }
+}
+
+#[test]
+fn fmt_rewrites_a_scrambled_file_into_the_canonical_bytes() {
+    let original = std::fs::read_to_string(root().join("workflows/abandoned-cart.json")).unwrap();
+    // Same journey: compact, keys in another order.
+    let doc: Value = serde_json::from_str(&original).unwrap();
+    let mut reordered = serde_json::Map::new();
+    for (k, v) in doc.as_object().unwrap().iter().rev() {
+        reordered.insert(k.clone(), v.clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("abandoned-cart.json");
+    std::fs::write(&file, serde_json::to_string(&Value::Object(reordered)).unwrap()).unwrap();
+    let path = file.to_str().unwrap();
+
+    let check = kairos(&["fmt", "--check", path]);
+    assert_eq!(check.status.code(), Some(1), "{}", stdout(&check));
+    assert!(stdout(&check).contains("not in canonical form"));
+    assert!(kairos(&["fmt", path]).status.success());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+    assert!(kairos(&["fmt", "--check", path]).status.success());
+}
+
+#[test]
+fn a_failing_journey_test_shows_the_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join("workflows/abandoned-cart.json"), dir.path().join("abandoned-cart.json")).unwrap();
+    let test = json!({
+        "tests": [{
+            "name": "expects the reminder too early",
+            "contact": { "id": "c1", "attributes": { "email": "a@example.com" } },
+            "events": [ { "at": "0s", "name": "cart_updated", "properties": { "cart_id": "k1", "item_count": 1 } } ],
+            "expect": { "sends": [ { "node": "send_reminder", "channel": "email", "at": "30m" } ] }
+        }]
+    });
+    std::fs::write(dir.path().join("abandoned-cart.test.json"), test.to_string()).unwrap();
+    let out = kairos(&["test", dir.path().to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("✗ expects the reminder too early"), "{text}");
+    assert!(text.contains("-      30m  run 1  email    send_reminder"), "{text}");
+    assert!(text.contains("+       1h  run 1  email    send_reminder"), "{text}");
+    assert!(text.contains("timed out waiting for `order_completed`"), "the timeline is shown:\n{text}");
+    assert!(text.trim_end().ends_with("journeys: 0 passed, 1 failed"), "{text}");
+}
+
+#[test]
+fn simulate_prints_the_timeline_and_json() {
+    let args = [
+        "simulate",
+        "workflows/abandoned-cart.json",
+        "--contact",
+        "tests/fixtures/simulate/contact.json",
+        "--events",
+        "tests/fixtures/simulate/cart-events.json",
+    ];
+    let out = kairos(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    assert!(text.contains("entered on `cart_updated` (correlation cart-1)"), "{text}");
+    assert!(text.contains("1 run(s), 2 message(s) sent"), "{text}");
+
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let sim: Value = serde_json::from_slice(&kairos(&json_args).stdout).unwrap();
+    let sends = sim["sends"].as_array().unwrap();
+    assert_eq!(sends[0]["offset"], "1h");
+    assert_eq!(sends[0]["message"]["to"], "ann@example.com");
+    assert_eq!(sends[1]["offset"], "1d 1h");
+    assert_eq!(sends[1]["message"]["channel"], "sms");
+    assert_eq!(sim["runs"][0]["status"], "completed");
+}
+
+#[test]
+fn bad_input_files_give_clear_errors_not_panics() {
+    let out = kairos(&["validate", "does/not/exist.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read does/not/exist.json"));
+    let out = kairos(&["simulate", "workflows/abandoned-cart.json", "--contact", "workflows/abandoned-cart.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a contact"));
+}
+
+#[test]
+fn the_readme_examples_are_valid() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let blocks: Vec<&str> = readme.split("```json\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
+    assert!(blocks.len() >= 2, "the README shows a journey and a test file");
+    let journey = kairos_engine::validate(blocks[0]).unwrap_or_else(|p| panic!("README journey: {p:#?}"));
+    assert_eq!(journey.id(), "welcome-mini");
+    let tests = kairos_engine::journey_test::parse(blocks[1]).unwrap();
+    assert_eq!(tests.tests.len(), 1);
+}
