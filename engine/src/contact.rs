@@ -30,12 +30,7 @@ impl Contact {
 
     /// The value at a dotted attribute path (`address.city`), if any.
     pub fn attribute(&self, path: &[String]) -> Option<&Value> {
-        let (first, rest) = path.split_first()?;
-        let mut value = self.attributes.get(first)?;
-        for key in rest {
-            value = value.as_object()?.get(key)?;
-        }
-        Some(value)
+        lookup(&self.attributes, path)
     }
 
     /// The contact as handlebars sees it: attributes at the top level plus `id` and `tags`.
@@ -75,12 +70,7 @@ impl Event {
 
     /// The value at a dotted property path (`items.0.sku` is not supported; objects only).
     pub fn property(&self, path: &[String]) -> Option<&Value> {
-        let (first, rest) = path.split_first()?;
-        let mut value = self.properties.get(first)?;
-        for key in rest {
-            value = value.as_object()?.get(key)?;
-        }
-        Some(value)
+        lookup(&self.properties, path)
     }
 
     /// The event as handlebars sees it.
@@ -91,4 +81,10 @@ impl Event {
             "timestamp": self.timestamp.to_rfc3339(),
         })
     }
+}
+
+/// The value at `path` inside nested objects.
+fn lookup<'a>(map: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter().try_fold(map.get(first)?, |value, key| value.as_object()?.get(key))
 }

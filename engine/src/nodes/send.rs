@@ -71,7 +71,9 @@ pub enum Message {
         /// Request headers (values are templates).
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         headers: BTreeMap<String, String>,
-        /// JSON body; every string inside is a template.
+        /// JSON body; every string inside is a template. A string that is exactly one
+        /// variable, such as `"{{contact.lead_score}}"`, inserts the value with its JSON type
+        /// (a number stays a number; a missing value becomes `null`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         body: Option<Value>,
     },
@@ -293,7 +295,7 @@ impl Send {
                         .insert(name.clone(), r(&format!("message/headers/{}", escape_segment(name)), text)?);
                 }
                 let body = match body {
-                    Some(b) => Some(render_json(b, "message/body".into(), &r)?),
+                    Some(b) => Some(render_json(b, "message/body".into(), data, &r)?),
                     None => None,
                 };
                 Rendered::Webhook { method: *method, url: r("message/url", text)?, headers: rendered_headers, body }
@@ -302,19 +304,44 @@ impl Send {
     }
 }
 
-fn render_json(value: &Value, at: String, r: &dyn Fn(&str, Escape) -> Result<String, Skip>) -> Result<Value, Skip> {
+fn render_json(
+    value: &Value,
+    at: String,
+    data: &Value,
+    r: &dyn Fn(&str, Escape) -> Result<String, Skip>,
+) -> Result<Value, Skip> {
     Ok(match value {
-        Value::String(_) => Value::String(r(&at, Escape::None)?),
+        Value::String(s) => match lone_variable(s) {
+            Some(path) => match path.split('.').try_fold(data, |v, key| v.get(key)) {
+                Some(Value::String(_)) => Value::String(r(&at, Escape::None)?),
+                Some(v) => v.clone(),
+                None => Value::Null,
+            },
+            None => Value::String(r(&at, Escape::None)?),
+        },
         Value::Array(items) => Value::Array(
-            items.iter().enumerate().map(|(i, v)| render_json(v, format!("{at}/{i}"), r)).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| render_json(v, format!("{at}/{i}"), data, r))
+                .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| Ok((k.clone(), render_json(v, format!("{at}/{}", escape_segment(k)), r)?)))
+                .map(|(k, v)| Ok((k.clone(), render_json(v, format!("{at}/{}", escape_segment(k)), data, r)?)))
                 .collect::<Result<_, Skip>>()?,
         ),
         other => other.clone(),
     })
+}
+
+/// `"{{ contact.lead_score }}"` → `contact.lead_score`: a string that is one plain variable.
+fn lone_variable(s: &str) -> Option<&str> {
+    let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    let plain = !inner.is_empty()
+        && !inner.starts_with(['#', '/', '>', '!', '{', '^', '~', '&'])
+        && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    plain.then_some(inner)
 }
 
 #[cfg(test)]
@@ -355,19 +382,24 @@ mod tests {
         let send: Send = serde_json::from_str(
             r#"{ "id": "notify", "message": { "channel": "webhook", "url": "https://hooks.example.com/{{contact.id}}",
                  "headers": { "X-Score": "{{contact.lead_score}}" },
-                 "body": { "text": "Lead {{contact.email}} is hot", "score": 50, "tags": ["{{contact.id}}"] } }, "next": "x" }"#,
+                 "body": { "text": "Lead {{contact.email}} is hot", "score": "{{contact.lead_score}}", "vip": "{{ contact.vip }}",
+                           "plan": "{{contact.plan}}", "missing": "{{contact.nope}}", "fixed": 50, "tags": ["{{contact.id}}"] } }, "next": "x" }"#,
         )
         .unwrap();
         let (templates, problems) = build(&send);
         assert!(problems.is_empty(), "{problems:?}");
-        let data = json!({ "contact": { "id": "c1", "email": "a\"b@example.com", "lead_score": 55 } });
+        let data = json!({ "contact": { "id": "c1", "email": "a\"b@example.com", "lead_score": 55, "vip": true, "plan": "pro" } });
         let Rendered::Webhook { method, url, headers, body } = send.render(&templates, &data).unwrap() else {
             panic!()
         };
         assert_eq!(method, Method::Post);
         assert_eq!(url, "https://hooks.example.com/c1");
         assert_eq!(headers["X-Score"], "55");
-        assert_eq!(body.unwrap(), json!({ "text": "Lead a\"b@example.com is hot", "score": 50, "tags": ["c1"] }));
+        assert_eq!(
+            body.unwrap(),
+            json!({ "text": "Lead a\"b@example.com is hot", "score": 55, "vip": true, "plan": "pro", "missing": null,
+                    "fixed": 50, "tags": ["c1"] })
+        );
     }
 
     #[test]
