@@ -2,6 +2,7 @@
 //! moves one contact through a journey, and the simulator that runs journeys on a
 //! virtual clock. Nothing here touches a database or the network.
 
+pub mod clock;
 pub mod condition;
 pub mod contact;
 pub mod journey;
@@ -9,9 +10,11 @@ pub mod journey_test;
 pub mod nodes;
 pub mod problem;
 pub mod run;
+pub mod scheduler;
 pub mod schema;
 pub mod simulate;
 pub mod step;
+pub mod store;
 pub mod template;
 pub mod time;
 pub mod validate;

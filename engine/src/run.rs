@@ -155,6 +155,8 @@ pub enum ExitReason {
     Goal,
     /// The run entered more nodes in one step than any valid journey can (a safety stop).
     StepLimit,
+    /// Cancelled from outside: through the API, or because the contact was deleted.
+    Cancelled,
 }
 
 /// One entry of a run's timeline.

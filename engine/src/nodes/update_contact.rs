@@ -221,7 +221,7 @@ impl UpdateContact {
 }
 
 /// `current + by`, keeping integers integers. A numeric string counts as its number.
-fn add(current: Option<&Value>, by: &Number) -> Result<Value, String> {
+pub(crate) fn add(current: Option<&Value>, by: &Number) -> Result<Value, String> {
     let current = match current {
         None | Some(Value::Null) => Number::from(0),
         Some(Value::Number(n)) => n.clone(),

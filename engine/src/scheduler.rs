@@ -1,0 +1,676 @@
+//! The durable step-scheduler: it resumes each run after its delays, delivers events to
+//! the runs waiting for them, starts runs for triggers, and hands sends to the outbox.
+//!
+//! - Due runs are **claimed** in batches by `wake_at` under a lease (the claim pushes
+//!   `wake_at` forward, so a run whose worker dies becomes due again by itself), stepped
+//!   with the pure [`crate::step::step`], and **committed** fenced by their revision: a
+//!   stale commit writes nothing.
+//! - Every transition commits in one transaction with its history, subscriptions, outbox
+//!   rows and contact changes ([`crate::store::commit`]); the writer group-commits.
+//! - An in-process signal wakes the loop when a commit writes an earlier `wake_at`;
+//!   otherwise it sleeps until the next `wake_at` (at most [`Config::max_idle`]).
+
+use crate::clock::Clock;
+use crate::contact::{Contact, Event};
+use crate::journey::Journey;
+use crate::nodes::trigger::Trigger;
+use crate::run::{Input, NewRun, Outcome, PriorRun, Refusal, Run, admit};
+use crate::step::step;
+use crate::store::{self, Committed, Store, StoredRun, Transition, VersionRecord};
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{Notify, watch};
+
+/// Tuning of the scheduler.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Most runs claimed at once.
+    pub batch: u64,
+    /// How long a claimed run is reserved for its worker.
+    pub lease: TimeDelta,
+    /// Longest sleep between checks when nothing is due.
+    pub max_idle: std::time::Duration,
+    /// Delivery attempts before a message is given up.
+    pub max_attempts: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            batch: 500,
+            lease: TimeDelta::seconds(30),
+            max_idle: std::time::Duration::from_millis(500),
+            max_attempts: 8,
+        }
+    }
+}
+
+/// Counters for `/metrics` and `kairos bench`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub transitions: AtomicU64,
+    pub node_steps: AtomicU64,
+    pub runs_started: AtomicU64,
+    pub events_ingested: AtomicU64,
+    pub messages_delivered: AtomicU64,
+    pub stale_commits: AtomicU64,
+    /// Resume lateness samples in milliseconds (capped).
+    lateness: Mutex<Vec<u32>>,
+}
+
+const MAX_LATENESS_SAMPLES: usize = 2_000_000;
+
+impl Metrics {
+    fn record_lateness(&self, ms: i64) {
+        if let Ok(mut v) = self.lateness.lock()
+            && v.len() < MAX_LATENESS_SAMPLES
+        {
+            v.push(ms.clamp(0, i64::from(u32::MAX)) as u32);
+        }
+    }
+
+    /// The `p`-th percentile (0–100) of resume lateness in ms, and how many samples.
+    pub fn lateness_percentile(&self, p: f64) -> (Option<u32>, usize) {
+        let Ok(v) = self.lateness.lock() else { return (None, 0) };
+        if v.is_empty() {
+            return (None, 0);
+        }
+        let mut sorted = v.clone();
+        sorted.sort_unstable();
+        let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+        (Some(sorted[i.min(sorted.len() - 1)]), sorted.len())
+    }
+
+    pub fn reset_lateness(&self) {
+        if let Ok(mut v) = self.lateness.lock() {
+            v.clear();
+        }
+    }
+}
+
+/// An event from a contact, as ingested.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub contact_id: String,
+    pub event: Event,
+}
+
+/// What an ingested event did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// The event's `message_id` was seen before: nothing was done again.
+    pub duplicate: bool,
+    /// Runs started (ids).
+    pub started: Vec<String>,
+    /// Runs the event was delivered to.
+    pub delivered: usize,
+}
+
+/// Why an API start did not start a run.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("there is no workflow `{0}`")]
+    NotFound(String),
+    #[error("workflow `{0}` is not live (it is {1}); publish or resume it first")]
+    NotLive(String, &'static str),
+    #[error("workflow `{id}` is started by the event `{event}`, not through the API; send that event instead")]
+    NotApiTriggered { id: String, event: String },
+    #[error("the contact may not enter again: {0:?}")]
+    Refused(Refusal),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// The result of an API start.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub run: Run,
+    /// True when the idempotency key had started this run before.
+    pub existing: bool,
+}
+
+/// The scheduler, shared by the API and the background loops.
+pub struct Scheduler {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    journeys: RwLock<HashMap<(String, u32), Arc<Journey>>>,
+    /// The live version of each live workflow.
+    live: RwLock<Vec<Arc<Journey>>>,
+    wake: Notify,
+    outbox_wake: Notify,
+    pub metrics: Metrics,
+    draining: AtomicBool,
+}
+
+impl Scheduler {
+    pub async fn new(store: Store, clock: Arc<dyn Clock>, config: Config) -> Result<Arc<Scheduler>, store::Error> {
+        let s = Arc::new(Scheduler {
+            store,
+            clock,
+            config,
+            journeys: RwLock::new(HashMap::new()),
+            live: RwLock::new(Vec::new()),
+            wake: Notify::new(),
+            outbox_wake: Notify::new(),
+            metrics: Metrics::default(),
+            draining: AtomicBool::new(false),
+        });
+        s.reload_live().await?;
+        Ok(s)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Re-read which versions are live (after publish, pause, resume, archive).
+    pub async fn reload_live(&self) -> Result<(), store::Error> {
+        let versions = store::live_versions(self.store.reader()).await?;
+        let mut live = Vec::with_capacity(versions.len());
+        for v in versions {
+            if let Some(j) = self.compile(v) {
+                live.push(j);
+            }
+        }
+        if let Ok(mut l) = self.live.write() {
+            *l = live;
+        }
+        Ok(())
+    }
+
+    fn compile(&self, v: VersionRecord) -> Option<Arc<Journey>> {
+        let key = (v.workflow_id.clone(), v.version);
+        if let Some(j) = self.journeys.read().ok()?.get(&key) {
+            return Some(j.clone());
+        }
+        match crate::validate::validate(&v.definition) {
+            Ok(j) => {
+                let j = Arc::new(j);
+                if let Ok(mut cache) = self.journeys.write() {
+                    cache.insert(key, j.clone());
+                }
+                Some(j)
+            }
+            Err(problems) => {
+                tracing::error!(workflow = %v.workflow_id, version = v.version, problems = problems.len(), "Published version no longer validates; its runs cannot step");
+                None
+            }
+        }
+    }
+
+    /// A published version, from the cache or the store.
+    async fn journey<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        workflow: &str,
+        version: u32,
+    ) -> Result<Option<Arc<Journey>>, store::Error> {
+        if let Some(j) = self.journeys.read().ok().and_then(|c| c.get(&(workflow.to_string(), version)).cloned()) {
+            return Ok(Some(j));
+        }
+        Ok(store::get_version(db, workflow, version).await?.and_then(|v| self.compile(v)))
+    }
+
+    fn live_journeys(&self) -> Vec<Arc<Journey>> {
+        self.live.read().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn version_of(journey: &Journey, live: &[(String, u32)]) -> u32 {
+        live.iter().find(|(id, _)| id == journey.id()).map_or(0, |(_, v)| *v)
+    }
+
+    /// Tell the loops that something may be due earlier than they think.
+    pub fn nudge(&self) {
+        self.wake.notify_one();
+        self.outbox_wake.notify_one();
+    }
+
+    // ----- Event ingestion -----
+
+    /// Store events and act on them, all in one transaction: wake the runs waiting for
+    /// them (and end those whose `exit_when` matches, record goals), and start runs for
+    /// live journeys whose trigger matches. An event whose `message_id` was seen before is
+    /// reported as a duplicate and does nothing.
+    pub async fn ingest(self: &Arc<Self>, events: Vec<Incoming>) -> Result<Vec<Ingested>, store::Error> {
+        let this = self.clone();
+        let now = self.now();
+        let live = self.live_journeys();
+        let versions = self.live_versions().await?;
+        let result = self
+            .store
+            .writer()
+            .run(move |tx| {
+                Box::pin(async move {
+                    let mut out = Vec::with_capacity(events.len());
+                    for incoming in events {
+                        out.push(this.ingest_one(tx, &incoming, &live, &versions, now).await?);
+                    }
+                    Ok(out)
+                })
+            })
+            .await?;
+        self.metrics.events_ingested.fetch_add(result.len() as u64, Ordering::Relaxed);
+        self.nudge();
+        Ok(result)
+    }
+
+    async fn live_versions(&self) -> Result<Vec<(String, u32)>, store::Error> {
+        Ok(store::live_versions(self.store.reader()).await?.into_iter().map(|v| (v.workflow_id, v.version)).collect())
+    }
+
+    async fn ingest_one(
+        &self,
+        tx: &DatabaseTransaction,
+        incoming: &Incoming,
+        live: &[Arc<Journey>],
+        versions: &[(String, u32)],
+        now: DateTime<Utc>,
+    ) -> Result<Ingested, store::Error> {
+        let mut report = Ingested::default();
+        if !store::insert_event(tx, &incoming.contact_id, &incoming.event, now).await? {
+            report.duplicate = true;
+            return Ok(report);
+        }
+        let mut contact = store::ensure_contact(tx, &incoming.contact_id, now).await?;
+        // Runs that listen for this event.
+        let mut transitions = Vec::new();
+        for stored in store::subscribed_runs(tx, &contact.id, &incoming.event.name).await? {
+            let Some(journey) = self.journey(tx, &stored.run.journey, stored.run.version).await? else { continue };
+            let outcome = step(&journey, &stored.run, &contact, Input::Event(&incoming.event), now);
+            if outcome.is_noop() {
+                continue;
+            }
+            report.delivered += 1;
+            contact = outcome.contact.clone();
+            transitions.push(self.transition(&journey, Some(stored.rev), None, outcome));
+        }
+        self.commit(tx, transitions, now).await?;
+        // Journeys the event starts.
+        for journey in live {
+            let Ok(correlation) = journey.workflow().trigger.matches(&incoming.event, &contact) else { continue };
+            let version = Self::version_of(journey, versions);
+            if let Some(run) =
+                self.enter(tx, journey, version, &contact, correlation, incoming.event.clone(), None, now).await?
+            {
+                report.started.push(run.id.clone());
+                contact = store::get_contact(tx, &contact.id).await?.map_or(contact, |r| r.contact);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Admit and start a run; `None` when re-entry refuses it.
+    #[allow(clippy::too_many_arguments)]
+    async fn enter(
+        &self,
+        tx: &DatabaseTransaction,
+        journey: &Journey,
+        version: u32,
+        contact: &Contact,
+        correlation: Option<String>,
+        trigger: Event,
+        start_key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Run>, store::Error> {
+        let prior = store::prior_runs(tx, &contact.id, journey.id()).await?;
+        let prior_runs = prior.iter().map(|(c, active)| PriorRun { correlation: c.as_deref(), active: *active });
+        if admit(&journey.workflow().settings, correlation.as_deref(), prior_runs).is_err() {
+            return Ok(None);
+        }
+        let new = NewRun {
+            id: uuid::Uuid::now_v7().to_string(),
+            version,
+            contact: contact.id.clone(),
+            entry: prior.len() as u32 + 1,
+            correlation,
+            trigger,
+        };
+        let run = Run::new(journey.id(), new, now);
+        let outcome = step(journey, &run, contact, Input::Start, now);
+        let run = outcome.run.clone();
+        let t = self.transition(journey, None, start_key, outcome);
+        let committed = self.commit(tx, vec![t], now).await?;
+        self.metrics.runs_started.fetch_add(1, Ordering::Relaxed);
+        Ok((committed.first() == Some(&Committed::Ok)).then_some(run))
+    }
+
+    fn transition(
+        &self,
+        journey: &Journey,
+        prev_rev: Option<i64>,
+        start_key: Option<String>,
+        o: Outcome,
+    ) -> Transition {
+        let subscriptions = store::subscriptions_of(&o.run, journey.workflow());
+        Transition { run: o.run, prev_rev, start_key, history: o.history, effects: o.effects, subscriptions }
+    }
+
+    async fn commit(
+        &self,
+        tx: &DatabaseTransaction,
+        transitions: Vec<Transition>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Committed>, store::Error> {
+        if transitions.is_empty() {
+            return Ok(vec![]);
+        }
+        let steps: u64 = transitions
+            .iter()
+            .map(|t| t.history.iter().filter(|e| matches!(e.what, crate::run::What::NodeEntered { .. })).count() as u64)
+            .sum();
+        let results = store::commit(tx, transitions, now).await?;
+        let ok = results.iter().filter(|c| **c == Committed::Ok).count() as u64;
+        self.metrics.transitions.fetch_add(ok, Ordering::Relaxed);
+        self.metrics.node_steps.fetch_add(steps, Ordering::Relaxed);
+        self.metrics.stale_commits.fetch_add(results.len() as u64 - ok, Ordering::Relaxed);
+        Ok(results)
+    }
+
+    // ----- API starts -----
+
+    /// Start a run of an `api`-triggered workflow for a contact, creating or updating the
+    /// contact with `attributes`. With an idempotency key, a second call returns the run
+    /// the first one started.
+    pub async fn start_run(
+        self: &Arc<Self>,
+        workflow: &str,
+        contact_id: &str,
+        attributes: Map<String, Value>,
+        data: Map<String, Value>,
+        idempotency_key: Option<String>,
+    ) -> Result<Started, StartError> {
+        let record = store::get_workflow(self.store.reader(), workflow)
+            .await?
+            .ok_or_else(|| StartError::NotFound(workflow.into()))?;
+        let (Some(version), store::WorkflowStatus::Live) = (record.live_version, record.status) else {
+            return Err(StartError::NotLive(workflow.into(), record.status.name()));
+        };
+        let journey = self
+            .journey(self.store.reader(), workflow, version)
+            .await?
+            .ok_or_else(|| StartError::NotFound(workflow.into()))?;
+        if let Trigger::Event(t) = &journey.workflow().trigger {
+            return Err(StartError::NotApiTriggered { id: workflow.into(), event: t.event.clone() });
+        }
+        let start_key = idempotency_key.map(|k| format!("{workflow}:{k}"));
+        let now = self.now();
+        let this = self.clone();
+        let (contact_id, key) = (contact_id.to_string(), start_key.clone());
+        let result = self
+            .store
+            .writer()
+            .run(move |tx| {
+                Box::pin(async move {
+                    if let Some(k) = &key
+                        && let Some(existing) = store::run_by_start_key(tx, k).await?
+                    {
+                        return Ok(Ok(Started { run: existing.run, existing: true }));
+                    }
+                    let (contact, _) =
+                        store::upsert_contact(tx, &contact_id, attributes, None, store::Merge::Merge, now).await?;
+                    let trigger = Event { name: "api".into(), properties: data, timestamp: now, message_id: None };
+                    let prior = store::prior_runs(tx, &contact_id, journey.id()).await?;
+                    let refusal = admit(
+                        &journey.workflow().settings,
+                        None,
+                        prior.iter().map(|(c, a)| PriorRun { correlation: c.as_deref(), active: *a }),
+                    );
+                    if let Err(r) = refusal {
+                        return Ok(Err(r));
+                    }
+                    let run = this.enter(tx, &journey, version, &contact.contact, None, trigger, key, now).await?;
+                    Ok(run.map(|run| Started { run, existing: false }).ok_or(Refusal::StillActive))
+                })
+            })
+            .await?;
+        self.nudge();
+        result.map_err(StartError::Refused)
+    }
+
+    /// Cancel a run. `Ok(None)` if there is no such run; the run otherwise (ended or not).
+    pub async fn cancel_run(&self, id: &str) -> Result<Option<Run>, store::Error> {
+        let now = self.now();
+        let id = id.to_string();
+        self.store
+            .writer()
+            .run(move |tx| {
+                Box::pin(async move {
+                    let Some(mut stored) = store::get_run(tx, &id).await? else { return Ok(None) };
+                    store::cancel(tx, &mut stored, now).await?;
+                    Ok(store::get_run(tx, &id).await?.map(|s| s.run))
+                })
+            })
+            .await
+    }
+
+    // ----- The due-run loop -----
+
+    /// Step every run due now, batch by batch. Returns how many transitions committed.
+    pub async fn run_due(self: &Arc<Self>) -> Result<usize, store::Error> {
+        let mut total = 0;
+        loop {
+            let now = self.now();
+            let (batch, lease) = (self.config.batch, self.config.lease);
+            let claimed = self
+                .store
+                .writer()
+                .run(move |tx| Box::pin(async move { store::claim_due(tx, now, lease, batch).await }))
+                .await?;
+            if claimed.is_empty() {
+                return Ok(total);
+            }
+            let n = claimed.len();
+            total += self.step_claimed(claimed, now).await?;
+            if (n as u64) < self.config.batch {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn step_claimed(
+        self: &Arc<Self>,
+        claimed: Vec<StoredRun>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, store::Error> {
+        let reader = self.store.reader();
+        let mut contacts: HashMap<String, Contact> = HashMap::new();
+        let mut transitions = Vec::with_capacity(claimed.len());
+        for stored in claimed {
+            if let Some(wake) = stored.run.wake_at() {
+                self.metrics.record_lateness((now - wake).num_milliseconds());
+            }
+            let Some(journey) = self.journey(reader, &stored.run.journey, stored.run.version).await? else { continue };
+            let contact = match contacts.get(&stored.run.contact) {
+                Some(c) => c.clone(),
+                None => store::get_contact(reader, &stored.run.contact)
+                    .await?
+                    .map_or_else(|| Contact::new(&stored.run.contact), |r| r.contact),
+            };
+            // Always commit, even a no-op: the claim moved `wake_at` to the lease's end.
+            let outcome = step(&journey, &stored.run, &contact, Input::Timer, now);
+            contacts.insert(contact.id.clone(), outcome.contact.clone());
+            transitions.push(self.transition(&journey, Some(stored.rev), None, outcome));
+        }
+        let this = self.clone();
+        let results =
+            self.store.writer().run(move |tx| Box::pin(async move { this.commit(tx, transitions, now).await })).await?;
+        self.outbox_wake.notify_one();
+        Ok(results.iter().filter(|c| **c == Committed::Ok).count())
+    }
+
+    /// The loop that resumes runs, until `shutdown` turns true.
+    pub async fn run_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = std::time::Duration::from_millis(50);
+        while !*shutdown.borrow() {
+            match self.run_due().await {
+                Ok(_) => backoff = std::time::Duration::from_millis(50),
+                Err(e) => {
+                    tracing::error!(error = %e, "Stepping due runs failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                    continue;
+                }
+            }
+            let next = store::next_wake(self.store.reader()).await.ok().flatten();
+            let deadline = next.unwrap_or_else(|| self.now() + TimeDelta::days(1));
+            if deadline <= self.now() {
+                continue;
+            }
+            tokio::select! {
+                _ = self.clock.sleep_until(deadline, self.config.max_idle) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        self.draining.store(true, Ordering::Relaxed);
+        tracing::info!("Scheduler stopped claiming runs");
+    }
+
+    // ----- The outbox -----
+
+    /// Deliver every message due now. Returns how many were delivered.
+    pub async fn dispatch_due(&self, channel: &dyn Deliver) -> Result<usize, store::Error> {
+        let mut delivered = 0;
+        loop {
+            let now = self.now();
+            let lease = self.config.lease;
+            let items = self
+                .store
+                .writer()
+                .run(move |tx| Box::pin(async move { store::claim_outbox(tx, now, lease, 1000).await }))
+                .await?;
+            if items.is_empty() {
+                return Ok(delivered);
+            }
+            let n = items.len();
+            let outcomes = channel.deliver(&self.store, &items, now).await;
+            let max_attempts = self.config.max_attempts;
+            let mut sent = 0;
+            let mut updates = Vec::new();
+            for (item, outcome) in items.into_iter().zip(outcomes) {
+                match outcome {
+                    Delivery::Delivered => sent += 1,
+                    Delivery::Retry { after, error } if item.attempts < max_attempts => {
+                        updates.push((item.id, Some(now + after), error))
+                    }
+                    Delivery::Retry { error, .. } | Delivery::Failed { error } => updates.push((item.id, None, error)),
+                }
+            }
+            if !updates.is_empty() {
+                self.store
+                    .writer()
+                    .run(move |tx| {
+                        Box::pin(async move {
+                            for (id, at, error) in updates {
+                                match at {
+                                    Some(at) => store::retry_later(tx, id, at, &error).await?,
+                                    None => store::give_up(tx, id, &error).await?,
+                                }
+                            }
+                            Ok(())
+                        })
+                    })
+                    .await?;
+            }
+            delivered += sent;
+            self.metrics.messages_delivered.fetch_add(sent as u64, Ordering::Relaxed);
+            if n < 1000 {
+                return Ok(delivered);
+            }
+        }
+    }
+
+    /// The loop that delivers messages, until `shutdown` turns true.
+    pub async fn dispatch_loop(self: Arc<Self>, channel: Arc<dyn Deliver>, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            if let Err(e) = self.dispatch_due(channel.as_ref()).await {
+                tracing::error!(error = %e, "Delivering messages failed; retrying");
+            }
+            let soon = self.now() + TimeDelta::seconds(1);
+            tokio::select! {
+                _ = self.clock.sleep_until(soon, self.config.max_idle) => {}
+                _ = self.outbox_wake.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Whether the due-run loop has stopped (graceful shutdown).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Runs by status (for metrics).
+    pub async fn runs_by_status(&self) -> Result<Vec<(String, i64)>, store::Error> {
+        store::count_runs_by_status(self.store.reader()).await
+    }
+
+    /// How late the earliest due run is now (0 when none is overdue), for metrics.
+    pub async fn lag(&self) -> Result<TimeDelta, store::Error> {
+        let now = self.now();
+        Ok(store::next_wake(self.store.reader()).await?.map_or(TimeDelta::zero(), |w| (now - w).max(TimeDelta::zero())))
+    }
+}
+
+/// What came of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// A transient failure: try again after a while (until the attempts run out).
+    Retry {
+        after: TimeDelta,
+        error: String,
+    },
+    /// A permanent failure: do not try again.
+    Failed {
+        error: String,
+    },
+}
+
+/// A delivery channel. Deliveries carry the message's idempotency key, and a channel must
+/// deliver each key at most once to the recipient.
+#[async_trait::async_trait]
+pub trait Deliver: Send + Sync {
+    async fn deliver(&self, store: &Store, items: &[store::OutboxItem], now: DateTime<Utc>) -> Vec<Delivery>;
+}
+
+/// The built-in inbox: messages are stored and shown by the API, once per key.
+pub struct Inbox;
+
+#[async_trait::async_trait]
+impl Deliver for Inbox {
+    async fn deliver(&self, store: &Store, items: &[store::OutboxItem], now: DateTime<Utc>) -> Vec<Delivery> {
+        let batch = items.to_vec();
+        match store
+            .writer()
+            .run(move |tx| Box::pin(async move { store::deliver_to_inbox(tx, &batch, now).await }))
+            .await
+        {
+            Ok(()) => vec![Delivery::Delivered; items.len()],
+            Err(e) => items
+                .iter()
+                .map(|i| Delivery::Retry { after: backoff(i.attempts, &i.key), error: e.to_string() })
+                .collect(),
+        }
+    }
+}
+
+/// Exponential backoff with jitter for attempt `n` (1-based): about 2ⁿ seconds, at most an hour.
+pub fn backoff(attempt: u32, key: &str) -> TimeDelta {
+    let base = 2u64.saturating_pow(attempt.min(12)).min(3600);
+    let jitter = crate::nodes::split::bucket(key, "", attempt, "backoff") % 400; // 0–40% extra
+    TimeDelta::milliseconds((base * 1000 * (1000 + jitter) / 1000) as i64)
+}

@@ -1,0 +1,236 @@
+//! Contacts and events.
+
+use super::entity::{contact, event, message, outbox, run, run_history, subscription};
+use super::{Error, from_millis, millis};
+use crate::contact::{Contact, Event};
+use crate::nodes::update_contact::Change;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// A stored contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactRecord {
+    pub contact: Contact,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn decode(m: contact::Model) -> Result<ContactRecord, Error> {
+    let corrupt = |e: serde_json::Error| Error::Corrupt { what: "contact", detail: format!("{}: {e}", m.id) };
+    let attributes: Map<String, Value> = serde_json::from_str(&m.attributes).map_err(corrupt)?;
+    let tags: BTreeSet<String> = serde_json::from_str(&m.tags).map_err(corrupt)?;
+    Ok(ContactRecord {
+        contact: Contact { id: m.id, attributes, tags },
+        created_at: from_millis(m.created_at),
+        updated_at: from_millis(m.updated_at),
+    })
+}
+
+fn encode(c: &Contact, created: i64, updated: i64) -> contact::ActiveModel {
+    contact::ActiveModel {
+        id: Set(c.id.clone()),
+        attributes: Set(Value::Object(c.attributes.clone()).to_string()),
+        tags: Set(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into())),
+        created_at: Set(created),
+        updated_at: Set(updated),
+    }
+}
+
+pub async fn get_contact<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<ContactRecord>, Error> {
+    contact::Entity::find_by_id(id.to_string()).one(db).await?.map(decode).transpose()
+}
+
+/// Contacts by id, after the cursor `after`.
+pub async fn list_contacts<C: ConnectionTrait>(
+    db: &C,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<ContactRecord>, Error> {
+    let mut q = contact::Entity::find();
+    if let Some(a) = after {
+        q = q.filter(contact::Column::Id.gt(a));
+    }
+    q.order_by_asc(contact::Column::Id).limit(limit).all(db).await?.into_iter().map(decode).collect()
+}
+
+/// How attributes given for a contact combine with what is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Set the given attributes, keep the others (`identify`, `PATCH`); `null` removes one.
+    Merge,
+    /// Replace all attributes and tags (`PUT`).
+    Replace,
+}
+
+/// Create or update a contact. Returns it as stored and whether it was created.
+pub async fn upsert_contact<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    attributes: Map<String, Value>,
+    tags: Option<BTreeSet<String>>,
+    merge: Merge,
+    now: DateTime<Utc>,
+) -> Result<(ContactRecord, bool), Error> {
+    let existing = get_contact(db, id).await?;
+    let created = existing.is_none();
+    let (mut contact, created_at) = match existing {
+        Some(r) => (r.contact, millis(r.created_at)),
+        None => (Contact::new(id), millis(now)),
+    };
+    match merge {
+        Merge::Replace => {
+            contact.attributes = attributes.into_iter().filter(|(_, v)| !v.is_null()).collect();
+            contact.tags = tags.unwrap_or_default();
+        }
+        Merge::Merge => {
+            for (k, v) in attributes {
+                if v.is_null() {
+                    contact.attributes.remove(&k);
+                } else {
+                    contact.attributes.insert(k, v);
+                }
+            }
+            if let Some(t) = tags {
+                contact.tags = t;
+            }
+        }
+    }
+    save(db, &contact, created_at, now).await?;
+    Ok((ContactRecord { contact, created_at: from_millis(created_at), updated_at: now }, created))
+}
+
+async fn save<C: ConnectionTrait>(db: &C, contact: &Contact, created_at: i64, now: DateTime<Utc>) -> Result<(), Error> {
+    contact::Entity::insert(encode(contact, created_at, millis(now)))
+        .on_conflict(
+            OnConflict::column(contact::Column::Id)
+                .update_columns([contact::Column::Attributes, contact::Column::Tags, contact::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Make sure a contact exists (events may come before `identify`); returns it.
+pub async fn ensure_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<Utc>) -> Result<Contact, Error> {
+    if let Some(r) = get_contact(db, id).await? {
+        return Ok(r.contact);
+    }
+    let contact = Contact::new(id);
+    save(db, &contact, millis(now), now).await?;
+    Ok(contact)
+}
+
+/// Apply a run's contact changes to the stored contact. Increments add to the stored
+/// value (not the value the run computed), so concurrent runs never lose points.
+pub async fn apply_changes<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    changes: &[Change],
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let Some(record) = get_contact(db, id).await? else { return Ok(()) };
+    let mut c = record.contact;
+    for change in changes {
+        match change {
+            Change::Set { attribute, value } => {
+                c.attributes.insert(attribute.clone(), value.clone());
+            }
+            Change::Unset { attribute } => {
+                c.attributes.remove(attribute);
+            }
+            Change::Increment { attribute, by, .. } => {
+                if let Ok(sum) = crate::nodes::update_contact::add(c.attributes.get(attribute), by) {
+                    c.attributes.insert(attribute.clone(), sum);
+                }
+            }
+            Change::AddTag { tag } => {
+                c.tags.insert(tag.clone());
+            }
+            Change::RemoveTag { tag } => {
+                c.tags.remove(tag);
+            }
+            Change::Skipped { .. } => {}
+        }
+    }
+    save(db, &c, millis(record.created_at), now).await
+}
+
+/// Erase a contact: its attributes, events and messages are deleted; its runs are
+/// cancelled and their stored data scrubbed (their counts stay in the journey's stats).
+/// Returns false if there was no such contact.
+pub async fn delete_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+    let existed = contact::Entity::delete_by_id(id.to_string()).exec(db).await?.rows_affected > 0;
+    super::runs::cancel_contact_runs(db, id, now).await?;
+    event::Entity::delete_many().filter(event::Column::ContactId.eq(id)).exec(db).await?;
+    message::Entity::delete_many().filter(message::Column::ContactId.eq(id)).exec(db).await?;
+    outbox::Entity::delete_many().filter(outbox::Column::ContactId.eq(id)).exec(db).await?;
+    subscription::Entity::delete_many().filter(subscription::Column::ContactId.eq(id)).exec(db).await?;
+    let run_ids: Vec<String> = run::Entity::find()
+        .select_only()
+        .column(run::Column::Id)
+        .filter(run::Column::ContactId.eq(id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for chunk in run_ids.chunks(500) {
+        run_history::Entity::update_many()
+            .col_expr(run_history::Column::Data, Expr::value("{}"))
+            .filter(run_history::Column::RunId.is_in(chunk.to_vec()))
+            .filter(run_history::Column::Kind.is_in(["decision", "contact_updated", "entered"]))
+            .exec(db)
+            .await?;
+    }
+    for m in run::Entity::find().filter(run::Column::ContactId.eq(id)).all(db).await? {
+        if let Ok(mut state) = serde_json::from_str::<crate::run::Run>(&m.state) {
+            state.trigger.properties.clear();
+            state.event = None;
+            let text = serde_json::to_string(&state).unwrap_or_default();
+            run::Entity::update_many()
+                .col_expr(run::Column::State, Expr::value(text))
+                .filter(run::Column::Id.eq(m.id))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(existed)
+}
+
+/// Store an event. Returns false when an event with the same `message_id` is stored
+/// already (a retried delivery), in which case nothing was written.
+pub async fn insert_event<C: ConnectionTrait>(
+    db: &C,
+    contact_id: &str,
+    e: &Event,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let model = event::ActiveModel {
+        seq: sea_orm::ActiveValue::NotSet,
+        message_id: Set(e.message_id.clone()),
+        contact_id: Set(contact_id.to_string()),
+        name: Set(e.name.clone()),
+        properties: Set(Value::Object(e.properties.clone()).to_string()),
+        timestamp: Set(millis(e.timestamp)),
+        received_at: Set(millis(now)),
+    };
+    let n = event::Entity::insert(model)
+        .on_conflict(OnConflict::column(event::Column::MessageId).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(n == 1)
+}
+
+/// Distinct event names seen, with the property names seen on them (for the editor's pickers).
+pub async fn event_names<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, Error> {
+    Ok(event::Entity::find()
+        .select_only()
+        .column(event::Column::Name)
+        .distinct()
+        .order_by_asc(event::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?)
+}

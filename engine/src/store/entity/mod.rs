@@ -1,0 +1,13 @@
+//! sea-orm entities: storage rows only. They never leave the `store` module; the API
+//! speaks in domain types and its own DTOs.
+
+pub mod api_key;
+pub mod contact;
+pub mod event;
+pub mod message;
+pub mod outbox;
+pub mod run;
+pub mod run_history;
+pub mod subscription;
+pub mod workflow;
+pub mod workflow_version;

@@ -1,0 +1,18 @@
+//! `workflow_versions` rows.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "workflow_versions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub workflow_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub version: i32,
+    pub definition: String,
+    pub published_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

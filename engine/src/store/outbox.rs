@@ -1,0 +1,211 @@
+//! The outbox (messages waiting for delivery) and the built-in inbox channel.
+
+use super::entity::{message, outbox};
+use super::{Error, from_millis, millis};
+use crate::nodes::send::{Channel, Rendered};
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+pub fn channel_name(c: Channel) -> &'static str {
+    match c {
+        Channel::Email => "email",
+        Channel::Sms => "sms",
+        Channel::Push => "push",
+        Channel::Webhook => "webhook",
+    }
+}
+
+/// A message to deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub key: String,
+    pub run_id: String,
+    pub workflow_id: String,
+    pub contact_id: String,
+    pub node: String,
+    pub message: Rendered,
+    /// Delivery attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// A delivered message in the inbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    pub id: i64,
+    pub key: String,
+    pub run_id: String,
+    pub workflow_id: String,
+    pub contact_id: String,
+    pub node: String,
+    pub message: Rendered,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Lease up to `limit` pending messages whose attempt time has come; each attempt counts.
+pub async fn claim_outbox<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    lease: TimeDelta,
+    limit: u64,
+) -> Result<Vec<OutboxItem>, Error> {
+    let rows = outbox::Entity::find()
+        .filter(outbox::Column::Status.eq("pending"))
+        .filter(outbox::Column::NextAttemptAt.lte(millis(now)))
+        .order_by_asc(outbox::Column::NextAttemptAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(millis(now + lease)))
+        .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+        .filter(outbox::Column::Id.is_in(ids))
+        .exec(db)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            let message = serde_json::from_str(&r.payload)
+                .map_err(|e| Error::Corrupt { what: "outbox payload", detail: e.to_string() })?;
+            Ok(OutboxItem {
+                id: r.id,
+                key: r.key,
+                run_id: r.run_id,
+                workflow_id: r.workflow_id,
+                contact_id: r.contact_id,
+                node: r.node,
+                message,
+                attempts: r.attempts as u32 + 1,
+            })
+        })
+        .collect()
+}
+
+/// Deliver to the built-in inbox: store each message once per idempotency key and mark
+/// it sent, in the caller's transaction (so a crash can neither lose nor double it).
+pub async fn deliver_to_inbox<C: ConnectionTrait>(
+    db: &C,
+    items: &[OutboxItem],
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<message::ActiveModel> = items
+        .iter()
+        .map(|i| message::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            key: Set(i.key.clone()),
+            run_id: Set(i.run_id.clone()),
+            workflow_id: Set(i.workflow_id.clone()),
+            contact_id: Set(i.contact_id.clone()),
+            node: Set(i.node.clone()),
+            channel: Set(channel_name(i.message.channel()).to_string()),
+            payload: Set(serde_json::to_string(&i.message).unwrap_or_default()),
+            created_at: Set(millis(now)),
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        message::Entity::insert_many(chunk.to_vec())
+            .on_conflict(OnConflict::column(message::Column::Key).do_nothing().to_owned())
+            .exec_without_returning(db)
+            .await?;
+    }
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    for chunk in ids.chunks(1000) {
+        mark(db, chunk, "sent", Some(millis(now)), None, None).await?;
+    }
+    Ok(())
+}
+
+async fn mark<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+    status: &str,
+    sent_at: Option<i64>,
+    next: Option<i64>,
+    error: Option<&str>,
+) -> Result<(), Error> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(status))
+        .col_expr(outbox::Column::SentAt, Expr::value(sent_at))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
+        .col_expr(outbox::Column::LastError, Expr::value(error.map(str::to_string)))
+        .filter(outbox::Column::Id.is_in(ids.to_vec()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A transient failure: try again at `at`.
+pub async fn retry_later<C: ConnectionTrait>(db: &C, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), Error> {
+    mark(db, &[id], "pending", None, Some(millis(at)), Some(error)).await
+}
+
+/// A permanent failure (or too many attempts): give up.
+pub async fn give_up<C: ConnectionTrait>(db: &C, id: i64, error: &str) -> Result<(), Error> {
+    mark(db, &[id], "failed", None, None, Some(error)).await
+}
+
+/// Pending messages (for metrics).
+pub async fn outbox_backlog<C: ConnectionTrait>(db: &C) -> Result<u64, Error> {
+    Ok(outbox::Entity::find().filter(outbox::Column::Status.eq("pending")).count(db).await?)
+}
+
+/// Inbox messages, oldest first, optionally for one contact or run, after a cursor id.
+pub async fn list_messages<C: ConnectionTrait>(
+    db: &C,
+    contact: Option<&str>,
+    run: Option<&str>,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<MessageRecord>, Error> {
+    let mut q = message::Entity::find();
+    if let Some(c) = contact {
+        q = q.filter(message::Column::ContactId.eq(c));
+    }
+    if let Some(r) = run {
+        q = q.filter(message::Column::RunId.eq(r));
+    }
+    if let Some(a) = after {
+        q = q.filter(message::Column::Id.gt(a));
+    }
+    q.order_by_asc(message::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let message = serde_json::from_str(&m.payload)
+                .map_err(|e| Error::Corrupt { what: "message", detail: e.to_string() })?;
+            Ok(MessageRecord {
+                id: m.id,
+                key: m.key,
+                run_id: m.run_id,
+                workflow_id: m.workflow_id,
+                contact_id: m.contact_id,
+                node: m.node,
+                message,
+                created_at: from_millis(m.created_at),
+            })
+        })
+        .collect()
+}
+
+/// Count of inbox messages (all, for tests and benchmarks).
+pub async fn count_messages<C: ConnectionTrait>(db: &C) -> Result<u64, Error> {
+    Ok(message::Entity::find().count(db).await?)
+}
+
+/// Distinct idempotency keys among inbox messages.
+pub async fn count_distinct_message_keys<C: ConnectionTrait>(db: &C) -> Result<u64, Error> {
+    let keys: Vec<String> =
+        message::Entity::find().select_only().column(message::Column::Key).distinct().into_tuple().all(db).await?;
+    Ok(keys.len() as u64)
+}

@@ -1,0 +1,515 @@
+//! Runs: committing transitions, claiming due runs, finding waiting runs.
+
+use super::entity::{outbox, run, run_history, subscription};
+use super::{Error, from_millis, millis};
+use crate::nodes::update_contact::Change;
+use crate::run::{Effect, Entry, Run, Status, Wait};
+use crate::workflow::{Goal, Workflow};
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use std::collections::{BTreeSet, HashMap};
+
+/// A run as stored, with its version counter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRun {
+    pub run: Run,
+    /// Bumped by every committed transition; a commit names the one it started from.
+    pub rev: i64,
+}
+
+/// One step's worth of changes, committed atomically: the run's next state, its history,
+/// its event subscriptions, the outbox rows of its sends and its contact changes.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub run: Run,
+    /// The revision the step started from; `None` inserts a new run.
+    pub prev_rev: Option<i64>,
+    /// For new runs: the client's idempotency key (unique).
+    pub start_key: Option<String>,
+    pub history: Vec<Entry>,
+    pub effects: Vec<Effect>,
+    /// Event names the run must hear about next (see [`subscriptions_of`]).
+    pub subscriptions: BTreeSet<String>,
+}
+
+/// What came of committing a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    Ok,
+    /// Another transition committed first (or the run was cancelled); nothing was written.
+    Stale,
+    /// A new run whose start key exists already; nothing was written.
+    DuplicateStart,
+}
+
+/// The events a run listens for in its state: the awaited event, `exit_when` events and
+/// an event goal not reached yet. None once it has ended.
+pub fn subscriptions_of(run: &Run, workflow: &Workflow) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    if run.status.is_ended() {
+        return out;
+    }
+    if let Some(Wait::Event { event, .. }) = &run.wait {
+        out.insert(event.clone());
+    }
+    out.extend(workflow.settings.exit_when.iter().map(|m| m.event.clone()));
+    if let Some(Goal::Event { event, .. }) = &workflow.settings.goal
+        && run.converted_at.is_none()
+    {
+        out.insert(event.clone());
+    }
+    out
+}
+
+pub(crate) fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Active => "active",
+        Status::Waiting => "waiting",
+        Status::Completed => "completed",
+        Status::Exited => "exited",
+        Status::Cancelled => "cancelled",
+    }
+}
+
+fn decode(model: run::Model) -> Result<StoredRun, Error> {
+    let run: Run = serde_json::from_str(&model.state)
+        .map_err(|e| Error::Corrupt { what: "run state", detail: format!("run {}: {e}", model.id) })?;
+    Ok(StoredRun { run, rev: model.rev })
+}
+
+fn active_model(r: &Run, rev: i64, start_key: Option<String>, now: i64) -> Result<run::ActiveModel, Error> {
+    let state = serde_json::to_string(r).map_err(|e| Error::Corrupt { what: "run state", detail: e.to_string() })?;
+    Ok(run::ActiveModel {
+        id: Set(r.id.clone()),
+        workflow_id: Set(r.journey.clone()),
+        version: Set(r.version as i32),
+        contact_id: Set(r.contact.clone()),
+        entry: Set(r.entry as i32),
+        correlation: Set(r.correlation.clone()),
+        status: Set(status_name(r.status).to_string()),
+        node: Set(r.node.clone()),
+        wake_at: Set(r.wake_at().map(millis)),
+        rev: Set(rev),
+        state: Set(state),
+        start_key: Set(start_key),
+        started_at: Set(millis(r.started_at)),
+        updated_at: Set(now),
+        ended_at: Set(r.ended_at.map(millis)),
+        converted_at: Set(r.converted_at.map(millis)),
+    })
+}
+
+/// Commit transitions in the caller's transaction. Each is fenced by its run's revision:
+/// a stale one writes nothing at all.
+pub async fn commit<C: ConnectionTrait>(
+    db: &C,
+    transitions: Vec<Transition>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Committed>, Error> {
+    let now_ms = millis(now);
+    let mut results = Vec::with_capacity(transitions.len());
+    let mut history = Vec::new();
+    let mut outbox_rows = Vec::new();
+    let mut subs = Vec::new();
+    let mut resubscribe = Vec::new();
+    let mut contact_changes: Vec<(String, Vec<Change>)> = Vec::new();
+    for t in transitions {
+        let applied = match t.prev_rev {
+            None => {
+                let model = active_model(&t.run, 1, t.start_key.clone(), now_ms)?;
+                let inserted = run::Entity::insert(model)
+                    .on_conflict(OnConflict::column(run::Column::StartKey).do_nothing().to_owned())
+                    .exec_without_returning(db)
+                    .await?;
+                if inserted == 1 { Committed::Ok } else { Committed::DuplicateStart }
+            }
+            Some(rev) => {
+                let mut model = active_model(&t.run, rev + 1, None, now_ms)?;
+                model.start_key = sea_orm::ActiveValue::NotSet;
+                model.started_at = sea_orm::ActiveValue::NotSet;
+                let updated = run::Entity::update_many()
+                    .set(model)
+                    .filter(run::Column::Id.eq(t.run.id.clone()))
+                    .filter(run::Column::Rev.eq(rev))
+                    .filter(run::Column::Status.ne("cancelled"))
+                    .exec(db)
+                    .await?;
+                if updated.rows_affected == 1 { Committed::Ok } else { Committed::Stale }
+            }
+        };
+        results.push(applied);
+        if applied != Committed::Ok {
+            continue;
+        }
+        let r = &t.run;
+        for e in &t.history {
+            let (kind, data) = history_parts(e)?;
+            history.push(run_history::ActiveModel {
+                id: sea_orm::ActiveValue::NotSet,
+                run_id: Set(r.id.clone()),
+                workflow_id: Set(r.journey.clone()),
+                version: Set(r.version as i32),
+                at: Set(millis(e.at)),
+                node: Set(e.node.clone()),
+                kind: Set(kind),
+                data: Set(data),
+            });
+        }
+        for effect in t.effects {
+            match effect {
+                Effect::Send { key, node, message } => {
+                    let payload = serde_json::to_string(&message)
+                        .map_err(|e| Error::Corrupt { what: "message", detail: e.to_string() })?;
+                    outbox_rows.push(outbox::ActiveModel {
+                        id: sea_orm::ActiveValue::NotSet,
+                        key: Set(key),
+                        run_id: Set(r.id.clone()),
+                        workflow_id: Set(r.journey.clone()),
+                        contact_id: Set(r.contact.clone()),
+                        node: Set(node),
+                        channel: Set(super::outbox::channel_name(message.channel()).to_string()),
+                        payload: Set(payload),
+                        status: Set("pending".into()),
+                        attempts: Set(0),
+                        next_attempt_at: Set(Some(now_ms)),
+                        created_at: Set(now_ms),
+                        sent_at: Set(None),
+                        last_error: Set(None),
+                    });
+                }
+                Effect::UpdateContact { changes, .. } => contact_changes.push((r.contact.clone(), changes)),
+            }
+        }
+        if t.prev_rev.is_some() {
+            resubscribe.push(r.id.clone());
+        }
+        for event in t.subscriptions {
+            subs.push(subscription::ActiveModel {
+                run_id: Set(r.id.clone()),
+                event: Set(event),
+                contact_id: Set(r.contact.clone()),
+            });
+        }
+    }
+    if !resubscribe.is_empty() {
+        for chunk in resubscribe.chunks(500) {
+            subscription::Entity::delete_many()
+                .filter(subscription::Column::RunId.is_in(chunk.to_vec()))
+                .exec(db)
+                .await?;
+        }
+    }
+    insert_chunked(db, subs, |rows| {
+        subscription::Entity::insert_many(rows).on_conflict(
+            OnConflict::columns([subscription::Column::RunId, subscription::Column::Event]).do_nothing().to_owned(),
+        )
+    })
+    .await?;
+    insert_chunked(db, history, run_history::Entity::insert_many).await?;
+    insert_chunked(db, outbox_rows, |rows| {
+        outbox::Entity::insert_many(rows).on_conflict(OnConflict::column(outbox::Column::Key).do_nothing().to_owned())
+    })
+    .await?;
+    for (id, changes) in contact_changes {
+        super::contacts::apply_changes(db, &id, &changes, now).await?;
+    }
+    Ok(results)
+}
+
+async fn insert_chunked<C, A, I>(db: &C, rows: Vec<A>, make: impl Fn(Vec<A>) -> sea_orm::Insert<A>) -> Result<(), Error>
+where
+    C: ConnectionTrait,
+    A: sea_orm::ActiveModelTrait<Entity = I> + Clone,
+    I: EntityTrait,
+    I::Model: sea_orm::IntoActiveModel<A>,
+{
+    let mut rows = rows;
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(1000));
+        make(rows).exec_without_returning(db).await?;
+        rows = rest;
+    }
+    Ok(())
+}
+
+/// The `kind` column and the JSON data of a history entry.
+fn history_parts(e: &Entry) -> Result<(String, String), Error> {
+    let mut value =
+        serde_json::to_value(&e.what).map_err(|err| Error::Corrupt { what: "history", detail: err.to_string() })?;
+    let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or("unknown").to_string();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("type");
+    }
+    Ok((kind, value.to_string()))
+}
+
+/// Take up to `limit` runs due at `now`, oldest first, and lease them: their `wake_at`
+/// moves to `now + lease`, so no one else takes them meanwhile, and a worker that dies
+/// leaves them to become due again by themselves.
+pub async fn claim_due<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    lease: TimeDelta,
+    limit: u64,
+) -> Result<Vec<StoredRun>, Error> {
+    let due = run::Entity::find()
+        .filter(run::Column::WakeAt.lte(millis(now)))
+        .order_by_asc(run::Column::WakeAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    if due.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<String> = due.iter().map(|m| m.id.clone()).collect();
+    run::Entity::update_many()
+        .col_expr(run::Column::WakeAt, Expr::value(millis(now + lease)))
+        .filter(run::Column::Id.is_in(ids))
+        .exec(db)
+        .await?;
+    due.into_iter().map(decode).collect()
+}
+
+/// The earliest `wake_at` of any run, for the scheduler's sleep.
+pub async fn next_wake<C: ConnectionTrait>(db: &C) -> Result<Option<DateTime<Utc>>, Error> {
+    let row = run::Entity::find()
+        .select_only()
+        .column(run::Column::WakeAt)
+        .filter(run::Column::WakeAt.is_not_null())
+        .order_by_asc(run::Column::WakeAt)
+        .limit(1)
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?;
+    Ok(row.flatten().map(from_millis))
+}
+
+/// Runs of `contact` that listen for `event`.
+pub async fn subscribed_runs<C: ConnectionTrait>(db: &C, contact: &str, event: &str) -> Result<Vec<StoredRun>, Error> {
+    let ids: Vec<String> = subscription::Entity::find()
+        .select_only()
+        .column(subscription::Column::RunId)
+        .filter(subscription::Column::ContactId.eq(contact))
+        .filter(subscription::Column::Event.eq(event))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut runs: Vec<StoredRun> = run::Entity::find()
+        .filter(run::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(decode)
+        .collect::<Result<_, _>>()?;
+    runs.sort_by_key(|r| (r.run.started_at, r.run.entry));
+    Ok(runs)
+}
+
+/// Earlier runs of a contact in a journey, for re-entry: (correlation, still active).
+pub async fn prior_runs<C: ConnectionTrait>(
+    db: &C,
+    contact: &str,
+    workflow: &str,
+) -> Result<Vec<(Option<String>, bool)>, Error> {
+    let rows: Vec<(Option<String>, String)> = run::Entity::find()
+        .select_only()
+        .column(run::Column::Correlation)
+        .column(run::Column::Status)
+        .filter(run::Column::ContactId.eq(contact))
+        .filter(run::Column::WorkflowId.eq(workflow))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(c, s)| (c, matches!(s.as_str(), "active" | "waiting"))).collect())
+}
+
+pub async fn get_run<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<StoredRun>, Error> {
+    run::Entity::find_by_id(id.to_string()).one(db).await?.map(decode).transpose()
+}
+
+pub async fn run_by_start_key<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<StoredRun>, Error> {
+    run::Entity::find().filter(run::Column::StartKey.eq(key)).one(db).await?.map(decode).transpose()
+}
+
+/// Filters for listing runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub workflow: Option<String>,
+    pub contact: Option<String>,
+    pub status: Option<Status>,
+    /// Waiting at this node.
+    pub node: Option<String>,
+    /// Only runs whose id sorts after this one (cursor).
+    pub after: Option<String>,
+    pub limit: u64,
+}
+
+pub async fn list_runs<C: ConnectionTrait>(db: &C, f: &RunFilter) -> Result<Vec<StoredRun>, Error> {
+    let mut q = run::Entity::find();
+    if let Some(w) = &f.workflow {
+        q = q.filter(run::Column::WorkflowId.eq(w.clone()));
+    }
+    if let Some(c) = &f.contact {
+        q = q.filter(run::Column::ContactId.eq(c.clone()));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(run::Column::Status.eq(status_name(s)));
+    }
+    if let Some(n) = &f.node {
+        q = q.filter(run::Column::Node.eq(n.clone()));
+    }
+    if let Some(a) = &f.after {
+        q = q.filter(run::Column::Id.gt(a.clone()));
+    }
+    q.order_by_asc(run::Column::Id).limit(f.limit).all(db).await?.into_iter().map(decode).collect()
+}
+
+/// A run's timeline, oldest first.
+pub async fn history<C: ConnectionTrait>(db: &C, run_id: &str) -> Result<Vec<Entry>, Error> {
+    let rows = run_history::Entity::find()
+        .filter(run_history::Column::RunId.eq(run_id))
+        .order_by_asc(run_history::Column::Id)
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|h| {
+            let mut data: serde_json::Value =
+                serde_json::from_str(&h.data).map_err(|e| Error::Corrupt { what: "history", detail: e.to_string() })?;
+            if let Some(map) = data.as_object_mut() {
+                map.insert("type".into(), h.kind.clone().into());
+                map.insert("at".into(), serde_json::to_value(from_millis(h.at)).unwrap_or_default());
+                if let Some(node) = &h.node {
+                    map.insert("node".into(), node.clone().into());
+                }
+            }
+            serde_json::from_value(data).map_err(|e| Error::Corrupt { what: "history", detail: e.to_string() })
+        })
+        .collect()
+}
+
+/// Cancel every active run of a contact (when the contact is deleted). Returns how many.
+pub async fn cancel_contact_runs<C: ConnectionTrait>(
+    db: &C,
+    contact_id: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, Error> {
+    let active = run::Entity::find()
+        .filter(run::Column::ContactId.eq(contact_id))
+        .filter(run::Column::Status.is_in(["active", "waiting"]))
+        .all(db)
+        .await?;
+    let mut n = 0;
+    for m in active {
+        let mut stored = decode(m)?;
+        if cancel(db, &mut stored, now).await? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Cancel one run (fenced by its revision). True if it was cancelled now.
+pub async fn cancel<C: ConnectionTrait>(db: &C, stored: &mut StoredRun, now: DateTime<Utc>) -> Result<bool, Error> {
+    if stored.run.status.is_ended() {
+        return Ok(false);
+    }
+    let mut r = stored.run.clone();
+    r.status = Status::Cancelled;
+    r.wait = None;
+    r.ended_at = Some(now);
+    let entry = Entry {
+        at: now,
+        node: r.node.clone(),
+        what: crate::run::What::Exited { reason: crate::run::ExitReason::Cancelled },
+    };
+    let t = Transition {
+        run: r,
+        prev_rev: Some(stored.rev),
+        start_key: None,
+        history: vec![entry],
+        effects: vec![],
+        subscriptions: BTreeSet::new(),
+    };
+    let ok = commit(db, vec![t], now).await?[0] == Committed::Ok;
+    Ok(ok)
+}
+
+/// Per-node counts for a journey (optionally one version): entered, waiting now,
+/// ended there, converted there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    pub entered: u64,
+    pub waiting: u64,
+    pub ended: u64,
+    pub converted: u64,
+}
+
+pub async fn node_stats<C: ConnectionTrait>(
+    db: &C,
+    workflow: &str,
+    version: Option<u32>,
+) -> Result<HashMap<String, NodeStats>, Error> {
+    let backend = db.get_database_backend();
+    let version_filter = if version.is_some() { " AND version = $2" } else { "" };
+    let mut stats: HashMap<String, NodeStats> = HashMap::new();
+    let values = |extra: Option<u32>| {
+        let mut v: Vec<sea_orm::Value> = vec![workflow.into()];
+        if let Some(n) = extra {
+            v.push((n as i32).into());
+        }
+        v
+    };
+    let sql = format!(
+        "SELECT node, kind, COUNT(*) AS n FROM run_history WHERE workflow_id = $1{version_filter} AND node IS NOT NULL AND kind IN ('node_entered', 'converted') GROUP BY node, kind"
+    );
+    for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values(version))).await? {
+        let node: String = row.try_get("", "node")?;
+        let kind: String = row.try_get("", "kind")?;
+        let n: i64 = row.try_get("", "n")?;
+        let s = stats.entry(node).or_default();
+        match kind.as_str() {
+            "node_entered" => s.entered = n as u64,
+            _ => s.converted = n as u64,
+        }
+    }
+    let sql = format!(
+        "SELECT node, status, COUNT(*) AS n FROM runs WHERE workflow_id = $1{version_filter} AND node IS NOT NULL GROUP BY node, status"
+    );
+    for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values(version))).await? {
+        let node: String = row.try_get("", "node")?;
+        let status: String = row.try_get("", "status")?;
+        let n: i64 = row.try_get("", "n")?;
+        let s = stats.entry(node).or_default();
+        match status.as_str() {
+            "waiting" | "active" => s.waiting += n as u64,
+            _ => s.ended += n as u64,
+        }
+    }
+    Ok(stats)
+}
+
+/// `$1` placeholders for PostgreSQL, `?` for SQLite.
+fn fix(sql: &str, backend: sea_orm::DatabaseBackend) -> String {
+    match backend {
+        sea_orm::DatabaseBackend::Postgres => sql.to_string(),
+        _ => sql.replace("$1", "?").replace("$2", "?"),
+    }
+}
+
+/// Count runs by status (for metrics).
+pub async fn count_runs_by_status<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, i64)>, Error> {
+    Ok(run::Entity::find()
+        .select_only()
+        .column(run::Column::Status)
+        .column_as(run::Column::Id.count(), "n")
+        .group_by(run::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,109 @@
+//! The writer task: group commit of write jobs.
+
+use super::{Backend, Error};
+use futures::future::BoxFuture;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+type Work = Box<dyn for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, ()> + Send>;
+
+struct Job {
+    work: Work,
+    /// Told whether the transaction that ran the job committed.
+    committed: oneshot::Sender<Result<(), String>>,
+}
+
+/// Most jobs one transaction takes.
+const MAX_BATCH: usize = 256;
+
+/// A statement that writes nothing but takes SQLite's write lock (see [`Writer`]).
+const TAKE_WRITE_LOCK: &str = "UPDATE contacts SET updated_at = updated_at WHERE 0 = 1";
+
+/// Runs write jobs in as few transactions as possible.
+///
+/// SQLite: sea-orm begins transactions with a deferred `BEGIN`, which takes the write
+/// lock only at the first write and can then fail with `SQLITE_BUSY` that the busy
+/// timeout does not cure. Each transaction therefore starts with a statement that
+/// writes nothing but takes the write lock at once (`UPDATE … WHERE 0 = 1`): that is what
+/// `BEGIN IMMEDIATE` does (checked: another connection's `BEGIN IMMEDIATE` then waits).
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+    db: DatabaseConnection,
+}
+
+impl Writer {
+    pub(super) fn start(db: DatabaseConnection, backend: Backend) -> Writer {
+        let (jobs, mut rx) = mpsc::channel::<Job>(4096);
+        let conn = db.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let outcome = run_batch(&conn, backend, &mut batch).await;
+                if let Err(e) = &outcome {
+                    tracing::error!(error = %e, jobs = batch.len(), "Write transaction failed");
+                }
+                let outcome = outcome.map_err(|e| e.to_string());
+                for job in batch.drain(..) {
+                    let _ = job.committed.send(outcome.clone());
+                }
+            }
+        });
+        Writer { jobs, db }
+    }
+
+    /// The writing connection, for migrations at start-up only.
+    pub(super) fn connection(&self) -> DatabaseConnection {
+        self.db.clone()
+    }
+
+    /// Run `job` inside a write transaction, in its own savepoint: if it fails, only
+    /// its own writes are undone. Returns once the transaction has committed.
+    pub async fn run<T, F>(&self, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, Result<T, Error>> + Send + 'static,
+    {
+        let slot: Arc<Mutex<Option<Result<T, Error>>>> = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        let work: Work = Box::new(move |txn: &DatabaseTransaction| {
+            Box::pin(async move {
+                let result = match txn.begin().await {
+                    Ok(savepoint) => match job(&savepoint).await {
+                        Ok(v) => savepoint.commit().await.map(|()| v).map_err(Error::Db),
+                        Err(e) => {
+                            let _ = savepoint.rollback().await;
+                            Err(e)
+                        }
+                    },
+                    Err(e) => Err(Error::Db(e)),
+                };
+                if let Ok(mut s) = out.lock() {
+                    *s = Some(result);
+                }
+            })
+        });
+        let (committed, commit_rx) = oneshot::channel();
+        self.jobs.send(Job { work, committed }).await.map_err(|_| Error::Closed)?;
+        let commit = commit_rx.await.map_err(|_| Error::Closed)?;
+        let result = slot.lock().ok().and_then(|mut s| s.take()).unwrap_or(Err(Error::Closed));
+        match (result, commit) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Ok(_), Err(e)) => Err(Error::Db(DbErr::Custom(format!("the transaction did not commit: {e}")))),
+            (Err(e), _) => Err(e),
+        }
+    }
+}
+
+async fn run_batch(db: &DatabaseConnection, backend: Backend, batch: &mut [Job]) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    if backend == Backend::Sqlite {
+        txn.execute_unprepared(TAKE_WRITE_LOCK).await?;
+    }
+    for job in batch.iter_mut() {
+        let work = std::mem::replace(&mut job.work, Box::new(|_| Box::pin(async {})));
+        work(&txn).await;
+    }
+    txn.commit().await
+}

@@ -1,0 +1,141 @@
+//! The durable scheduler on a real SQLite file with a manual clock.
+
+use chrono::TimeDelta;
+use kairos_engine::clock::{Clock, ManualClock};
+use kairos_engine::contact::Event;
+use kairos_engine::run::Status;
+use kairos_engine::scheduler::{Config, Inbox, Incoming, Scheduler};
+use kairos_engine::store::{self, Store};
+use kairos_engine::time::parse_timestamp;
+use std::sync::Arc;
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    clock: ManualClock,
+    scheduler: Arc<Scheduler>,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/kairos.db", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    let clock = ManualClock::new(parse_timestamp("2026-03-02T10:00:00Z").unwrap());
+    let scheduler = Scheduler::new(store, Arc::new(clock.clone()), Config::default()).await.unwrap();
+    Harness { _dir: dir, clock, scheduler }
+}
+
+async fn publish(h: &Harness, file: &str) {
+    publish_text(h, &std::fs::read_to_string(format!("{}/../workflows/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap())
+        .await;
+}
+
+async fn publish_text(h: &Harness, text: &str) {
+    let journey = kairos_engine::validate(text).unwrap();
+    let wf = journey.workflow().clone();
+    let now = h.clock.now();
+    let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+    h.scheduler
+        .store()
+        .writer()
+        .run(move |tx| {
+            Box::pin(async move {
+                store::create_workflow(tx, &wf.id, &wf.name, &doc, now).await?;
+                store::publish(tx, &wf.id, &wf.to_canonical(), now).await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+    h.scheduler.reload_live().await.unwrap();
+}
+
+fn cart(h: &Harness, contact: &str, cart: &str, message_id: &str) -> Incoming {
+    let mut e = Event::new("cart_updated", h.clock.now()).with_property("cart_id", cart).with_property("item_count", 2);
+    e.message_id = Some(message_id.into());
+    Incoming { contact_id: contact.into(), event: e }
+}
+
+async fn tick(h: &Harness) {
+    h.scheduler.run_due().await.unwrap();
+    h.scheduler.dispatch_due(&Inbox).await.unwrap();
+}
+
+async fn identify(h: &Harness, id: &str) {
+    let now = h.clock.now();
+    let id = id.to_string();
+    h.scheduler
+        .store()
+        .writer()
+        .run(move |tx| {
+            Box::pin(async move {
+                let mut attrs = serde_json::Map::new();
+                attrs.insert("email".into(), format!("{id}@example.com").into());
+                store::upsert_contact(tx, &id, attrs, None, store::Merge::Merge, now).await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn abandoned_cart_reminds_after_an_hour_exactly_once() {
+    let h = harness().await;
+    publish(&h, "abandoned-cart.json").await;
+    identify(&h, "ann").await;
+    let r = h.scheduler.ingest(vec![cart(&h, "ann", "c-1", "m-1")]).await.unwrap();
+    assert_eq!(r[0].started.len(), 1);
+    // A retried delivery of the same message does nothing.
+    let again = h.scheduler.ingest(vec![cart(&h, "ann", "c-1", "m-1")]).await.unwrap();
+    assert!(again[0].duplicate);
+
+    h.clock.advance(TimeDelta::minutes(59));
+    tick(&h).await;
+    let reader = h.scheduler.store().reader();
+    assert_eq!(store::count_messages(reader).await.unwrap(), 0);
+
+    h.clock.advance(TimeDelta::minutes(1));
+    tick(&h).await;
+    tick(&h).await;
+    let messages = store::list_messages(reader, Some("ann"), None, None, 10).await.unwrap();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].node, "send_reminder");
+    let run = store::get_run(reader, &r[0].started[0]).await.unwrap().unwrap();
+    assert_eq!(run.run.status, Status::Waiting);
+    assert_eq!(run.run.node.as_deref(), Some("wait_a_day"));
+
+    // An order in time for this cart ends the run and converts it.
+    let mut order = Event::new("order_completed", h.clock.now()).with_property("cart_id", "c-1");
+    order.message_id = Some("m-2".into());
+    let r2 = h.scheduler.ingest(vec![Incoming { contact_id: "ann".into(), event: order }]).await.unwrap();
+    assert_eq!(r2[0].delivered, 1);
+    let run = store::get_run(reader, &r[0].started[0]).await.unwrap().unwrap();
+    assert_eq!(run.run.status, Status::Completed);
+    assert!(run.run.converted_at.is_some());
+    let history = store::history(reader, &run.run.id).await.unwrap();
+    assert!(history.len() > 5);
+    h.clock.advance(TimeDelta::days(2));
+    tick(&h).await;
+    assert_eq!(store::count_messages(reader).await.unwrap(), 1, "no SMS after the order");
+}
+
+#[tokio::test]
+async fn a_thirty_day_delay_resolves_by_advancing_the_clock() {
+    let h = harness().await;
+    let text = r#"{ "id": "slow", "name": "Slow", "trigger": { "type": "event", "event": "signed_up", "next": "wait" },
+      "nodes": [ { "id": "wait", "type": "delay", "duration": "30d", "next": "hello" },
+                 { "id": "hello", "type": "send", "message": { "channel": "email", "subject": "A month", "body": "in" }, "next": "done" },
+                 { "id": "done", "type": "exit" } ] }"#;
+    publish_text(&h, text).await;
+    identify(&h, "bob").await;
+    let now = h.clock.now();
+    let mut e = Event::new("signed_up", now);
+    e.message_id = Some("s-1".into());
+    h.scheduler.ingest(vec![Incoming { contact_id: "bob".into(), event: e }]).await.unwrap();
+    h.clock.advance(TimeDelta::days(30) - TimeDelta::seconds(1));
+    tick(&h).await;
+    assert_eq!(store::count_messages(h.scheduler.store().reader()).await.unwrap(), 0);
+    h.clock.advance(TimeDelta::seconds(1));
+    tick(&h).await;
+    assert_eq!(store::count_messages(h.scheduler.store().reader()).await.unwrap(), 1);
+}

@@ -1,0 +1,16 @@
+//! Migrations of the Kairos store. They run unchanged on SQLite and PostgreSQL: times
+//! are BIGINT milliseconds since the epoch (passed in from the engine's clock, never
+//! `now()` in SQL) and JSON documents are TEXT.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_init::Migration)]
+    }
+}
