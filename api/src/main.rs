@@ -2,6 +2,7 @@
 
 mod files;
 mod journeys;
+mod server;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -62,6 +63,20 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Run the server: the REST API, the scheduler and message delivery.
+    Serve(server::ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate {
+        #[arg(long, env = "KAIROS_DATABASE_URL", default_value = kairos_engine::store::DEFAULT_URL)]
+        database_url: String,
+    },
+    /// Manage API keys in the database directly.
+    Apikey {
+        #[command(subcommand)]
+        command: server::ApikeyCommand,
+        #[arg(long, env = "KAIROS_DATABASE_URL", default_value = kairos_engine::store::DEFAULT_URL, global = true)]
+        database_url: String,
+    },
     /// Write `schema.json` and `test.schema.json` generated from the format's types.
     Schema {
         /// Folder to write to.
@@ -76,6 +91,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => server::serve(args),
+        Command::Migrate { database_url } => server::migrate(&database_url),
+        Command::Apikey { command, database_url } => server::apikey(command, &database_url),
         Command::Validate { paths, format } => journeys::validate(&paths, format == Format::Json),
         Command::Fmt { paths, check } => journeys::fmt(&paths, check),
         Command::Test { paths } => {

@@ -1,0 +1,11 @@
+//! The Kairos server: REST API (actix-web, documented with utoipa) around the engine's
+//! durable scheduler.
+
+pub mod auth;
+pub mod load;
+pub mod problem;
+pub mod routes;
+pub mod startup;
+pub mod state;
+
+pub use startup::{Application, Settings};

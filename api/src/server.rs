@@ -1,0 +1,118 @@
+//! `kairos serve | migrate | apikey`.
+
+use clap::{Args, Subcommand};
+use kairos::{Application, Settings};
+use kairos_engine::clock::{Clock, SystemClock};
+use kairos_engine::store::{self, Store};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KAIROS_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Database: `sqlite://path/file.db` (created if missing) or `postgres://…`.
+    #[arg(long, env = "KAIROS_DATABASE_URL", default_value = store::DEFAULT_URL)]
+    database_url: String,
+    /// Push and publish the journeys of this folder at start.
+    #[arg(long)]
+    load: Option<PathBuf>,
+    /// The admin API key (created if missing). Without it, a key is generated on first start and printed once.
+    #[arg(long, env = "KAIROS_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum ApikeyCommand {
+    /// Create a key and print it (it is shown only this once).
+    Create {
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id or prefix.
+    Revoke { key: String },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KAIROS_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<bool> {
+    init_logging();
+    runtime()?.block_on(async move {
+        let mut settings = Settings::new(args.bind, args.database_url);
+        settings.load = args.load;
+        settings.api_key = args.api_key;
+        let application = Application::build(settings).await?;
+        if let Some(key) = &application.created_key {
+            println!("Created an admin API key (shown only now; store it safely):\n\n    {key}\n");
+        }
+        println!("Kairos is listening on http://127.0.0.1:{} (API docs at /docs)", application.port());
+        application.run_until_stopped().await?;
+        Ok(true)
+    })
+}
+
+pub fn migrate(url: &str) -> anyhow::Result<bool> {
+    runtime()?.block_on(async move {
+        Store::connect(url).await?;
+        println!("The database {url} is up to date");
+        Ok(true)
+    })
+}
+
+pub fn apikey(command: ApikeyCommand, url: &str) -> anyhow::Result<bool> {
+    runtime()?.block_on(async move {
+        let store = Store::connect(url).await?;
+        let now = SystemClock.now();
+        match command {
+            ApikeyCommand::Create { name } => {
+                let secret = store::new_secret();
+                let s = secret.clone();
+                let key = store
+                    .writer()
+                    .run(move |tx| Box::pin(async move { store::insert_key(tx, &name, &s, now).await }))
+                    .await?;
+                println!("{secret}");
+                eprintln!("Created key {} ({}); it is shown only now.", key.id, key.name);
+            }
+            ApikeyCommand::List => {
+                for k in store::list_keys(store.reader()).await? {
+                    let state = match k.revoked_at {
+                        Some(t) => format!("revoked {}", t.to_rfc3339()),
+                        None => "active".into(),
+                    };
+                    println!(
+                        "{}  {:<14} {:<12} created {}  {state}",
+                        k.id,
+                        k.prefix,
+                        k.name,
+                        k.created_at.to_rfc3339()
+                    );
+                }
+            }
+            ApikeyCommand::Revoke { key } => {
+                let revoked = store
+                    .writer()
+                    .run(move |tx| Box::pin(async move { store::revoke_key(tx, &key, now).await }))
+                    .await?;
+                match revoked {
+                    Some(k) => println!("Revoked {} ({})", k.id, k.prefix),
+                    None => {
+                        eprintln!("No key has that id or prefix");
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    })
+}

@@ -1,0 +1,184 @@
+//! `Application::build(settings)`: connect, migrate, make sure an API key exists, load
+//! journeys, start the scheduler loops, bind the listener.
+
+use crate::routes;
+use crate::state::AppState;
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use kairos_engine::clock::Clock;
+use kairos_engine::scheduler::{self, Inbox, Scheduler};
+use kairos_engine::store::{self, Store};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+/// How to run the server.
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: String,
+    pub database_url: String,
+    /// Push and publish the journeys of this folder at start.
+    pub load: Option<PathBuf>,
+    /// Make sure this admin key exists.
+    pub api_key: Option<String>,
+    pub clock: Arc<dyn Clock>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    pub scheduler: scheduler::Config,
+    /// Run the scheduler and delivery loops (tests may step them by hand instead).
+    pub background: bool,
+}
+
+impl Settings {
+    pub fn new(bind: impl Into<String>, database_url: impl Into<String>) -> Settings {
+        Settings {
+            bind: bind.into(),
+            database_url: database_url.into(),
+            load: None,
+            api_key: None,
+            clock: Arc::new(kairos_engine::clock::SystemClock),
+            body_limit: 1 << 20,
+            scheduler: scheduler::Config::default(),
+            background: true,
+        }
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    scheduler: Arc<Scheduler>,
+    shutdown: watch::Sender<bool>,
+    loops: Vec<JoinHandle<()>>,
+    /// A key created at this start because none existed: print it once.
+    pub created_key: Option<String>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = Store::connect(&settings.database_url)
+            .await
+            .with_context(|| format!("cannot open the database {}", settings.database_url))?;
+        let scheduler = Scheduler::new(store, settings.clock.clone(), settings.scheduler.clone()).await?;
+        let created_key = ensure_key(&scheduler, settings.api_key.as_deref()).await?;
+        if let Some(dir) = &settings.load {
+            for (id, outcome) in crate::load::load_dir(&scheduler, dir).await? {
+                tracing::info!(workflow = %id, outcome = %outcome, "Loaded journey");
+            }
+        }
+        let listener =
+            TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let (shutdown, rx) = watch::channel(false);
+        let mut loops = Vec::new();
+        if settings.background {
+            loops.push(tokio::spawn(scheduler.clone().run_loop(rx.clone())));
+            loops.push(tokio::spawn(scheduler.clone().dispatch_loop(Arc::new(Inbox), rx)));
+        }
+        let state = web::Data::new(AppState { scheduler: scheduler.clone(), keys: Default::default() });
+        let limit = settings.body_limit;
+        let server = HttpServer::new(move || app(state.clone(), limit)).listen(listener)?.shutdown_timeout(10).run();
+        Ok(Application { port, server, scheduler, shutdown, loops, created_key })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn scheduler(&self) -> Arc<Scheduler> {
+        self.scheduler.clone()
+    }
+
+    /// Serve until the server stops (SIGTERM / SIGINT: stop accepting, finish requests),
+    /// then stop claiming runs and let in-flight transactions finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let _ = self.shutdown.send(true);
+        for l in self.loops {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), l).await;
+        }
+        tracing::info!("Kairos stopped");
+        result
+    }
+}
+
+/// Create the admin key from `KAIROS_API_KEY`, or a random one when there is no key yet.
+async fn ensure_key(scheduler: &Scheduler, wanted: Option<&str>) -> anyhow::Result<Option<String>> {
+    let now = scheduler.now();
+    let writer = scheduler.store().writer();
+    if let Some(key) = wanted {
+        let key = key.to_string();
+        writer.run(move |tx| Box::pin(async move { store::insert_key(tx, "admin", &key, now).await })).await?;
+        return Ok(None);
+    }
+    if store::count_live_keys(scheduler.store().reader()).await? > 0 {
+        return Ok(None);
+    }
+    let secret = store::new_secret();
+    let s = secret.clone();
+    writer.run(move |tx| Box::pin(async move { store::insert_key(tx, "admin", &s, now).await })).await?;
+    Ok(Some(secret))
+}
+
+/// The OpenAPI document's frame; paths and schemas are collected from the services.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kairos API", description = "Journey automation: contacts, events, workflows, runs and messages. Every `/v1` route needs `Authorization: Bearer <api key>`; errors are `application/problem+json`."),
+    modifiers(&BearerAuth),
+    security(("api_key" = [])),
+    components(schemas(crate::problem::ProblemDetails, crate::problem::ProblemItem))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document (also served at `/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) =
+        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes::configure).split_for_parts();
+    api
+}
+
+fn app(
+    state: web::Data<AppState>,
+    body_limit: usize,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, api) = App::new()
+        .app_data(state)
+        .app_data(web::JsonConfig::default().limit(body_limit).error_handler(crate::problem::json_error))
+        .app_data(web::QueryConfig::default().error_handler(crate::problem::query_error))
+        .app_data(web::PathConfig::default().error_handler(crate::problem::path_error))
+        .app_data(web::PayloadConfig::default().limit(body_limit))
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    let table = web::Data::new(routes::fallback::RouteTable::from_openapi(&api));
+    app.app_data(table)
+        .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+        .default_service(web::to(routes::fallback::not_found_or_not_allowed))
+}

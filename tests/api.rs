@@ -1,0 +1,17 @@
+//! HTTP integration tests: the real app on port 0, a fresh SQLite database, a manual clock.
+
+#[path = "api/helpers.rs"]
+mod helpers;
+
+#[path = "api/contacts.rs"]
+mod contacts;
+#[path = "api/health.rs"]
+mod health;
+#[path = "api/ingest.rs"]
+mod ingest;
+#[path = "api/journeys.rs"]
+mod journeys;
+#[path = "api/runs.rs"]
+mod runs;
+#[path = "api/workflows.rs"]
+mod workflows;

@@ -1,0 +1,49 @@
+//! Health, metrics, the OpenAPI document, auth and fallback routes.
+
+use crate::helpers::{TestApp, problem};
+use reqwest::Method;
+
+#[tokio::test]
+async fn health_readiness_metrics_and_docs_need_no_key() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs/"] {
+        let r = app.client.get(format!("{}{path}", app.address)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("kairos_outbox_backlog 0"), "{metrics}");
+    assert!(metrics.contains("kairos_scheduler_lag_seconds"), "{metrics}");
+    let docs = app.client.get(format!("{}/docs/", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(!docs.contains("cdn") && !docs.contains("unpkg"), "the docs load nothing from the internet");
+}
+
+#[tokio::test]
+async fn v1_needs_a_valid_key() {
+    let app = TestApp::spawn().await;
+    problem(app.raw(Method::GET, "/v1/contacts", vec![], "application/json", None).await, 401, "unauthorized").await;
+    problem(
+        app.raw(Method::GET, "/v1/contacts", vec![], "application/json", Some("wrong")).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_405() {
+    let app = TestApp::spawn().await;
+    problem(app.get("/nowhere").await, 404, "not_found").await;
+    let r = app.client.delete(format!("{}/healthz", app.address)).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "GET");
+    problem(r, 405, "method_not_allowed").await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_documents_errors() {
+    let app = TestApp::spawn().await;
+    let doc: serde_json::Value =
+        app.client.get(format!("{}/openapi.json", app.address)).send().await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(doc["components"]["schemas"]["ProblemDetails"].is_object());
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+}

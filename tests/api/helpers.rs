@@ -1,0 +1,127 @@
+//! The test app.
+
+#![allow(dead_code)]
+
+use chrono::TimeDelta;
+use kairos::{Application, Settings};
+use kairos_engine::clock::ManualClock;
+use kairos_engine::scheduler::{Inbox, Scheduler};
+use kairos_engine::time::parse_timestamp;
+use reqwest::{Method, Response};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub const KEY: &str = "test-admin-key";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub scheduler: Arc<Scheduler>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Start the real app on a free port with a fresh SQLite file. The scheduler's loops
+    /// do not run: tests move the clock and call [`TestApp::tick`], so every test is
+    /// deterministic.
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(parse_timestamp("2026-03-02T10:00:00Z").unwrap());
+        let mut settings = Settings::new("127.0.0.1:0", format!("sqlite://{}/kairos.db", dir.path().display()));
+        settings.api_key = Some(KEY.into());
+        settings.clock = Arc::new(clock.clone());
+        settings.background = false;
+        let app = Application::build(settings).await.expect("the app starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let scheduler = app.scheduler();
+        tokio::spawn(app.run_until_stopped());
+        TestApp { address, client: reqwest::Client::new(), clock, scheduler, _dir: dir }
+    }
+
+    /// A request with the admin key.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.address)).bearer_auth(KEY);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.expect("the request is sent")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// A raw request: any body bytes, content type and key (or none).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        key: Option<&str>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        req.send().await.expect("the request is sent")
+    }
+
+    /// Step every due run and deliver every due message, as the background loops would.
+    pub async fn tick(&self) {
+        self.scheduler.run_due().await.unwrap();
+        self.scheduler.dispatch_due(&Inbox).await.unwrap();
+    }
+
+    /// Move the clock forward, then [`TestApp::tick`].
+    pub async fn advance(&self, by: TimeDelta) {
+        self.clock.advance(by);
+        self.tick().await;
+    }
+}
+
+/// The JSON body of a response, after checking its status.
+pub async fn json(response: Response, status: u16) -> Value {
+    let got = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Check a problem+json response: status, content type and code.
+pub async fn problem(response: Response, status: u16, code: &str) -> Value {
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    assert_eq!(content_type, "application/problem+json", "status {}", response.status());
+    let body = json(response, status).await;
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// A journey file from `workflows/`.
+pub fn example(name: &str) -> Value {
+    let path = format!("{}/../workflows/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
