@@ -42,7 +42,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             batch: 500,
-            lease: TimeDelta::seconds(30),
+            lease: TimeDelta::seconds(10),
             max_idle: std::time::Duration::from_millis(500),
             max_attempts: 8,
         }
@@ -108,6 +108,27 @@ pub struct Ingested {
     pub started: Vec<String>,
     /// Runs the event was delivered to.
     pub delivered: usize,
+}
+
+/// One item of an ingestion call (Segment `identify` or `track`).
+#[derive(Debug, Clone)]
+pub enum IngestItem {
+    /// Create or update a contact: the traits are merged into its attributes, and a
+    /// `null` trait removes that attribute.
+    Identify { contact_id: String, traits: Map<String, Value> },
+    /// An event performed by a contact.
+    Track(Incoming),
+}
+
+/// What one [`IngestItem`] did.
+#[derive(Debug, Clone)]
+pub enum IngestOutcome {
+    /// The contact as stored after the identify, and whether it was created by it.
+    Identified {
+        contact: store::ContactRecord,
+        created: bool,
+    },
+    Tracked(Ingested),
 }
 
 /// Why an API start did not start a run.
@@ -245,25 +266,53 @@ impl Scheduler {
     /// live journeys whose trigger matches. An event whose `message_id` was seen before is
     /// reported as a duplicate and does nothing.
     pub async fn ingest(self: &Arc<Self>, events: Vec<Incoming>) -> Result<Vec<Ingested>, store::Error> {
+        let outcomes = self.ingest_items(events.into_iter().map(IngestItem::Track).collect()).await?;
+        Ok(outcomes
+            .into_iter()
+            .filter_map(|o| match o {
+                IngestOutcome::Tracked(i) => Some(i),
+                IngestOutcome::Identified { .. } => None,
+            })
+            .collect())
+    }
+
+    /// Ingest identify and track items in order, all in one transaction (a Segment batch):
+    /// an identify merges traits into the contact (creating it; `null` removes a trait),
+    /// a track is handled as by [`Scheduler::ingest`] and sees the traits identified
+    /// before it. One outcome per item, in the same order.
+    pub async fn ingest_items(self: &Arc<Self>, items: Vec<IngestItem>) -> Result<Vec<IngestOutcome>, store::Error> {
         let this = self.clone();
         let now = self.now();
-        let live = self.live_journeys();
-        let versions = self.live_versions().await?;
+        let tracks = items.iter().filter(|i| matches!(i, IngestItem::Track(_))).count();
+        let (live, versions) =
+            if tracks > 0 { (self.live_journeys(), self.live_versions().await?) } else { (Vec::new(), Vec::new()) };
         let result = self
             .store
             .writer()
             .run(move |tx| {
                 Box::pin(async move {
-                    let mut out = Vec::with_capacity(events.len());
-                    for incoming in events {
-                        out.push(this.ingest_one(tx, &incoming, &live, &versions, now).await?);
+                    let mut out = Vec::with_capacity(items.len());
+                    for item in items {
+                        out.push(match item {
+                            IngestItem::Identify { contact_id, traits } => {
+                                let (contact, created) =
+                                    store::upsert_contact(tx, &contact_id, traits, None, store::Merge::Merge, now)
+                                        .await?;
+                                IngestOutcome::Identified { contact, created }
+                            }
+                            IngestItem::Track(incoming) => {
+                                IngestOutcome::Tracked(this.ingest_one(tx, &incoming, &live, &versions, now).await?)
+                            }
+                        });
                     }
                     Ok(out)
                 })
             })
             .await?;
-        self.metrics.events_ingested.fetch_add(result.len() as u64, Ordering::Relaxed);
-        self.nudge();
+        if tracks > 0 {
+            self.metrics.events_ingested.fetch_add(tracks as u64, Ordering::Relaxed);
+            self.nudge();
+        }
         Ok(result)
     }
 
@@ -392,6 +441,13 @@ impl Scheduler {
         data: Map<String, Value>,
         idempotency_key: Option<String>,
     ) -> Result<Started, StartError> {
+        let start_key = idempotency_key.map(|k| format!("{workflow}:{k}"));
+        // A retried request gets its run back, whatever happened to the workflow since.
+        if let Some(k) = &start_key
+            && let Some(existing) = store::run_by_start_key(self.store.reader(), k).await?
+        {
+            return Ok(Started { run: existing.run, existing: true });
+        }
         let record = store::get_workflow(self.store.reader(), workflow)
             .await?
             .ok_or_else(|| StartError::NotFound(workflow.into()))?;
@@ -405,7 +461,6 @@ impl Scheduler {
         if let Trigger::Event(t) = &journey.workflow().trigger {
             return Err(StartError::NotApiTriggered { id: workflow.into(), event: t.event.clone() });
         }
-        let start_key = idempotency_key.map(|k| format!("{workflow}:{k}"));
         let now = self.now();
         let this = self.clone();
         let (contact_id, key) = (contact_id.to_string(), start_key.clone());
@@ -419,9 +474,7 @@ impl Scheduler {
                     {
                         return Ok(Ok(Started { run: existing.run, existing: true }));
                     }
-                    let (contact, _) =
-                        store::upsert_contact(tx, &contact_id, attributes, None, store::Merge::Merge, now).await?;
-                    let trigger = Event { name: "api".into(), properties: data, timestamp: now, message_id: None };
+                    // Refused entries change nothing, not even the contact.
                     let prior = store::prior_runs(tx, &contact_id, journey.id()).await?;
                     let refusal = admit(
                         &journey.workflow().settings,
@@ -431,6 +484,9 @@ impl Scheduler {
                     if let Err(r) = refusal {
                         return Ok(Err(r));
                     }
+                    let (contact, _) =
+                        store::upsert_contact(tx, &contact_id, attributes, None, store::Merge::Merge, now).await?;
+                    let trigger = Event { name: "api".into(), properties: data, timestamp: now, message_id: None };
                     let run = this.enter(tx, &journey, version, &contact.contact, None, trigger, key, now).await?;
                     Ok(run.map(|run| Started { run, existing: false }).ok_or(Refusal::StillActive))
                 })

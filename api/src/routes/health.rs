@@ -47,7 +47,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         match (s.runs_by_status().await, kairos_engine::store::outbox_backlog(reader).await, s.lag().await) {
             (Ok(r), Ok(b), Ok(l)) => (r, b, l),
             _ => {
-                return problem(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database does not answer");
+                return problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database does not answer",
+                );
             }
         };
     let m = &s.metrics;

@@ -8,6 +8,8 @@ pub mod messages;
 pub mod runs;
 pub mod workflows;
 
+use serde::Deserialize;
+use serde_json::{Map, Value};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -28,3 +30,32 @@ fn v1(cfg: &mut ServiceConfig) {
 /// Default and largest page sizes of list routes.
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 500;
+
+/// A request body that must be a JSON object. Derived `Deserialize` impls also accept
+/// an array of the fields in order (`["ann", {}]`); this wrapper refuses anything but an
+/// object before reading the DTO `T` from it.
+#[derive(Debug)]
+pub struct JsonObject<T>(pub T);
+
+impl<T> JsonObject<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = Map::<String, Value>::deserialize(deserializer)?;
+        T::deserialize(Value::Object(map)).map(JsonObject).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The page size of a list route: `limit` defaults to [`DEFAULT_LIMIT`] and must be
+/// 1–[`MAX_LIMIT`].
+pub fn page_limit(limit: Option<u64>) -> Result<u64, String> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(format!("`limit` must be between 1 and {MAX_LIMIT}; it is {n}")),
+    }
+}

@@ -176,13 +176,20 @@ pub async fn delete_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<
         .into_tuple()
         .all(db)
         .await?;
-    for chunk in run_ids.chunks(500) {
-        run_history::Entity::update_many()
-            .col_expr(run_history::Column::Data, Expr::value("{}"))
-            .filter(run_history::Column::RunId.is_in(chunk.to_vec()))
-            .filter(run_history::Column::Kind.is_in(["decision", "contact_updated", "entered"]))
-            .exec(db)
-            .await?;
+    // Scrub personal values from the timeline but keep each entry readable.
+    for (kind, scrubbed) in [
+        ("decision", r#"{"port":"(erased)","compared":[]}"#),
+        ("contact_updated", r#"{"changes":[]}"#),
+        ("entered", r#"{"trigger":"(erased)"}"#),
+    ] {
+        for chunk in run_ids.chunks(500) {
+            run_history::Entity::update_many()
+                .col_expr(run_history::Column::Data, Expr::value(scrubbed))
+                .filter(run_history::Column::RunId.is_in(chunk.to_vec()))
+                .filter(run_history::Column::Kind.eq(kind))
+                .exec(db)
+                .await?;
+        }
     }
     for m in run::Entity::find().filter(run::Column::ContactId.eq(id)).all(db).await? {
         if let Ok(mut state) = serde_json::from_str::<crate::run::Run>(&m.state) {

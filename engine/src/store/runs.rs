@@ -513,3 +513,102 @@ pub async fn count_runs_by_status<C: ConnectionTrait>(db: &C) -> Result<Vec<(Str
         .all(db)
         .await?)
 }
+
+/// How many runs of each workflow are still going (active or waiting).
+pub async fn count_active_runs<C: ConnectionTrait>(
+    db: &C,
+    workflows: &[String],
+) -> Result<HashMap<String, u64>, Error> {
+    let mut out = HashMap::new();
+    for chunk in workflows.chunks(500) {
+        let rows: Vec<(String, i64)> = run::Entity::find()
+            .select_only()
+            .column(run::Column::WorkflowId)
+            .column_as(run::Column::Id.count(), "n")
+            .filter(run::Column::WorkflowId.is_in(chunk.to_vec()))
+            .filter(run::Column::Status.is_in(["active", "waiting"]))
+            .group_by(run::Column::WorkflowId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows.into_iter().map(|(w, n)| (w, n as u64)));
+    }
+    Ok(out)
+}
+
+/// Runs of a workflow (optionally one version) by status, and how many converted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    /// `active`, `waiting`, `completed`, `exited`, `cancelled` → how many.
+    pub by_status: HashMap<String, u64>,
+    pub converted: u64,
+}
+
+pub async fn count_runs<C: ConnectionTrait>(db: &C, workflow: &str, version: Option<u32>) -> Result<RunCounts, Error> {
+    let scoped = || {
+        let mut q = run::Entity::find().filter(run::Column::WorkflowId.eq(workflow));
+        if let Some(v) = version {
+            q = q.filter(run::Column::Version.eq(v as i32));
+        }
+        q
+    };
+    let rows: Vec<(String, i64)> = scoped()
+        .select_only()
+        .column(run::Column::Status)
+        .column_as(run::Column::Id.count(), "n")
+        .group_by(run::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let converted: Option<i64> = scoped()
+        .select_only()
+        .column_as(run::Column::Id.count(), "n")
+        .filter(run::Column::ConvertedAt.is_not_null())
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(RunCounts {
+        by_status: rows.into_iter().map(|(s, n)| (s, n as u64)).collect(),
+        converted: converted.unwrap_or(0) as u64,
+    })
+}
+
+/// A run's timeline as JSON objects (`{at, node?, type, ...}`), oldest first. Unlike
+/// [`history`] it does not need every entry to have all its fields, so the timeline of a
+/// run whose personal data was erased (a deleted contact) still reads.
+pub async fn timeline<C: ConnectionTrait>(db: &C, run_id: &str) -> Result<Vec<serde_json::Value>, Error> {
+    let rows = run_history::Entity::find()
+        .filter(run_history::Column::RunId.eq(run_id))
+        .order_by_asc(run_history::Column::Id)
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|h| {
+            let data: serde_json::Value =
+                serde_json::from_str(&h.data).map_err(|e| Error::Corrupt { what: "history", detail: e.to_string() })?;
+            let mut map = serde_json::Map::new();
+            map.insert("at".into(), serde_json::to_value(from_millis(h.at)).unwrap_or_default());
+            if let Some(node) = h.node {
+                map.insert("node".into(), node.into());
+            }
+            map.insert("type".into(), h.kind.into());
+            if let serde_json::Value::Object(fields) = data {
+                map.extend(fields);
+            }
+            Ok(serde_json::Value::Object(map))
+        })
+        .collect()
+}
+
+/// Whether a contact has any run (kept after the contact is deleted).
+pub async fn contact_has_runs<C: ConnectionTrait>(db: &C, contact: &str) -> Result<bool, Error> {
+    let first: Option<String> = run::Entity::find()
+        .select_only()
+        .column(run::Column::Id)
+        .filter(run::Column::ContactId.eq(contact))
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(first.is_some())
+}

@@ -214,3 +214,84 @@ pub async fn live_versions<C: ConnectionTrait>(db: &C) -> Result<Vec<VersionReco
     }
     Ok(out)
 }
+
+/// A workflow without its draft: what lists show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowInfo {
+    pub id: String,
+    pub name: String,
+    pub status: WorkflowStatus,
+    pub live_version: Option<u32>,
+    pub latest_version: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+type InfoRow = (String, String, String, Option<i32>, i32, i64, i64);
+
+/// Workflows by id after the cursor `after`, optionally of one status, without reading
+/// their drafts.
+pub async fn list_workflow_infos<C: ConnectionTrait>(
+    db: &C,
+    after: Option<&str>,
+    status: Option<WorkflowStatus>,
+    limit: u64,
+) -> Result<Vec<WorkflowInfo>, Error> {
+    use sea_orm::QuerySelect;
+    let mut q = workflow::Entity::find().select_only().columns([
+        workflow::Column::Id,
+        workflow::Column::Name,
+        workflow::Column::Status,
+        workflow::Column::LiveVersion,
+        workflow::Column::LatestVersion,
+        workflow::Column::CreatedAt,
+        workflow::Column::UpdatedAt,
+    ]);
+    if let Some(a) = after {
+        q = q.filter(workflow::Column::Id.gt(a));
+    }
+    if let Some(s) = status {
+        q = q.filter(workflow::Column::Status.eq(s.name()));
+    }
+    let rows: Vec<InfoRow> = q.order_by_asc(workflow::Column::Id).limit(limit).into_tuple().all(db).await?;
+    rows.into_iter()
+        .map(|(id, name, status, live, latest, created, updated)| {
+            Ok(WorkflowInfo {
+                status: WorkflowStatus::parse(&status)?,
+                id,
+                name,
+                live_version: live.map(|v| v as u32),
+                latest_version: latest as u32,
+                created_at: from_millis(created),
+                updated_at: from_millis(updated),
+            })
+        })
+        .collect()
+}
+
+/// A published version without its definition: what version lists show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub version: u32,
+    pub published_at: DateTime<Utc>,
+}
+
+/// A workflow's versions, oldest first, after version `after`.
+pub async fn list_version_infos<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    after: Option<u32>,
+    limit: u64,
+) -> Result<Vec<VersionInfo>, Error> {
+    use sea_orm::QuerySelect;
+    let mut q = workflow_version::Entity::find()
+        .select_only()
+        .columns([workflow_version::Column::Version, workflow_version::Column::PublishedAt])
+        .filter(workflow_version::Column::WorkflowId.eq(id));
+    if let Some(a) = after {
+        q = q.filter(workflow_version::Column::Version.gt(i64::from(a)));
+    }
+    let rows: Vec<(i32, i64)> =
+        q.order_by_asc(workflow_version::Column::Version).limit(limit).into_tuple().all(db).await?;
+    Ok(rows.into_iter().map(|(v, at)| VersionInfo { version: v as u32, published_at: from_millis(at) }).collect())
+}
