@@ -50,9 +50,18 @@ fn kill_9(server: &mut Server) {
     server.child.wait().unwrap();
 }
 
-async fn count_messages(dir: &std::path::Path) -> (u64, u64) {
-    let s = Store::connect(&format!("sqlite://{}/kairos.db", dir.display())).await.unwrap();
-    (store::count_messages(s.reader()).await.unwrap(), store::count_distinct_message_keys(s.reader()).await.unwrap())
+async fn counts(s: &Store) -> (u64, u64, i64) {
+    let completed = store::count_runs_by_status(s.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(status, _)| status == "completed")
+        .map_or(0, |(_, n)| n);
+    (
+        store::count_messages(s.reader()).await.unwrap(),
+        store::count_distinct_message_keys(s.reader()).await.unwrap(),
+        completed,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +75,8 @@ async fn journeys_in_flight_survive_kill_9_and_send_each_message_once() {
         "nodes": [
             { "id": "wait", "type": "delay", "duration": "2s", "next": "notify" },
             { "id": "notify", "type": "send", "message": { "channel": "webhook", "url": "https://example.com/hook",
-              "body": { "contact": "{{contact.id}}" } }, "next": "done" },
+              "body": { "contact": "{{contact.id}}" } }, "next": "linger" },
+            { "id": "linger", "type": "delay", "duration": "1s", "next": "done" },
             { "id": "done", "type": "exit" }
         ]
     });
@@ -91,35 +101,45 @@ async fn journeys_in_flight_survive_kill_9_and_send_each_message_once() {
             .unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     }
-    // Kill while the 2-second delays come due and messages are being written.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Kill as soon as the first messages are written: sends have begun, and every run is
+    // still in flight (each waits a further second after its send).
+    let db = Store::connect(&format!("sqlite://{}/kairos.db", dir.path().display())).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counts(&db).await.0 == 0 {
+        assert!(Instant::now() < deadline, "no message was sent");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     kill_9(&mut server);
-    let (before, _) = count_messages(dir.path()).await;
+    let (before, _, completed_before) = counts(&db).await;
+    assert!(completed_before < JOURNEYS as i64, "runs were in flight at the kill");
 
     let mut server = start(dir.path(), port).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (n, _) = count_messages(dir.path()).await;
-        if n >= JOURNEYS as u64 {
+        let (n, _, completed) = counts(&db).await;
+        if n >= JOURNEYS as u64 && completed >= JOURNEYS as i64 {
             break;
         }
-        assert!(Instant::now() < deadline, "only {n} of {JOURNEYS} messages after the restart");
+        assert!(
+            Instant::now() < deadline,
+            "only {n} of {JOURNEYS} messages and {completed} completed runs after the restart"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Give a duplicate every chance to appear, then stop cleanly.
+    // Give a duplicate every chance to appear, then stop.
     tokio::time::sleep(Duration::from_millis(500)).await;
     kill_9(&mut server);
 
-    let (messages, keys) = count_messages(dir.path()).await;
+    let (messages, keys, _) = counts(&db).await;
     assert_eq!(messages, JOURNEYS as u64, "exactly one message per journey");
     assert_eq!(keys, JOURNEYS as u64, "distinct idempotency keys");
-    let s = Store::connect(&format!("sqlite://{}/kairos.db", dir.path().display())).await.unwrap();
     let by_status: std::collections::HashMap<String, i64> =
-        store::count_runs_by_status(s.reader()).await.unwrap().into_iter().collect();
+        store::count_runs_by_status(db.reader()).await.unwrap().into_iter().collect();
     assert_eq!(by_status.get("completed").copied(), Some(JOURNEYS as i64), "every run completed: {by_status:?}");
     assert_eq!(by_status.len(), 1, "no run is stuck: {by_status:?}");
-    eprintln!("messages before the kill: {before}; after the restart: {messages}");
-    assert!(before < JOURNEYS as u64, "the kill came while messages were still being written ({before} already)");
+    eprintln!(
+        "at the kill: {before} messages, {completed_before} runs completed; after the restart: {messages} messages"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,9 @@
 //! The `kairos` binary.
 
+mod bench;
 mod files;
 mod journeys;
+mod remote;
 mod server;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -77,6 +79,14 @@ enum Command {
         #[arg(long, env = "KAIROS_DATABASE_URL", default_value = kairos_engine::store::DEFAULT_URL, global = true)]
         database_url: String,
     },
+    /// Measure the scheduler on a fresh database and print a table (`--json`: one JSON object).
+    Bench(bench::BenchArgs),
+    /// Create or update the server's drafts from a folder of journeys (`--publish`: and publish them).
+    Push(remote::PushArgs),
+    /// Write the server's journeys to `DIR/<id>.json` in canonical form.
+    Pull(remote::PullArgs),
+    /// Show what `push` would change, per journey and node (exit code 1 when something differs).
+    Diff(remote::DiffArgs),
     /// Write `schema.json` and `test.schema.json` generated from the format's types.
     Schema {
         /// Folder to write to.
@@ -104,6 +114,10 @@ fn main() -> ExitCode {
             journeys::simulate(&file, &contact, events.as_deref(), start, horizon, format == Format::Json)
         }
         Command::Schema { dir, check } => journeys::schema(&dir, check),
+        Command::Bench(args) => bench::bench(args),
+        Command::Push(args) => remote::push(args),
+        Command::Pull(args) => remote::pull(args),
+        Command::Diff(args) => remote::diff(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

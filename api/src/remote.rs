@@ -1,0 +1,650 @@
+//! `kairos push | pull | diff`: keep a folder of journey files and a Kairos server in step
+//! through the REST API.
+//!
+//! Both sides are compared in canonical form (the bytes `kairos fmt` writes and the
+//! server's export returns), so formatting alone is never a difference.
+
+use crate::files;
+use anyhow::{Context, bail};
+use clap::Args;
+use kairos_engine::Problem;
+use kairos_engine::problem::Kind;
+use kairos_engine::validate as check;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the server is and how to authenticate.
+#[derive(Args)]
+pub struct ServerArgs {
+    /// The Kairos server's base URL.
+    #[arg(long = "server", env = "KAIROS_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// API key, sent as `Authorization: Bearer <key>`.
+    #[arg(long, env = "KAIROS_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+}
+
+#[derive(Args)]
+pub struct PushArgs {
+    /// Folder of journey files (searched recursively; `*.test.json` and schemas are skipped), or one file.
+    dir: PathBuf,
+    /// Publish each journey after saving its draft (a new version only when it changed).
+    #[arg(long)]
+    publish: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Args)]
+pub struct PullArgs {
+    /// Folder to write `<id>.json` files to (created if needed).
+    dir: PathBuf,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// Folder of journey files to compare with the server's drafts.
+    dir: PathBuf,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+// ----- Commands -----
+
+/// Create or update each journey's draft on the server (and publish it with `--publish`).
+/// Ok(false) when a file or the server refused one.
+pub fn push(args: PushArgs) -> anyhow::Result<bool> {
+    let client = Client::new(&args.server)?;
+    let locals = load_local(&files::journeys(std::slice::from_ref(&args.dir))?)?;
+    runtime()?.block_on(async {
+        let (mut pushed, mut refused) = (0, 0);
+        for local in &locals {
+            match local {
+                Local::Invalid { file, problems, .. } => {
+                    refused += 1;
+                    println!("{}: refused, {} problem(s); nothing pushed", file.display(), problems.len());
+                    for p in problems {
+                        println!("  {p}");
+                    }
+                }
+                Local::Valid(journey) => {
+                    let (line, ok) = push_one(&client, journey, args.publish).await?;
+                    println!("{}: {line}", journey.id);
+                    if ok {
+                        pushed += 1;
+                    } else {
+                        refused += 1;
+                    }
+                }
+            }
+        }
+        println!("{pushed} journey(s) pushed, {refused} refused");
+        Ok(refused == 0)
+    })
+}
+
+/// Push one valid journey: (the report line, whether everything succeeded).
+async fn push_one(client: &Client, journey: &LocalJourney, publish: bool) -> anyhow::Result<(String, bool)> {
+    let body: Value = serde_json::from_str(&journey.canonical)?;
+    let path = format!("/v1/workflows/{}", journey.id);
+    let draft = match client.json::<Detail>(Method::GET, &path, None).await? {
+        Ok(detail) => {
+            let same = check::parse(&detail.draft.to_string()).is_ok_and(|w| w.to_canonical() == journey.canonical);
+            if same {
+                "unchanged"
+            } else {
+                match client.call(Method::PUT, &path, Some(&body)).await? {
+                    Ok(_) => "updated",
+                    Err(r) => return Ok((format!("refused by the server: {r}"), false)),
+                }
+            }
+        }
+        Err(r) if r.status == StatusCode::NOT_FOUND => {
+            match client.call(Method::POST, "/v1/workflows", Some(&body)).await? {
+                Ok(_) => "created",
+                // Created by someone else meanwhile: replace its draft.
+                Err(r) if r.status == StatusCode::CONFLICT => match client.call(Method::PUT, &path, Some(&body)).await?
+                {
+                    Ok(_) => "updated",
+                    Err(r) => return Ok((format!("refused by the server: {r}"), false)),
+                },
+                Err(r) => return Ok((format!("refused by the server: {r}"), false)),
+            }
+        }
+        Err(r) => return Ok((format!("refused by the server: {r}"), false)),
+    };
+    if !publish {
+        return Ok((draft.to_string(), true));
+    }
+    match client.call(Method::POST, &format!("{path}/publish"), None).await? {
+        Ok((status, text)) => {
+            let v: Published = client.decode(&format!("{path}/publish"), &text)?;
+            Ok(if status == StatusCode::CREATED {
+                (format!("{draft}, published v{}", v.version), true)
+            } else {
+                (format!("{draft}, publish unchanged (v{} is live)", v.version), true)
+            })
+        }
+        Err(r) => Ok((format!("{draft}, but publishing was refused: {r}"), false)),
+    }
+}
+
+/// Write the canonical file of each of the server's journeys to `DIR/<id>.json`.
+pub fn pull(args: PullArgs) -> anyhow::Result<bool> {
+    let client = Client::new(&args.server)?;
+    runtime()?.block_on(async {
+        let ids = client.list_ids().await?;
+        std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+        let (mut written, mut unchanged, mut failed) = (0, 0, 0);
+        for id in &ids {
+            let file = args.dir.join(format!("{id}.json"));
+            if !files::is_journey(&file) {
+                failed += 1;
+                println!("{id}: not written: {} would be taken for a schema, not a journey", file.display());
+                continue;
+            }
+            let text = match client.call(Method::GET, &format!("/v1/workflows/{id}/export"), None).await? {
+                Ok((_, text)) => text,
+                Err(r) => {
+                    failed += 1;
+                    println!("{id}: not written: the server cannot export it: {r}");
+                    continue;
+                }
+            };
+            if let Err(problems) = check::validate(&text) {
+                failed += 1;
+                println!("{id}: not written: the server's draft is not valid ({} problem(s))", problems.len());
+                for p in &problems {
+                    println!("  {p}");
+                }
+                continue;
+            }
+            if std::fs::read(&file).is_ok_and(|old| old == text.as_bytes()) {
+                unchanged += 1;
+                println!("{}: unchanged", file.display());
+            } else {
+                std::fs::write(&file, &text).with_context(|| format!("cannot write {}", file.display()))?;
+                written += 1;
+                println!("{}: written", file.display());
+            }
+        }
+        println!("{written} file(s) written, {unchanged} unchanged, {failed} not written");
+        Ok(failed == 0)
+    })
+}
+
+/// Report what `push` would change. Ok(true) when nothing differs.
+pub fn diff(args: DiffArgs) -> anyhow::Result<bool> {
+    let client = Client::new(&args.server)?;
+    let locals = load_local(&local_files(&args.dir)?)?;
+    runtime()?.block_on(async {
+        let on_server: BTreeSet<String> = client.list_ids().await?.into_iter().collect();
+        let mut seen = BTreeSet::new();
+        let (mut differ, mut same) = (0, 0);
+        for local in &locals {
+            let journey = match local {
+                Local::Invalid { file, id, problems } => {
+                    seen.extend(id.clone());
+                    differ += 1;
+                    println!("! {}: invalid, push would refuse it ({} problem(s))", file.display(), problems.len());
+                    for p in problems {
+                        println!("    {p}");
+                    }
+                    continue;
+                }
+                Local::Valid(journey) => journey,
+            };
+            seen.insert(journey.id.clone());
+            if !on_server.contains(&journey.id) {
+                differ += 1;
+                println!("+ {}: new, not on the server ({})", journey.id, journey.file.display());
+                continue;
+            }
+            let path = format!("/v1/workflows/{}/export", journey.id);
+            let remote = match client.call(Method::GET, &path, None).await? {
+                Ok((_, text)) => text,
+                Err(r) => {
+                    differ += 1;
+                    println!("~ {}: the server's draft cannot be exported; push would replace it: {r}", journey.id);
+                    continue;
+                }
+            };
+            if remote == journey.canonical {
+                same += 1;
+                continue;
+            }
+            differ += 1;
+            let local: Value = serde_json::from_str(&journey.canonical)?;
+            let remote: Value = client.decode(&path, &remote)?;
+            let changes = compare(&local, &remote);
+            if changes.lines.is_empty() && !changes.moved.is_empty() {
+                println!("~ {}: layout only (moved: {})", journey.id, changes.moved.join(", "));
+                continue;
+            }
+            println!("~ {}", journey.id);
+            for line in &changes.lines {
+                println!("    {line}");
+            }
+            if !changes.moved.is_empty() {
+                println!("    ~ layout: moved {}", changes.moved.join(", "));
+            }
+        }
+        for id in on_server.difference(&seen) {
+            differ += 1;
+            println!("- {id}: only on the server");
+        }
+        if differ == 0 {
+            println!("no differences ({same} journey(s) identical)");
+        } else {
+            println!("{differ} journey(s) differ, {same} identical");
+        }
+        Ok(differ == 0)
+    })
+}
+
+// ----- Comparing two journeys -----
+
+/// The differences between a local journey and the server's, in canonical JSON.
+struct Changes {
+    /// One line per change that affects behaviour or text.
+    lines: Vec<String>,
+    /// Ids whose editor position differs (added, removed or moved).
+    moved: Vec<String>,
+}
+
+fn compare(local: &Value, remote: &Value) -> Changes {
+    let get = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    let mut lines = Vec::new();
+    for key in ["$schema", "name"] {
+        let (l, r) = (get(local, key), get(remote, key));
+        if l != r {
+            lines.push(format!("~ {key}: {} → {}", short(&r), short(&l)));
+        }
+    }
+    if get(local, "description") != get(remote, "description") {
+        lines.push("~ description changed".into());
+    }
+    for key in ["trigger", "settings"] {
+        let (l, r) = (get(local, key), get(remote, key));
+        if l != r {
+            lines.push(format!("~ {key}: {} changed", changed_fields(&l, &r).join(", ")));
+        }
+    }
+    lines.extend(compare_nodes(&get(local, "nodes"), &get(remote, "nodes")));
+    // Anything else a future format adds.
+    let known = ["$schema", "id", "name", "description", "trigger", "settings", "nodes", "layout"];
+    for key in union_keys(local, remote) {
+        if !known.contains(&key.as_str()) && get(local, &key) != get(remote, &key) {
+            lines.push(format!("~ {key} changed"));
+        }
+    }
+    let (l, r) = (get(local, "layout"), get(remote, "layout"));
+    let moved = union_keys(&l, &r).into_iter().filter(|k| l.get(k) != r.get(k)).collect();
+    Changes { lines, moved }
+}
+
+/// Nodes added, removed and changed (by id), and a pure reordering.
+fn compare_nodes(local: &Value, remote: &Value) -> Vec<String> {
+    let by_id = |v: &Value| -> Vec<(String, Value)> {
+        v.as_array()
+            .map(|nodes| {
+                nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        let id = n.get("id").and_then(Value::as_str).map_or_else(|| format!("#{i}"), str::to_string);
+                        (id, n.clone())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (l, r) = (by_id(local), by_id(remote));
+    let r_map: HashMap<&str, &Value> = r.iter().map(|(id, n)| (id.as_str(), n)).collect();
+    let l_map: HashMap<&str, &Value> = l.iter().map(|(id, n)| (id.as_str(), n)).collect();
+    let kind = |n: &Value| n.get("type").and_then(Value::as_str).unwrap_or("?").to_string();
+    let mut lines = Vec::new();
+    for (id, node) in &l {
+        match r_map.get(id.as_str()) {
+            None => lines.push(format!("+ {id}: added ({})", kind(node))),
+            Some(old) if *old != node => {
+                lines.push(format!("~ {id}: {} changed", changed_fields(node, old).join(", ")));
+            }
+            Some(_) => {}
+        }
+    }
+    for (id, node) in &r {
+        if !l_map.contains_key(id.as_str()) {
+            lines.push(format!("- {id}: removed ({})", kind(node)));
+        }
+    }
+    if lines.is_empty() && local != remote {
+        lines.push("~ nodes: order changed (no effect on behaviour)".into());
+    }
+    lines
+}
+
+/// The top-level fields of two objects that differ (or `value` when they are not objects).
+fn changed_fields(a: &Value, b: &Value) -> Vec<String> {
+    if !(a.is_object() && b.is_object()) {
+        return vec!["value".into()];
+    }
+    union_keys(a, b).into_iter().filter(|k| a.get(k) != b.get(k)).collect()
+}
+
+/// The keys of two objects, sorted.
+fn union_keys(a: &Value, b: &Value) -> Vec<String> {
+    let keys = |v: &Value| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let mut all: BTreeSet<String> = keys(a).into_iter().collect();
+    all.extend(keys(b));
+    all.into_iter().collect()
+}
+
+/// A value in a line of text, cut short.
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 60 { format!("{}…", s.chars().take(59).collect::<String>()) } else { s }
+}
+
+// ----- Local files -----
+
+/// A valid journey file.
+struct LocalJourney {
+    file: PathBuf,
+    id: String,
+    /// The canonical bytes: what is pushed, and what the server's export gives back.
+    canonical: String,
+}
+
+enum Local {
+    Valid(LocalJourney),
+    /// A file push refuses: every problem, and its id if it can be read.
+    Invalid {
+        file: PathBuf,
+        id: Option<String>,
+        problems: Vec<Problem>,
+    },
+}
+
+/// Validate each file; a second file with an id already seen is refused.
+fn load_local(paths: &[PathBuf]) -> anyhow::Result<Vec<Local>> {
+    let mut first: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut out = Vec::new();
+    for file in paths {
+        let text = files::read(file)?;
+        match kairos_engine::validate(&text) {
+            Ok(journey) => {
+                let id = journey.id().to_string();
+                if let Some(other) = first.get(&id) {
+                    let problem = Problem::new(
+                        Kind::InvalidId,
+                        "/id",
+                        format!("the id `{id}` is already used by {}; each journey needs its own id", other.display()),
+                    );
+                    out.push(Local::Invalid { file: file.clone(), id: Some(id), problems: vec![problem] });
+                    continue;
+                }
+                first.insert(id.clone(), file.clone());
+                let canonical = journey.workflow().to_canonical();
+                out.push(Local::Valid(LocalJourney { file: file.clone(), id, canonical }));
+            }
+            Err(problems) => {
+                let id =
+                    serde_json::from_str::<Value>(&text).ok().and_then(|v| v.get("id")?.as_str().map(str::to_string));
+                out.push(Local::Invalid { file: file.clone(), id, problems });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The journey files of a folder that may hold none (diff: then everything is on the server only).
+fn local_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    if meta.is_dir() && !has_journey(dir)? {
+        return Ok(vec![]);
+    }
+    files::journeys(&[dir.to_path_buf()])
+}
+
+fn has_journey(dir: &Path) -> anyhow::Result<bool> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if (path.is_dir() && has_journey(&path)?) || (!path.is_dir() && files::is_journey(&path)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+// ----- The HTTP client -----
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+struct Client {
+    http: reqwest::Client,
+    /// Base URL without a trailing `/`.
+    base: String,
+    key: String,
+}
+
+/// `GET /v1/workflows/{id}` (the fields used here).
+#[derive(Deserialize)]
+struct Detail {
+    draft: Value,
+}
+
+/// A page of `GET /v1/workflows`.
+#[derive(Deserialize)]
+struct Page {
+    data: Vec<Summary>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Summary {
+    id: String,
+}
+
+/// The answer of `POST …/publish`.
+#[derive(Deserialize)]
+struct Published {
+    version: u32,
+}
+
+/// An error answer of the server (problem+json, RFC 9457).
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    code: Option<String>,
+    detail: String,
+    errors: Vec<RefusalItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ProblemBody {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default)]
+    errors: Vec<RefusalItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefusalItem {
+    #[serde(default)]
+    pointer: String,
+    #[serde(default)]
+    node: Option<String>,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+impl Refusal {
+    fn from_body(status: StatusCode, text: &str) -> Refusal {
+        match serde_json::from_str::<ProblemBody>(text) {
+            Ok(p) => Refusal { status, code: p.code, detail: p.detail.unwrap_or_default(), errors: p.errors },
+            Err(_) => {
+                let text = text.trim();
+                let detail = if text.chars().count() > 200 {
+                    format!("{}…", text.chars().take(200).collect::<String>())
+                } else {
+                    text.to_string()
+                };
+                Refusal { status, code: None, detail, errors: vec![] }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    /// `422 Unprocessable Entity (invalid_workflow): detail`, then one indented line per item.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.status.as_u16())?;
+        if let Some(reason) = self.status.canonical_reason() {
+            write!(f, " {reason}")?;
+        }
+        if let Some(code) = &self.code {
+            write!(f, " ({code})")?;
+        }
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        for item in &self.errors {
+            let pointer = if item.pointer.is_empty() { "/" } else { &item.pointer };
+            write!(f, "\n  {pointer}")?;
+            if let Some(node) = &item.node {
+                write!(f, " [node `{node}`]")?;
+            }
+            write!(f, ": {}", item.message)?;
+            if let Some(code) = &item.code {
+                write!(f, " ({code})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The whole chain of an error, `outer: inner: innermost`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            let _ = write!(out, ": {text}");
+        }
+        source = s.source();
+    }
+    out
+}
+
+impl Client {
+    fn new(args: &ServerArgs) -> anyhow::Result<Client> {
+        let key = match args.api_key.as_deref().map(str::trim) {
+            Some(k) if !k.is_empty() => k.to_string(),
+            _ => bail!(
+                "no API key: pass --api-key KEY or set KAIROS_API_KEY (`kairos apikey create` makes one on the server's database)"
+            ),
+        };
+        let base = args.server.trim().trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            bail!("--server must be an http:// or https:// URL, e.g. http://127.0.0.1:8080; got `{}`", args.server);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("kairos-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(Client { http, base, key })
+    }
+
+    /// One request. The outer error is fatal (the server cannot be reached, or refuses the
+    /// key); the inner one is the server refusing this request.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Result<(StatusCode, String), Refusal>> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method.clone(), &url).bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => bail!("cannot reach the Kairos server at {} ({method} {path}): {}", self.base, chain(&e)),
+        };
+        let status = response.status();
+        let text = match response.text().await {
+            Ok(t) => t,
+            Err(e) => bail!("the answer to {method} {url} could not be read: {}", chain(&e)),
+        };
+        if status.is_success() {
+            return Ok(Ok((status, text)));
+        }
+        let refusal = Refusal::from_body(status, &text);
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            bail!("the server at {} refused the API key: {refusal}", self.base);
+        }
+        Ok(Err(refusal))
+    }
+
+    /// A request whose success answer is JSON of type `T`.
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Result<T, Refusal>> {
+        Ok(match self.call(method, path, body).await? {
+            Ok((_, text)) => Ok(self.decode(path, &text)?),
+            Err(r) => Err(r),
+        })
+    }
+
+    fn decode<T: DeserializeOwned>(&self, path: &str, text: &str) -> anyhow::Result<T> {
+        serde_json::from_str(text).with_context(|| {
+            format!("unexpected answer from {}{path}; is this a Kairos server of the same version?", self.base)
+        })
+    }
+
+    /// Every workflow id on the server, in id order.
+    async fn list_ids(&self) -> anyhow::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                Some(a) => format!("/v1/workflows?limit=500&after={a}"),
+                None => "/v1/workflows?limit=500".to_string(),
+            };
+            let page: Page = match self.json(Method::GET, &path, None).await? {
+                Ok(p) => p,
+                Err(r) => bail!("cannot list the server's workflows: {r}"),
+            };
+            ids.extend(page.data.into_iter().map(|s| s.id));
+            match page.next {
+                Some(n) if Some(&n) != after.as_ref() => after = Some(n),
+                _ => return Ok(ids),
+            }
+        }
+    }
+}
