@@ -204,3 +204,26 @@ fn the_readme_examples_are_valid() {
     let tests = kairos_engine::journey_test::parse(blocks[1]).unwrap();
     assert_eq!(tests.tests.len(), 1);
 }
+
+#[test]
+fn migrate_and_api_keys_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/k.db", dir.path().display());
+    let out = kairos(&["migrate", "--database-url", &url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("k.db").exists());
+
+    let created = kairos(&["apikey", "create", "--name", "ci", "--database-url", &url]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let secret = stdout(&created).trim().to_string();
+    assert!(secret.starts_with("kairos_") && secret.len() > 60, "{secret}");
+    let list = stdout(&kairos(&["apikey", "list", "--database-url", &url]));
+    let prefix: String = secret.chars().take(12).collect();
+    assert!(list.contains(&prefix) && list.contains("active"), "{list}");
+    assert!(!list.contains(&secret), "the secret is never shown again");
+
+    assert!(kairos(&["apikey", "revoke", &prefix, "--database-url", &url]).status.success());
+    assert!(stdout(&kairos(&["apikey", "list", "--database-url", &url])).contains("revoked"));
+    let unknown = kairos(&["apikey", "revoke", "nope", "--database-url", &url]);
+    assert_eq!(unknown.status.code(), Some(1));
+}

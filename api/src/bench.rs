@@ -942,6 +942,24 @@ async fn breakdown(args: &BenchArgs) -> anyhow::Result<Vec<Part>> {
         count: 2000,
     });
 
+    // The same with read pools like the store's (4 connections, read-only), with sqlx's
+    // default ping before each acquire and without it.
+    let mut pools = Vec::new();
+    for (key, ping) in [("roundtrip_read_ping", true), ("roundtrip_read_no_ping", false)] {
+        use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+        use std::str::FromStr;
+        let options = SqliteConnectOptions::from_str(&url)?.read_only(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).test_before_acquire(ping).connect_with(options).await?;
+        let conn = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+        let t = Instant::now();
+        for _ in 0..2000 {
+            conn.execute(Statement::from_string(sqlite, "SELECT 1")).await?;
+        }
+        let what = format!("`SELECT 1`, own 4-connection pool, test_before_acquire({ping})");
+        parts.push(Part { key, what, total: t.elapsed(), count: 2000 });
+        pools.push(conn);
+    }
+
     let t = Instant::now();
     create_contacts(&scheduler, n).await?;
     parts.push(Part { key: "setup_contacts", what: "upsert_contact (setup)".into(), total: t.elapsed(), count: n });
@@ -1019,6 +1037,18 @@ async fn breakdown(args: &BenchArgs) -> anyhow::Result<Vec<Part>> {
     }
     if resumed != n {
         bail!("{resumed} runs resumed, expected {n}");
+    }
+    if let Some(no_ping) = pools.get(1) {
+        let t = Instant::now();
+        for k in 0..n {
+            store::get_contact(no_ping, &format!("j{k}")).await?;
+        }
+        parts.push(Part {
+            key: "resume_contacts_no_ping",
+            what: "store::get_contact per run, on the pool without the ping".into(),
+            total: t.elapsed(),
+            count: n,
+        });
     }
     let b = args.claim_batch;
     parts.push(Part { key: "resume_claim", what: format!("store::claim_due ({b} a claim)"), total: claim, count: n });
