@@ -154,6 +154,13 @@ pub struct Started {
     pub existing: bool,
 }
 
+/// The live version of a workflow, compiled.
+#[derive(Clone)]
+struct LiveJourney {
+    version: u32,
+    journey: Arc<Journey>,
+}
+
 /// The scheduler, shared by the API and the background loops.
 pub struct Scheduler {
     store: Store,
@@ -161,7 +168,7 @@ pub struct Scheduler {
     config: Config,
     journeys: RwLock<HashMap<(String, u32), Arc<Journey>>>,
     /// The live version of each live workflow.
-    live: RwLock<Vec<Arc<Journey>>>,
+    live: RwLock<Vec<LiveJourney>>,
     wake: Notify,
     outbox_wake: Notify,
     pub metrics: Metrics,
@@ -202,8 +209,9 @@ impl Scheduler {
         let versions = store::live_versions(self.store.reader()).await?;
         let mut live = Vec::with_capacity(versions.len());
         for v in versions {
-            if let Some(j) = self.compile(v) {
-                live.push(j);
+            let version = v.version;
+            if let Some(journey) = self.compile(v) {
+                live.push(LiveJourney { version, journey });
             }
         }
         if let Ok(mut l) = self.live.write() {
@@ -245,12 +253,8 @@ impl Scheduler {
         Ok(store::get_version(db, workflow, version).await?.and_then(|v| self.compile(v)))
     }
 
-    fn live_journeys(&self) -> Vec<Arc<Journey>> {
+    fn live_journeys(&self) -> Vec<LiveJourney> {
         self.live.read().map(|l| l.clone()).unwrap_or_default()
-    }
-
-    fn version_of(journey: &Journey, live: &[(String, u32)]) -> u32 {
-        live.iter().find(|(id, _)| id == journey.id()).map_or(0, |(_, v)| *v)
     }
 
     /// Tell the loops that something may be due earlier than they think.
@@ -284,8 +288,7 @@ impl Scheduler {
         let this = self.clone();
         let now = self.now();
         let tracks = items.iter().filter(|i| matches!(i, IngestItem::Track(_))).count();
-        let (live, versions) =
-            if tracks > 0 { (self.live_journeys(), self.live_versions().await?) } else { (Vec::new(), Vec::new()) };
+        let live = if tracks > 0 { self.live_journeys() } else { Vec::new() };
         let result = self
             .store
             .writer()
@@ -301,7 +304,7 @@ impl Scheduler {
                                 IngestOutcome::Identified { contact, created }
                             }
                             IngestItem::Track(incoming) => {
-                                IngestOutcome::Tracked(this.ingest_one(tx, &incoming, &live, &versions, now).await?)
+                                IngestOutcome::Tracked(this.ingest_one(tx, &incoming, &live, now).await?)
                             }
                         });
                     }
@@ -316,16 +319,11 @@ impl Scheduler {
         Ok(result)
     }
 
-    async fn live_versions(&self) -> Result<Vec<(String, u32)>, store::Error> {
-        Ok(store::live_versions(self.store.reader()).await?.into_iter().map(|v| (v.workflow_id, v.version)).collect())
-    }
-
     async fn ingest_one(
         &self,
         tx: &DatabaseTransaction,
         incoming: &Incoming,
-        live: &[Arc<Journey>],
-        versions: &[(String, u32)],
+        live: &[LiveJourney],
         now: DateTime<Utc>,
     ) -> Result<Ingested, store::Error> {
         let mut report = Ingested::default();
@@ -348,11 +346,10 @@ impl Scheduler {
         }
         self.commit(tx, transitions, now).await?;
         // Journeys the event starts.
-        for journey in live {
+        for LiveJourney { version, journey } in live {
             let Ok(correlation) = journey.workflow().trigger.matches(&incoming.event, &contact) else { continue };
-            let version = Self::version_of(journey, versions);
             if let Some(run) =
-                self.enter(tx, journey, version, &contact, correlation, incoming.event.clone(), None, now).await?
+                self.enter(tx, journey, *version, &contact, correlation, incoming.event.clone(), None, now).await?
             {
                 report.started.push(run.id.clone());
                 contact = store::get_contact(tx, &contact.id).await?.map_or(contact, |r| r.contact);
