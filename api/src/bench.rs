@@ -145,6 +145,9 @@ struct Report {
     max_ms: Option<u32>,
     lateness_samples: usize,
     messages_delivered: Option<u64>,
+    /// Committed transitions (2 a journey when nothing is stepped twice) and stale commits.
+    transitions: Option<u64>,
+    stale_commits: Option<u64>,
     /// CPU seconds the process used in the run phase, by thread group, and the busiest thread.
     cpu_secs: Option<f64>,
     /// p50, p99 (ms) and samples of a trivial writer job's latency while journeys start.
@@ -435,6 +438,8 @@ async fn bench_journeys(
     let steps0 = m.node_steps.load(Ordering::Relaxed);
     let started0 = m.runs_started.load(Ordering::Relaxed);
     let delivered0 = m.messages_delivered.load(Ordering::Relaxed);
+    let transitions0 = m.transitions.load(Ordering::Relaxed);
+    let stale0 = m.stale_commits.load(Ordering::Relaxed);
     let completed0 = count_status(scheduler, "completed").await?;
     let messages0 = store::count_messages(scheduler.store().reader()).await?;
 
@@ -509,6 +514,8 @@ async fn bench_journeys(
     report.cpu_by_group = groups;
     report.busiest_thread = Some(busiest);
     let steps = m.node_steps.load(Ordering::Relaxed) - steps0;
+    report.transitions = Some(m.transitions.load(Ordering::Relaxed) - transitions0);
+    report.stale_commits = Some(m.stale_commits.load(Ordering::Relaxed) - stale0);
     report.start_phase_secs = Some(start_secs);
     report.run_phase_secs = Some(secs);
     report.node_steps = Some(steps);
@@ -713,7 +720,7 @@ fn round1(v: f64) -> f64 {
 
 fn to_json(r: &Report, targets: &[Target]) -> Value {
     let f = |v: Option<f64>| v.map(round1);
-    json!({
+    let mut out = json!({
         "journeys": r.journeys,
         "waiting": r.waiting,
         "database": r.backend,
@@ -731,6 +738,10 @@ fn to_json(r: &Report, targets: &[Target]) -> Value {
         "resume_lateness_max_ms": r.max_ms,
         "resume_lateness_samples": r.lateness_samples,
         "messages_delivered": r.messages_delivered,
+        "transitions": r.transitions,
+        "stale_commits": r.stale_commits,
+    });
+    let more = json!({
         "run_phase_cpu_secs": f(r.cpu_secs),
         "writer_job_wait_p50_ms": r.writer_wait_ms.map(|w| round1(w.0)),
         "writer_job_wait_p99_ms": r.writer_wait_ms.map(|w| round1(w.1)),
@@ -752,7 +763,11 @@ fn to_json(r: &Report, targets: &[Target]) -> Value {
         "db_bytes_by_table": r.db_tables.iter().map(|(n, b)| (n.clone(), json!(b))).collect::<Map<_, _>>(),
         "targets": targets.iter().map(|t| (t.key.to_string(), json!({"goal": t.goal, "met": t.ok}))).collect::<Map<_, _>>(),
         "targets_met": targets.iter().all(|t| t.ok),
-    })
+    });
+    if let (Value::Object(a), Value::Object(b)) = (&mut out, more) {
+        a.extend(b);
+    }
+    out
 }
 
 fn thousands(v: f64) -> String {
@@ -799,6 +814,11 @@ fn print_table(r: &Report, targets: &[Target]) {
             ("resume_lateness_p99_ms", ms(r.p99_ms), target("resume_lateness_p99_ms")),
             ("resume_lateness_max_ms", ms(r.max_ms), String::new()),
             ("messages_delivered", num(r.messages_delivered.map(|v| v as f64)), String::new()),
+            (
+                "transitions / stale commits",
+                format!("{} / {}", num(r.transitions.map(|v| v as f64)), num(r.stale_commits.map(|v| v as f64))),
+                String::new(),
+            ),
         ]);
         if let (Some(cpu), Some(wall)) = (r.cpu_secs, r.run_phase_secs) {
             let groups = r.cpu_by_group.iter().map(|(g, v)| format!("{g} {v:.1}")).collect::<Vec<_>>().join(", ");
@@ -829,7 +849,7 @@ fn print_table(r: &Report, targets: &[Target]) {
             ),
             (
                 "count_runs_by_status (/metrics)",
-                r.count_runs_by_status_ms.map_or_else(dash, |v| format!("{v:.0} ms")),
+                r.count_runs_by_status_ms.map_or_else(dash, |v| format!("{} ms", thousands(v))),
                 String::new(),
             ),
             (

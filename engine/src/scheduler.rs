@@ -520,7 +520,7 @@ impl Scheduler {
             let claimed = self
                 .store
                 .writer()
-                .run(move |tx| Box::pin(async move { store::claim_due(tx, now, lease, batch).await }))
+                .run_urgent(move |tx| Box::pin(async move { store::claim_due(tx, now, lease, batch).await }))
                 .await?;
             if claimed.is_empty() {
                 return Ok(total);
@@ -539,27 +539,27 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<usize, store::Error> {
         let reader = self.store.reader();
-        let mut contacts: HashMap<String, Contact> = HashMap::new();
+        let ids: Vec<String> = claimed.iter().map(|s| s.run.contact.clone()).collect();
+        let mut contacts: HashMap<String, Contact> = store::get_contacts(reader, &ids).await?;
         let mut transitions = Vec::with_capacity(claimed.len());
         for stored in claimed {
             if let Some(wake) = stored.run.wake_at() {
                 self.metrics.record_lateness((now - wake).num_milliseconds());
             }
             let Some(journey) = self.journey(reader, &stored.run.journey, stored.run.version).await? else { continue };
-            let contact = match contacts.get(&stored.run.contact) {
-                Some(c) => c.clone(),
-                None => store::get_contact(reader, &stored.run.contact)
-                    .await?
-                    .map_or_else(|| Contact::new(&stored.run.contact), |r| r.contact),
-            };
+            let contact =
+                contacts.get(&stored.run.contact).cloned().unwrap_or_else(|| Contact::new(&stored.run.contact));
             // Always commit, even a no-op: the claim moved `wake_at` to the lease's end.
             let outcome = step(&journey, &stored.run, &contact, Input::Timer, now);
             contacts.insert(contact.id.clone(), outcome.contact.clone());
             transitions.push(self.transition(&journey, Some(stored.rev), None, outcome));
         }
         let this = self.clone();
-        let results =
-            self.store.writer().run(move |tx| Box::pin(async move { this.commit(tx, transitions, now).await })).await?;
+        let results = self
+            .store
+            .writer()
+            .run_urgent(move |tx| Box::pin(async move { this.commit(tx, transitions, now).await }))
+            .await?;
         self.outbox_wake.notify_one();
         Ok(results.iter().filter(|c| **c == Committed::Ok).count())
     }

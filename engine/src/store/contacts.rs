@@ -43,6 +43,25 @@ pub async fn get_contact<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<
     contact::Entity::find_by_id(id.to_string()).one(db).await?.map(decode).transpose()
 }
 
+/// Several contacts by id, in one query per 500 ids.
+pub async fn get_contacts<C: ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Contact>, Error> {
+    let mut unique: Vec<&String> = ids.iter().collect();
+    unique.sort();
+    unique.dedup();
+    let mut out = std::collections::HashMap::with_capacity(unique.len());
+    for chunk in unique.chunks(500) {
+        let chunk: Vec<String> = chunk.iter().map(|s| (*s).clone()).collect();
+        for m in contact::Entity::find().filter(contact::Column::Id.is_in(chunk)).all(db).await? {
+            let r = decode(m)?;
+            out.insert(r.contact.id.clone(), r.contact);
+        }
+    }
+    Ok(out)
+}
+
 /// Contacts by id, after the cursor `after`.
 pub async fn list_contacts<C: ConnectionTrait>(
     db: &C,

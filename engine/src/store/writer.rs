@@ -27,19 +27,48 @@ const TAKE_WRITE_LOCK: &str = "UPDATE contacts SET updated_at = updated_at WHERE
 /// timeout does not cure. Each transaction therefore starts with a statement that
 /// writes nothing but takes the write lock at once (`UPDATE … WHERE 0 = 1`): that is what
 /// `BEGIN IMMEDIATE` does (checked: another connection's `BEGIN IMMEDIATE` then waits).
+///
+/// Jobs sent with [`Writer::run_urgent`] (the scheduler's claims and commits) go first:
+/// each transaction takes every urgent job waiting and at most [`MAX_NORMAL`] others, so
+/// a burst of ingestion never holds resuming runs back by more than a few jobs.
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    urgent: mpsc::Sender<Job>,
     db: DatabaseConnection,
 }
+
+/// Most normal jobs one transaction takes.
+const MAX_NORMAL: usize = 4;
 
 impl Writer {
     pub(super) fn start(db: DatabaseConnection, backend: Backend) -> Writer {
         let (jobs, mut rx) = mpsc::channel::<Job>(4096);
+        let (urgent, mut urgent_rx) = mpsc::channel::<Job>(4096);
         let conn = db.clone();
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
-            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            loop {
+                let first = tokio::select! {
+                    biased;
+                    job = urgent_rx.recv() => job,
+                    job = rx.recv() => job,
+                };
+                let Some(first) = first else { break };
+                batch.push(first);
+                // Whatever else is waiting: urgent jobs first, then a few normal ones.
+                while batch.len() < MAX_BATCH
+                    && let Ok(job) = urgent_rx.try_recv()
+                {
+                    batch.push(job);
+                }
+                let normal_room = MAX_NORMAL.saturating_sub(batch.len());
+                for _ in 0..normal_room {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
                 let outcome = run_batch(&conn, backend, &mut batch).await;
                 if let Err(e) = &outcome {
                     tracing::error!(error = %e, jobs = batch.len(), "Write transaction failed");
@@ -50,7 +79,7 @@ impl Writer {
                 }
             }
         });
-        Writer { jobs, db }
+        Writer { jobs, urgent, db }
     }
 
     /// The writing connection, for migrations at start-up only.
@@ -61,6 +90,23 @@ impl Writer {
     /// Run `job` inside a write transaction, in its own savepoint: if it fails, only
     /// its own writes are undone. Returns once the transaction has committed.
     pub async fn run<T, F>(&self, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, Result<T, Error>> + Send + 'static,
+    {
+        self.submit(&self.jobs, job).await
+    }
+
+    /// Like [`Writer::run`], ahead of normal jobs (the scheduler's claims and commits).
+    pub async fn run_urgent<T, F>(&self, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, Result<T, Error>> + Send + 'static,
+    {
+        self.submit(&self.urgent, job).await
+    }
+
+    async fn submit<T, F>(&self, queue: &mpsc::Sender<Job>, job: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, Result<T, Error>> + Send + 'static,
@@ -85,7 +131,7 @@ impl Writer {
             })
         });
         let (committed, commit_rx) = oneshot::channel();
-        self.jobs.send(Job { work, committed }).await.map_err(|_| Error::Closed)?;
+        queue.send(Job { work, committed }).await.map_err(|_| Error::Closed)?;
         let commit = commit_rx.await.map_err(|_| Error::Closed)?;
         let result = slot.lock().ok().and_then(|mut s| s.take()).unwrap_or(Err(Error::Closed));
         match (result, commit) {
