@@ -248,15 +248,3 @@ pub async fn insert_event<C: ConnectionTrait>(
         .await?;
     Ok(n == 1)
 }
-
-/// Distinct event names seen, with the property names seen on them (for the editor's pickers).
-pub async fn event_names<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, Error> {
-    Ok(event::Entity::find()
-        .select_only()
-        .column(event::Column::Name)
-        .distinct()
-        .order_by_asc(event::Column::Name)
-        .into_tuple()
-        .all(db)
-        .await?)
-}

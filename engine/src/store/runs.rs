@@ -370,26 +370,12 @@ pub async fn list_runs<C: ConnectionTrait>(db: &C, f: &RunFilter) -> Result<Vec<
     q.order_by_asc(run::Column::Id).limit(f.limit).all(db).await?.into_iter().map(decode).collect()
 }
 
-/// A run's timeline, oldest first.
+/// A run's timeline, oldest first, as typed entries.
 pub async fn history<C: ConnectionTrait>(db: &C, run_id: &str) -> Result<Vec<Entry>, Error> {
-    let rows = run_history::Entity::find()
-        .filter(run_history::Column::RunId.eq(run_id))
-        .order_by_asc(run_history::Column::Id)
-        .all(db)
-        .await?;
-    rows.into_iter()
-        .map(|h| {
-            let mut data: serde_json::Value =
-                serde_json::from_str(&h.data).map_err(|e| Error::Corrupt { what: "history", detail: e.to_string() })?;
-            if let Some(map) = data.as_object_mut() {
-                map.insert("type".into(), h.kind.clone().into());
-                map.insert("at".into(), serde_json::to_value(from_millis(h.at)).unwrap_or_default());
-                if let Some(node) = &h.node {
-                    map.insert("node".into(), node.clone().into());
-                }
-            }
-            serde_json::from_value(data).map_err(|e| Error::Corrupt { what: "history", detail: e.to_string() })
-        })
+    timeline(db, run_id)
+        .await?
+        .into_iter()
+        .map(|v| serde_json::from_value(v).map_err(|e| Error::Corrupt { what: "history", detail: e.to_string() }))
         .collect()
 }
 
@@ -573,9 +559,8 @@ pub async fn count_runs<C: ConnectionTrait>(db: &C, workflow: &str, version: Opt
     })
 }
 
-/// A run's timeline as JSON objects (`{at, node?, type, ...}`), oldest first. Unlike
-/// [`history`] it does not need every entry to have all its fields, so the timeline of a
-/// run whose personal data was erased (a deleted contact) still reads.
+/// A run's timeline as JSON objects (`{at, node?, type, ...}`), oldest first, as the API
+/// shows it; [`history`] decodes the same objects into typed entries.
 pub async fn timeline<C: ConnectionTrait>(db: &C, run_id: &str) -> Result<Vec<serde_json::Value>, Error> {
     let rows = run_history::Entity::find()
         .filter(run_history::Column::RunId.eq(run_id))
