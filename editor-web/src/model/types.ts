@@ -1,0 +1,154 @@
+// Types of the journey format v1. Source of truth: engine/src/workflow.rs,
+// engine/src/nodes/*.rs, engine/src/condition.rs (and workflows/schema.json, generated
+// from them). Drafts may be incomplete while they are edited, so the editor treats the
+// fields as possibly missing at run time; these types describe the valid shape.
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** The 16 comparison operators, in the order the format documents them. */
+export const OPS = [
+  'eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'not_in', 'contains', 'starts_with',
+  'exists', 'not_exists', 'before', 'after', 'within_last', 'more_than_ago',
+] as const;
+export type Op = (typeof OPS)[number];
+
+export const OP_LABELS: Record<Op, string> = {
+  eq: 'equals', ne: 'does not equal', gt: 'is greater than', gte: 'is at least',
+  lt: 'is less than', lte: 'is at most', in: 'is one of', not_in: 'is none of',
+  contains: 'contains', starts_with: 'starts with', exists: 'exists', not_exists: 'does not exist',
+  before: 'is before', after: 'is after', within_last: 'is within the last', more_than_ago: 'is more than … ago',
+};
+
+/** `{"ref": "trigger.properties.cart_id"}`: compare with another value of the run. */
+export interface RefValue { ref: string }
+export type Right = RefValue | Json;
+
+/** `{"left": operand, "op": op, "right"?: value}`; `right` is left out for exists / not_exists. */
+export interface Comparison { left: string; op: Op; right?: Right }
+export type Condition = { all: Condition[] } | { any: Condition[] } | { not: Condition } | Comparison;
+
+// ----- trigger -----
+export interface EventTrigger {
+  type: 'event';
+  event: string;
+  conditions?: Condition;
+  correlation_key?: string;
+  next: string;
+}
+export interface ApiTrigger { type: 'api'; next: string }
+export type Trigger = EventTrigger | ApiTrigger;
+
+// ----- settings -----
+export type Reentry = 'once' | 'after_exit' | 'always';
+export const REENTRY: Reentry[] = ['once', 'after_exit', 'always'];
+export interface EventMatch { event: string; conditions?: Condition }
+export type Goal =
+  | { type: 'event'; event: string; conditions?: Condition; exit?: boolean }
+  | { type: 'condition'; condition: Condition; exit?: boolean };
+export interface Settings {
+  reentry: Reentry;
+  exit_when?: EventMatch[];
+  goal?: Goal;
+  timezone: string;
+}
+
+// ----- nodes -----
+export interface Delay { type: 'delay'; id: string; duration: string; next: string }
+
+export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+export const WEEKDAYS: Weekday[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+export type Until =
+  | { type: 'timestamp'; at: string }
+  | { type: 'attribute'; attribute: string; offset?: string; time_of_day?: string }
+  | { type: 'time_window'; start: string; end: string; days: Weekday[]; timezone?: string };
+export interface WaitUntil { type: 'wait_until'; id: string; until: Until; next: string }
+
+export interface WaitForEvent {
+  type: 'wait_for_event';
+  id: string;
+  event: string;
+  conditions?: Condition;
+  timeout: string;
+  received: string;
+  timed_out: string;
+}
+
+export interface Rule { name: string; condition: Condition; next: string }
+export interface Branch { type: 'branch'; id: string; rules: Rule[]; else: string }
+
+export interface Variant { name: string; weight: number; next: string }
+export interface Holdout { weight: number; next: string }
+export interface Split { type: 'split'; id: string; variants: Variant[]; holdout?: Holdout }
+
+export type Channel = 'email' | 'sms' | 'push' | 'webhook';
+export const CHANNELS: Channel[] = ['email', 'sms', 'push', 'webhook'];
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export const HTTP_METHODS: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+export type Message =
+  | { channel: 'email'; subject: string; body: string; from?: string; reply_to?: string }
+  | { channel: 'sms'; body: string }
+  | { channel: 'push'; title: string; body: string; url?: string }
+  | { channel: 'webhook'; method?: HttpMethod; url: string; headers?: Record<string, string>; body?: Json };
+export interface Send { type: 'send'; id: string; message: Message; next: string }
+
+export const LIFECYCLE_STAGES = [
+  'subscriber', 'lead', 'customer', 'repeat_customer', 'loyal_advocate', 'lapsed', 'inactive', 'reactivated',
+] as const;
+export type Update =
+  | { op: 'set'; attribute: string; value: Right }
+  | { op: 'unset'; attribute: string }
+  | { op: 'increment'; attribute: string; by: number }
+  | { op: 'set_lifecycle_stage'; stage: string }
+  | { op: 'add_tag'; tag: string }
+  | { op: 'remove_tag'; tag: string };
+export const UPDATE_OPS: Update['op'][] = ['set', 'unset', 'increment', 'set_lifecycle_stage', 'add_tag', 'remove_tag'];
+export interface UpdateContact { type: 'update_contact'; id: string; updates: Update[]; next: string }
+
+export interface Exit { type: 'exit'; id: string }
+
+export type WorkflowNode = Delay | WaitUntil | WaitForEvent | Branch | Split | Send | UpdateContact | Exit;
+export type NodeType = WorkflowNode['type'];
+
+/** Every node `type`, in palette order (engine/src/nodes/mod.rs NODE_TYPES). */
+export const NODE_TYPES: NodeType[] = [
+  'delay', 'wait_until', 'wait_for_event', 'branch', 'split', 'send', 'update_contact', 'exit',
+];
+
+export const NODE_LABELS: Record<NodeType | 'trigger', string> = {
+  trigger: 'Trigger',
+  delay: 'Delay',
+  wait_until: 'Wait until',
+  wait_for_event: 'Wait for event',
+  branch: 'Branch',
+  split: 'Split',
+  send: 'Send',
+  update_contact: 'Update contact',
+  exit: 'Exit',
+};
+
+export interface Position { x: number; y: number }
+
+/** A journey document (`workflows/*.json`). */
+export interface Workflow {
+  $schema?: string;
+  id: string;
+  name: string;
+  description?: string;
+  trigger: Trigger;
+  settings?: Settings;
+  nodes: WorkflowNode[];
+  layout?: Record<string, Position>;
+}
+
+/** The layout key and canvas id of the trigger box. */
+export const TRIGGER_ID = 'trigger';
+
+export function isRef(v: unknown): v is RefValue {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    && Object.keys(v).length === 1 && typeof (v as RefValue).ref === 'string';
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
