@@ -1,0 +1,142 @@
+// The REST API of `kairos serve` (see /work/tmp/editor-contract.md and api/src/routes).
+// The editor authenticates with the session cookie; every write sends the CSRF token.
+// A 401 from any call (other than signing in) sends the user to /login.
+
+export interface ProblemItem { pointer: string; node?: string; message: string; code: string }
+export interface ProblemDetails { type?: string; title?: string; status: number; detail?: string; code?: string; errors?: ProblemItem[] }
+
+export class ApiError extends Error {
+  constructor(public readonly status: number, public readonly problem: ProblemDetails) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+  }
+  get errors(): ProblemItem[] { return this.problem.errors ?? []; }
+}
+
+let csrfToken: string | null = null;
+let onUnauthorized: () => void = () => {};
+export function setCsrfToken(token: string | null) { csrfToken = token; }
+export function setUnauthorizedHandler(fn: () => void) { onUnauthorized = fn; }
+
+async function request<T>(method: string, path: string, body?: unknown, opts: { raw?: boolean; no401?: boolean } = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status === 401 && !opts.no401) onUnauthorized();
+  if (!res.ok) {
+    let problem: ProblemDetails = { status: res.status };
+    try { problem = { status: res.status, ...(await res.json()) }; } catch { /* not JSON */ }
+    throw new ApiError(res.status, problem);
+  }
+  if (res.status === 204) return undefined as T;
+  if (opts.raw) return (await res.text()) as T;
+  return (await res.json()) as T;
+}
+
+const enc = encodeURIComponent;
+
+// ----- session and API keys -----
+export interface Session { email: string; csrf_token: string }
+export const getSession = () => request<Session>('GET', '/v1/session', undefined, { no401: true });
+export const signIn = (email: string, password: string) => request<Session>('POST', '/v1/session', { email, password }, { no401: true });
+export const signOut = () => request<void>('DELETE', '/v1/session', undefined, { no401: true });
+
+export interface ApiKey { id: string; name: string; prefix: string; created_at: string; revoked_at: string | null }
+export const listApiKeys = () => request<{ data: ApiKey[] }>('GET', '/v1/api-keys');
+export const createApiKey = (name: string) => request<ApiKey & { key: string }>('POST', '/v1/api-keys', { name });
+export const revokeApiKey = (id: string) => request<void>('DELETE', `/v1/api-keys/${enc(id)}`);
+
+// ----- catalog -----
+export type JsonType = 'string' | 'number' | 'boolean' | 'object' | 'array' | 'null';
+export interface CatalogProperty { path: string; type: JsonType }
+export interface CatalogEvent { name: string; count: number; last_seen: string; properties: CatalogProperty[] }
+export const catalogEvents = () => request<{ data: CatalogEvent[] }>('GET', '/v1/catalog/events');
+export const catalogAttributes = () => request<{ data: CatalogProperty[] }>('GET', '/v1/catalog/attributes');
+
+// ----- workflows -----
+export type WorkflowStatus = 'draft' | 'live' | 'paused' | 'archived';
+export interface WorkflowSummary {
+  id: string; name: string; status: WorkflowStatus; live_version: number | null; latest_version: number | null;
+  active_runs: number; created_at: string; updated_at: string;
+}
+export interface WorkflowDetail extends WorkflowSummary {
+  draft: Record<string, unknown>; valid: boolean; problems: ProblemItem[]; unpublished_changes: boolean;
+}
+export interface NodeCounts { entered: number; waiting: number; exited: number; converted: number }
+export interface WorkflowStats {
+  workflow_id: string; version: number | null;
+  runs: { started: number; active: number; waiting: number; completed: number; exited: number; cancelled: number; converted: number };
+  nodes: Record<string, NodeCounts>;
+}
+export interface VersionSummary { version: number; published_at: string; live: boolean }
+export interface VersionDetail extends VersionSummary { workflow_id: string; definition: Record<string, unknown> }
+
+export const listWorkflows = (after?: string) =>
+  request<{ data: WorkflowSummary[]; next: string | null }>('GET', `/v1/workflows?limit=500${after ? `&after=${enc(after)}` : ''}`);
+export const createWorkflow = (doc: unknown) => request<WorkflowDetail>('POST', '/v1/workflows', doc);
+export const getWorkflow = (id: string) => request<WorkflowDetail>('GET', `/v1/workflows/${enc(id)}`);
+export const saveWorkflow = (id: string, doc: unknown) => request<WorkflowDetail>('PUT', `/v1/workflows/${enc(id)}`, doc);
+export const validateWorkflow = (id: string) => request<{ valid: boolean; problems: ProblemItem[] }>('POST', `/v1/workflows/${enc(id)}/validate`);
+export const publishWorkflow = (id: string) => request<{ workflow_id: string; version: number; published_at: string }>('POST', `/v1/workflows/${enc(id)}/publish`);
+export const pauseWorkflow = (id: string) => request<WorkflowSummary>('POST', `/v1/workflows/${enc(id)}/pause`);
+export const resumeWorkflow = (id: string) => request<WorkflowSummary>('POST', `/v1/workflows/${enc(id)}/resume`);
+export const archiveWorkflow = (id: string) => request<WorkflowSummary>('POST', `/v1/workflows/${enc(id)}/archive`);
+export const listVersions = (id: string) => request<{ data: VersionSummary[]; next: number | null }>('GET', `/v1/workflows/${enc(id)}/versions?limit=500`);
+export const getVersion = (id: string, n: number) => request<VersionDetail>('GET', `/v1/workflows/${enc(id)}/versions/${n}`);
+export const exportWorkflow = (id: string) => request<string>('GET', `/v1/workflows/${enc(id)}/export`, undefined, { raw: true });
+export const workflowStats = (id: string, version?: number) =>
+  request<WorkflowStats>('GET', `/v1/workflows/${enc(id)}/stats${version ? `?version=${version}` : ''}`);
+
+// ----- simulate, preview, journey tests -----
+export interface ScenarioEvent { at: string; name: string; properties: Record<string, unknown> }
+export interface Scenario {
+  definition?: unknown;
+  contact: { id: string; attributes: Record<string, unknown> };
+  start?: string;
+  events: ScenarioEvent[];
+  horizon?: string;
+}
+export interface SimRun { path: string[]; status: string; node: string | null; converted: boolean; variant?: string }
+export interface SimTimelineEntry { at: string; offset: string; run?: number; node: string | null; kind: string; detail: string }
+export interface SimSend { node: string; channel: string; to?: string; subject?: string; body: string; at: string; offset: string }
+export interface Simulation { runs: SimRun[]; timeline: SimTimelineEntry[]; sends: SimSend[] }
+export const simulate = (id: string, scenario: Scenario) => request<Simulation>('POST', `/v1/workflows/${enc(id)}/simulate`, scenario);
+
+export interface Preview { channel: string; subject?: string; body: string; to?: string }
+export const preview = (id: string, body: { definition?: unknown; node: string; contact_id?: string; attributes?: Record<string, unknown> }) =>
+  request<Preview>('POST', `/v1/workflows/${enc(id)}/preview`, body);
+
+export interface TestFile { $schema?: string; tests: Record<string, unknown>[] }
+export const getTests = (id: string) => request<TestFile>('GET', `/v1/workflows/${enc(id)}/tests`);
+export const putTests = (id: string, file: TestFile) => request<TestFile>('PUT', `/v1/workflows/${enc(id)}/tests`, file);
+
+// ----- runs and contacts -----
+export interface RunSummary {
+  id: string; workflow_id: string; version: number; contact_id: string; entry: number; correlation: string | null;
+  status: string; node: string | null; wait: { kind: string; event?: string; until: string } | null;
+  started_at: string; converted_at: string | null; ended_at: string | null;
+}
+export interface RunDetail extends RunSummary {
+  trigger: { name: string; properties: Record<string, unknown>; timestamp: string };
+  event: { name: string; properties: Record<string, unknown>; timestamp: string } | null;
+  visits: Record<string, number>;
+  timeline: Record<string, unknown>[];
+}
+export const listRuns = (q: { workflow?: string; node?: string; status?: string; limit?: number }) => {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+  return request<{ data: RunSummary[]; next: string | null }>('GET', `/v1/runs?${params}`);
+};
+export const getRun = (id: string) => request<RunDetail>('GET', `/v1/runs/${enc(id)}`);
+
+export interface ContactDto { id: string; attributes: Record<string, unknown>; tags: string[]; lifecycle_stage: string | null }
+export const getContact = (id: string) => request<ContactDto>('GET', `/v1/contacts/${enc(id)}`);
+
+/** A readable message for an error of any kind. */
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) {
+    const items = e.errors.map((i) => `${i.pointer} ${i.message}`).join('; ');
+    return items ? `${e.message} (${items})` : e.message;
+  }
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,33 @@
+// A very small client-side router: the path is the state; links push history entries.
+import { useSyncExternalStore } from 'react';
+
+const listeners = new Set<() => void>();
+function emit() { for (const l of listeners) l(); }
+
+export function navigate(path: string, replace = false) {
+  if (path === window.location.pathname + window.location.search) return;
+  if (replace) window.history.replaceState(null, '', path);
+  else window.history.pushState(null, '', path);
+  emit();
+}
+
+export function usePath(): string {
+  return useSyncExternalStore(
+    (l) => {
+      listeners.add(l);
+      window.addEventListener('popstate', l);
+      return () => { listeners.delete(l); window.removeEventListener('popstate', l); };
+    },
+    () => window.location.pathname,
+  );
+}
+
+/** Route `path` to a page: `/login`, `/settings`, `/journeys/{id}`, `/`. */
+export function matchRoute(path: string): { page: 'login' | 'settings' | 'journey' | 'list' | 'notfound'; id?: string } {
+  if (path === '/login') return { page: 'login' };
+  if (path === '/settings') return { page: 'settings' };
+  const m = /^\/journeys\/([^/]+)\/?$/.exec(path);
+  if (m) return { page: 'journey', id: decodeURIComponent(m[1]) };
+  if (path === '/' || path === '') return { page: 'list' };
+  return { page: 'notfound' };
+}
