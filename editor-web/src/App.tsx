@@ -1,0 +1,49 @@
+import { useEffect, useState } from 'react';
+import { getSession, setCsrfToken, setUnauthorizedHandler, signOut, type Session } from './api';
+import { matchRoute, navigate, usePath } from './router';
+import { LoginPage } from './pages/Login';
+import { JourneyListPage } from './pages/JourneyList';
+import { SettingsPage } from './pages/Settings';
+import { EditorPage } from './pages/Editor';
+
+export function App() {
+  const path = usePath();
+  const route = matchRoute(path);
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      setSession(null);
+      setCsrfToken(null);
+      if (window.location.pathname !== '/login') navigate(`/login`);
+    });
+    getSession()
+      .then((s) => { setCsrfToken(s.csrf_token); setSession(s); })
+      .catch(() => { setSession(null); if (window.location.pathname !== '/login') navigate('/login', true); });
+  }, []);
+
+  if (session === undefined) return <p className="page">Loading…</p>;
+  if (route.page === 'login' || session === null) {
+    return <LoginPage onSignedIn={(s) => { setSession(s); navigate('/', true); }} />;
+  }
+  return (
+    <div className="app">
+      {route.page !== 'journey' && (
+        <header className="topnav">
+          <a href="/" className="brand" onClick={(e) => { e.preventDefault(); navigate('/'); }}>Kairos</a>
+          <nav aria-label="Main">
+            <a href="/" aria-current={route.page === 'list' ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate('/'); }}>Journeys</a>
+            <a href="/settings" aria-current={route.page === 'settings' ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate('/settings'); }} data-testid="nav-settings">Settings</a>
+          </nav>
+          <div className="spacer" />
+          <span className="muted">{session.email}</span>
+          <button type="button" data-testid="sign-out" onClick={async () => { await signOut().catch(() => {}); setCsrfToken(null); setSession(null); navigate('/login'); }}>Sign out</button>
+        </header>
+      )}
+      {route.page === 'list' && <JourneyListPage />}
+      {route.page === 'settings' && <SettingsPage />}
+      {route.page === 'journey' && route.id && <EditorPage key={route.id} id={route.id} />}
+      {route.page === 'notfound' && <main className="page"><h1>Not found</h1><a href="/" onClick={(e) => { e.preventDefault(); navigate('/'); }}>Journeys</a></main>}
+    </div>
+  );
+}

@@ -1,0 +1,171 @@
+// The send form: channel, content fields, handlebars variable insertion into the
+// field last focused, and a live preview rendered by the server for a chosen contact.
+import { useEffect, useRef, useState } from 'react';
+import { CHANNELS, HTTP_METHODS, isObject } from '../model/types';
+import { SelectField, TextField } from './fields';
+import type { FormProps } from './NodeForms';
+import { useCatalog } from '../catalog';
+import { useEditor } from '../store';
+import { errorText, preview, type Preview } from '../api';
+
+type Config = Record<string, unknown>;
+
+const FIELDS: Record<string, { key: string; label: string; multiline?: boolean; optional?: boolean }[]> = {
+  email: [
+    { key: 'subject', label: 'Subject' }, { key: 'body', label: 'Body (HTML)', multiline: true },
+    { key: 'from', label: 'From (optional)', optional: true }, { key: 'reply_to', label: 'Reply-to (optional)', optional: true },
+  ],
+  sms: [{ key: 'body', label: 'Text', multiline: true }],
+  push: [{ key: 'title', label: 'Title' }, { key: 'body', label: 'Text', multiline: true }, { key: 'url', label: 'Link (optional)', optional: true }],
+  webhook: [{ key: 'url', label: 'URL' }],
+};
+
+function emptyMessage(channel: string): Config {
+  switch (channel) {
+    case 'email': return { channel, subject: '', body: '' };
+    case 'sms': return { channel, body: '' };
+    case 'push': return { channel, title: '', body: '' };
+    default: return { channel, method: 'POST', url: 'https://', body: {} };
+  }
+}
+
+export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
+  const message = isObject(config.message) ? config.message : emptyMessage('email');
+  const channel = String(message.channel ?? 'email');
+  const setMessage = (m: Config) => onChange({ ...config, message: m });
+  const attributes = useCatalog((s) => s.attributes);
+  const events = useCatalog((s) => s.events);
+  const lastField = useRef<{ key: string; el: HTMLInputElement | HTMLTextAreaElement } | null>(null);
+
+  const variables = [
+    'contact.id', 'contact.first_name', 'contact.email',
+    ...attributes.map((a) => `contact.${a.path}`),
+    ...(events.find((e) => e.name === triggerEvent)?.properties ?? []).map((p) => `trigger.properties.${p.path}`),
+    'journey.name',
+  ].filter((v, i, all) => all.indexOf(v) === i).slice(0, 24);
+
+  const insert = (variable: string) => {
+    const target = lastField.current ?? { key: FIELDS[channel]?.[0]?.key ?? 'body', el: null as unknown as HTMLInputElement };
+    const current = typeof message[target.key] === 'string' ? (message[target.key] as string) : '';
+    const at = target.el && document.activeElement !== undefined ? target.el.selectionStart ?? current.length : current.length;
+    const text = `{{${variable}}}`;
+    setMessage({ ...message, [target.key]: current.slice(0, at) + text + current.slice(at) });
+    requestAnimationFrame(() => {
+      if (target.el) { target.el.focus(); target.el.setSelectionRange(at + text.length, at + text.length); }
+    });
+  };
+
+  return (
+    <>
+      <SelectField label="Channel" value={channel} options={CHANNELS} testid="send-channel" onChange={(c) => setMessage(emptyMessage(c))} />
+      {channel === 'webhook' && (
+        <SelectField label="Method" value={String(message.method ?? 'POST')} options={HTTP_METHODS} testid="send-method" onChange={(m) => setMessage({ ...message, method: m })} />
+      )}
+      {(FIELDS[channel] ?? []).map((f) => (
+        <TextField key={f.key} label={f.label} multiline={f.multiline} value={typeof message[f.key] === 'string' ? (message[f.key] as string) : ''}
+          testid={`send-${f.key}`}
+          onFocus={(el) => { lastField.current = { key: f.key, el }; }}
+          onChange={(v) => {
+            const m = { ...message, [f.key]: v };
+            if (f.optional && v === '') delete m[f.key];
+            setMessage(m);
+          }} />
+      ))}
+      {channel === 'webhook' && <WebhookExtras message={message} onChange={setMessage} />}
+      {channel !== 'webhook' && (
+        <div className="variables" role="group" aria-label="Insert a variable">
+          <div className="hint">Insert a variable into the field you last selected:</div>
+          {variables.map((v) => (
+            <button type="button" key={v} className="chip" aria-label={`Insert ${v}`} data-testid={`insert-${v}`} onClick={() => insert(v)}>{`{{${v}}}`}</button>
+          ))}
+        </div>
+      )}
+      <PreviewBox nodeId={id} message={message} />
+    </>
+  );
+}
+
+function WebhookExtras({ message, onChange }: { message: Config; onChange: (m: Config) => void }) {
+  const headers = isObject(message.headers) ? (message.headers as Record<string, string>) : {};
+  const entries = Object.entries(headers);
+  const [bodyText, setBodyText] = useState(() => (message.body === undefined ? '' : JSON.stringify(message.body, null, 2)));
+  const [bodyError, setBodyError] = useState<string | null>(null);
+  return (
+    <>
+      <fieldset>
+        <legend>Headers</legend>
+        {entries.map(([k, v], i) => (
+          <div className="row" key={i}>
+            <input aria-label={`Header ${i + 1} name`} value={k} onChange={(e) => {
+              const next = Object.fromEntries(entries.map(([a, b], j) => (j === i ? [e.target.value, b] : [a, b])));
+              onChange({ ...message, headers: next });
+            }} />
+            <input aria-label={`Header ${i + 1} value`} value={v} onChange={(e) => onChange({ ...message, headers: { ...headers, [k]: e.target.value } })} />
+            <button type="button" className="icon" aria-label={`Remove header ${i + 1}`} onClick={() => {
+              const next = { ...headers }; delete next[k];
+              const m: Config = { ...message, headers: next };
+              if (Object.keys(next).length === 0) delete m.headers;
+              onChange(m);
+            }}>✕</button>
+          </div>
+        ))}
+        <button type="button" onClick={() => onChange({ ...message, headers: { ...headers, [`X-Header-${entries.length + 1}`]: '' } })}>+ Header</button>
+      </fieldset>
+      <TextField label="JSON body (strings are templates)" multiline value={bodyText} error={bodyError} testid="send-webhook-body"
+        onChange={(v) => {
+          setBodyText(v);
+          if (v.trim() === '') { setBodyError(null); const m = { ...message }; delete m.body; onChange(m); return; }
+          try { onChange({ ...message, body: JSON.parse(v) }); setBodyError(null); } catch (e) { setBodyError(`not JSON yet: ${(e as Error).message}`); }
+        }} />
+    </>
+  );
+}
+
+function PreviewBox({ nodeId, message }: { nodeId: string; message: Config }) {
+  const workflowId = useEditor((s) => s.workflowId);
+  const [contactId, setContactId] = useState('');
+  const [result, setResult] = useState<Preview | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [live, setLive] = useState(false);
+  const key = JSON.stringify(message);
+
+  const run = async () => {
+    if (!workflowId) return;
+    setError(null);
+    try {
+      const doc = useEditor.getState().document().doc;
+      setResult(await preview(workflowId, { definition: doc, node: nodeId, ...(contactId ? { contact_id: contactId } : { attributes: {} }) }));
+    } catch (e) {
+      setResult(null);
+      setError(errorText(e));
+    }
+  };
+  useEffect(() => {
+    if (!live) return;
+    const t = setTimeout(run, 500);
+    return () => clearTimeout(t);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, contactId, live]);
+
+  return (
+    <fieldset className="preview" data-testid="send-preview">
+      <legend>Preview</legend>
+      <div className="row">
+        <TextField label="For contact id" value={contactId} placeholder="ann" testid="preview-contact" onChange={setContactId} />
+        <button type="button" data-testid="preview-run" onClick={() => { setLive(true); void run(); }}>Preview</button>
+      </div>
+      {error && <div className="inline-error" role="alert">{error}</div>}
+      {result && (
+        <div className="preview-out" data-testid="preview-output">
+          {result.to && <div><b>To:</b> {result.to}</div>}
+          {result.subject !== undefined && <div><b>Subject:</b> {result.subject}</div>}
+          {result.channel === 'email' ? (
+            <iframe title="Email preview" sandbox="" srcDoc={result.body} className="preview-frame" />
+          ) : (
+            <pre className="json">{typeof result.body === 'string' ? result.body : JSON.stringify(result.body, null, 2)}</pre>
+          )}
+        </div>
+      )}
+    </fieldset>
+  );
+}

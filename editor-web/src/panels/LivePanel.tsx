@@ -1,0 +1,70 @@
+// Live: totals of the journey's runs; contacts waiting at a node (click a node's
+// counts on the canvas); a run's timeline.
+import { useEffect, useState } from 'react';
+import { errorText, getRun, listRuns, type RunDetail, type RunSummary, type WorkflowStats } from '../api';
+import { useEditor } from '../store';
+
+export function LivePanel({ stats, node, onNode }: { stats: WorkflowStats | null; node: string | null; onNode: (n: string | null) => void }) {
+  const workflowId = useEditor((s) => s.workflowId);
+  const [runs, setRuns] = useState<RunSummary[] | null>(null);
+  const [run, setRun] = useState<RunDetail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    setRuns(null); setRun(null);
+    if (!workflowId || !node) return;
+    listRuns({ workflow: workflowId, node, status: 'waiting', limit: 100 })
+      .then((p) => setRuns(p.data)).catch((e) => setError(errorText(e)));
+  }, [workflowId, node]);
+
+  const open = async (id: string) => {
+    try { setRun(await getRun(id)); } catch (e) { setError(errorText(e)); }
+  };
+
+  return (
+    <section className="live-panel" aria-label="Live" data-testid="live-panel">
+      {stats ? (
+        <dl className="totals" data-testid="live-totals">
+          <div><dt>Started</dt><dd>{stats.runs.started}</dd></div>
+          <div><dt>In journey now</dt><dd>{stats.runs.active + stats.runs.waiting}</dd></div>
+          <div><dt>Completed</dt><dd>{stats.runs.completed}</dd></div>
+          <div><dt>Exited</dt><dd>{stats.runs.exited}</dd></div>
+          <div><dt>Converted</dt><dd>{stats.runs.converted}</dd></div>
+        </dl>
+      ) : <p className="muted">No statistics yet.</p>}
+      <p className="hint">Each step shows ↘ entered, ⏳ waiting now, ★ converted (refreshed every 5 s). Click the counts to list the contacts waiting there.</p>
+      {error && <div className="inline-error" role="alert">{error}</div>}
+      {node && (
+        <div data-testid="waiting-list">
+          <h3>Waiting at {node} <button type="button" className="link" onClick={() => onNode(null)}>close</button></h3>
+          {runs === null ? <p>Loading…</p> : runs.length === 0 ? <p className="muted">Nobody is waiting here.</p> : (
+            <ul>
+              {runs.map((r) => (
+                <li key={r.id}>
+                  <button type="button" className="link" data-testid="waiting-run" onClick={() => open(r.id)}>{r.contact_id}</button>
+                  {r.wait && <span className="muted"> until {new Date(r.wait.until).toLocaleString()}{r.wait.event ? ` or ${r.wait.event}` : ''}</span>}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      {run && (
+        <div className="run-detail" data-testid="run-timeline">
+          <h3>Run of {run.contact_id} <span className="muted">(v{run.version}, {run.status})</span></h3>
+          <ol className="timeline">
+            {run.timeline.map((t, i) => {
+              const { at, type, node: n, ...rest } = t as Record<string, unknown>;
+              return (
+                <li key={i}>
+                  <span className="tl-at">{new Date(String(at)).toLocaleString()}</span> <span className="tl-kind">{String(type)}</span>
+                  {n ? <b> {String(n)}</b> : null} <span className="muted">{Object.keys(rest).length ? JSON.stringify(rest) : ''}</span>
+                </li>
+              );
+            })}
+          </ol>
+        </div>
+      )}
+    </section>
+  );
+}
