@@ -38,9 +38,9 @@ function NodeBox({ id, type, data, selected }: NodeProps & { data: CanvasNodeDat
           aria-label={`${id}: ${counts.entered} entered, ${counts.waiting} waiting now, ${counts.converted} converted; list contacts waiting`}
           onClick={(e) => { e.stopPropagation(); window.dispatchEvent(new CustomEvent('kairos:waiting', { detail: id })); }}
         >
-          <span title="entered">↘ {counts.entered}</span>
-          <span title="waiting now">⏳ {counts.waiting}</span>
-          <span title="converted">★ {counts.converted}</span>
+          <span title="entered">in {counts.entered}</span>
+          <span title="waiting now">waiting {counts.waiting}</span>
+          <span title="converted">conv. {counts.converted}</span>
         </button>
       )}
       {ports.length > 0 && (

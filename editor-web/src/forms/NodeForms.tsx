@@ -251,7 +251,8 @@ export function NodeInspector({ id }: { id: string }) {
   const node = useEditor((s) => s.nodes.find((n) => n.id === id));
   const readOnly = useEditor((s) => s.readOnly);
   const trigger = useEditor((s) => s.nodes.find((n) => n.type === 'trigger'));
-  const problems = useEditor((s) => s.problems.filter((p) => p.node === id || (id === 'trigger' && !p.node && p.pointer.startsWith('/trigger'))));
+  const allProblems = useEditor((s) => s.problems);
+  const problems = allProblems.filter((p) => p.node === id || (id === 'trigger' && !p.node && p.pointer.startsWith('/trigger')));
   const { updateConfig, renameNode, deleteNode } = useEditor.getState();
   const [idText, setIdText] = useState(id);
   const [idError, setIdError] = useState<string | null>(null);

@@ -32,7 +32,7 @@ export function LivePanel({ stats, node, onNode }: { stats: WorkflowStats | null
           <div><dt>Converted</dt><dd>{stats.runs.converted}</dd></div>
         </dl>
       ) : <p className="muted">No statistics yet.</p>}
-      <p className="hint">Each step shows ↘ entered, ⏳ waiting now, ★ converted (refreshed every 5 s). Click the counts to list the contacts waiting there.</p>
+      <p className="hint">Each step shows how many entered (in), are waiting there now, and converted (conv.) (refreshed every 5 s). Click the counts to list the contacts waiting there.</p>
       {error && <div className="inline-error" role="alert">{error}</div>}
       {node && (
         <div data-testid="waiting-list">
