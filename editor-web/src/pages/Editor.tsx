@@ -56,7 +56,7 @@ function Editor({ id }: { id: string }) {
       const d = await getWorkflow(id);
       setDetail(d);
       setViewing(null);
-      useEditor.getState().load(id, d.draft, { problems: d.problems, readOnly: d.status === 'archived' });
+      useEditor.getState().load(id, d.draft, { problems: d.problems });
       setTimeout(() => rf.fitView({ padding: 0.2, maxZoom: 1 }), 50);
     } catch (e) { setLoadError(errorText(e)); }
   }, [id, rf]);
