@@ -141,12 +141,29 @@ impl CaseReport {
     }
 }
 
+/// Why a test file does not parse: the first problem, with its JSON pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// JSON pointer of the problem (`/` for the whole file).
+    pub pointer: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.pointer, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
 /// Parse a test file, reporting the first problem with its JSON pointer.
-pub fn parse(text: &str) -> Result<TestFile, String> {
+pub fn parse(text: &str) -> Result<TestFile, ParseError> {
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let pointer = crate::problem::path_pointer("", e.path());
-        format!("{}: {}", if pointer.is_empty() { "/" } else { &pointer }, e.into_inner())
+        let pointer = if pointer.is_empty() { "/".to_string() } else { pointer };
+        ParseError { pointer, message: e.into_inner().to_string() }
     })
 }
 
@@ -373,52 +390,51 @@ pub fn render_timeline(sim: &Simulation) -> String {
     let mut out = String::new();
     for m in &sim.timeline {
         let node = m.entry.node.as_deref().unwrap_or("");
-        let what = match &m.entry.what {
-            What::Entered { trigger, correlation } => match correlation {
-                Some(c) => format!("entered on `{trigger}` (correlation {c})"),
-                None => format!("entered on `{trigger}`"),
-            },
-            What::NodeEntered { node_type } => format!("→ {node_type}"),
-            What::Decision { port, compared } => {
-                let values: Vec<String> = compared
-                    .iter()
-                    .map(|c| {
-                        let show = |v: &Option<Value>| v.as_ref().map_or("missing".to_string(), ToString::to_string);
-                        format!(
-                            "{} ({}) {:?} {} → {}",
-                            c.left,
-                            show(&c.left_value),
-                            c.op,
-                            show(&c.right_value),
-                            c.result
-                        )
-                    })
-                    .collect();
-                format!("took `{port}` [{}]", values.join("; "))
-            }
-            What::Variant { variant, holdout } => {
-                format!("assigned variant `{variant}`{}", if *holdout { " (holdout)" } else { "" })
-            }
-            What::WaitingUntil { until } => format!("waits until +{}", format_duration(*until - sim.start)),
-            What::WaitingForEvent { event, timeout_at } => {
-                format!("waits for `{event}` until +{}", format_duration(*timeout_at - sim.start))
-            }
-            What::NoWait { reason } => format!("no wait: {reason}"),
-            What::EventReceived { event } => format!("received `{event}`"),
-            What::TimedOut { event } => format!("timed out waiting for `{event}`"),
-            What::Sent { key, channel } => format!("sent {} ({key})", channel_name(*channel)),
-            What::SendSkipped { reason } => format!("skipped send: {reason}"),
-            What::ContactUpdated { changes } => {
-                format!("updated contact {}", serde_json::to_string(changes).unwrap_or_default())
-            }
-            What::Converted { event } => match event {
-                Some(e) => format!("converted (goal `{e}`)"),
-                None => "converted (goal condition)".into(),
-            },
-            What::Completed => "completed".into(),
-            What::Exited { reason } => format!("exited: {}", serde_json::to_string(reason).unwrap_or_default()),
-        };
+        let what = describe(&m.entry.what, sim.start);
         out.push_str(&format!("{:>10}  run {}  {node:<22} {what}\n", format!("+{}", m.offset), m.run));
     }
     out
+}
+
+/// One timeline entry in words, with the values a decision compared; times are shown
+/// as offsets from `start`.
+pub fn describe(what: &What, start: chrono::DateTime<chrono::Utc>) -> String {
+    match what {
+        What::Entered { trigger, correlation } => match correlation {
+            Some(c) => format!("entered on `{trigger}` (correlation {c})"),
+            None => format!("entered on `{trigger}`"),
+        },
+        What::NodeEntered { node_type } => format!("→ {node_type}"),
+        What::Decision { port, compared } => {
+            let values: Vec<String> = compared
+                .iter()
+                .map(|c| {
+                    let show = |v: &Option<Value>| v.as_ref().map_or("missing".to_string(), ToString::to_string);
+                    format!("{} ({}) {:?} {} → {}", c.left, show(&c.left_value), c.op, show(&c.right_value), c.result)
+                })
+                .collect();
+            format!("took `{port}` [{}]", values.join("; "))
+        }
+        What::Variant { variant, holdout } => {
+            format!("assigned variant `{variant}`{}", if *holdout { " (holdout)" } else { "" })
+        }
+        What::WaitingUntil { until } => format!("waits until +{}", format_duration(*until - start)),
+        What::WaitingForEvent { event, timeout_at } => {
+            format!("waits for `{event}` until +{}", format_duration(*timeout_at - start))
+        }
+        What::NoWait { reason } => format!("no wait: {reason}"),
+        What::EventReceived { event } => format!("received `{event}`"),
+        What::TimedOut { event } => format!("timed out waiting for `{event}`"),
+        What::Sent { key, channel } => format!("sent {} ({key})", channel_name(*channel)),
+        What::SendSkipped { reason } => format!("skipped send: {reason}"),
+        What::ContactUpdated { changes } => {
+            format!("updated contact {}", serde_json::to_string(changes).unwrap_or_default())
+        }
+        What::Converted { event } => match event {
+            Some(e) => format!("converted (goal `{e}`)"),
+            None => "converted (goal condition)".into(),
+        },
+        What::Completed => "completed".into(),
+        What::Exited { reason } => format!("exited: {}", serde_json::to_string(reason).unwrap_or_default()),
+    }
 }

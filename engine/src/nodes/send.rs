@@ -150,15 +150,15 @@ impl Rendered {
 pub enum Skip {
     /// The contact lacks the address attribute of the channel.
     NoAddress(&'static str),
-    /// A template failed at render time.
-    Render(String),
+    /// A template failed at render time: the field (e.g. `message/body`) and why.
+    Render { field: String, message: String },
 }
 
 impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Skip::NoAddress(attr) => write!(f, "the contact has no `{attr}` attribute"),
-            Skip::Render(e) => write!(f, "the message could not be rendered: {e}"),
+            Skip::Render { field, message } => write!(f, "the message could not be rendered ({field}): {message}"),
         }
     }
 }
@@ -263,12 +263,25 @@ impl Send {
 
     /// Render for one contact. `data` holds `contact`, `trigger`, `event` and `journey`.
     pub fn render(&self, templates: &Templates, data: &Value) -> Result<Rendered, Skip> {
+        self.render_as(templates, data, true)
+    }
+
+    /// Render exactly as [`Send::render`] does, for a preview: a contact without the
+    /// channel's address gets an empty `to` instead of a skip.
+    pub fn preview(&self, templates: &Templates, data: &Value) -> Result<Rendered, Skip> {
+        self.render_as(templates, data, false)
+    }
+
+    fn render_as(&self, templates: &Templates, data: &Value, need_address: bool) -> Result<Rendered, Skip> {
         let r = |field: &str, escape: Escape| {
-            templates.render(&format!("{}/{field}", self.id), data, escape).map_err(Skip::Render)
+            templates
+                .render(&format!("{}/{field}", self.id), data, escape)
+                .map_err(|message| Skip::Render { field: field.to_string(), message })
         };
         let address = |attr: &'static str| -> Result<String, Skip> {
             match data.pointer(&format!("/contact/{attr}")) {
                 Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+                _ if !need_address => Ok(String::new()),
                 _ => Err(Skip::NoAddress(attr)),
             }
         };
@@ -375,6 +388,14 @@ mod tests {
         assert_eq!(body, "<p>Your cart k&lt;1&gt; is waiting.</p>");
         let no_email = json!({ "contact": {} });
         assert_eq!(send.render(&templates, &no_email), Err(Skip::NoAddress("email")));
+        // A preview renders the same text, with no address rather than a skip.
+        let Rendered::Email { to, subject, .. } = send.preview(&templates, &no_email).unwrap() else { panic!() };
+        assert_eq!((to.as_str(), subject.as_str()), ("", "You left something behind, "));
+        let Rendered::Email { subject, body, .. } = send.preview(&templates, &data).unwrap() else { panic!() };
+        assert_eq!(
+            (subject.as_str(), body.as_str()),
+            ("You left something behind, Ann", "<p>Your cart k&lt;1&gt; is waiting.</p>")
+        );
     }
 
     #[test]
