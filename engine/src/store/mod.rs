@@ -7,18 +7,24 @@
 //! [`Writer`]); reads use a separate pool. Times are milliseconds since the epoch,
 //! passed in from the engine's clock, never `now()` in SQL.
 
+mod catalog;
 mod contacts;
 pub mod entity;
+mod journey_tests;
 mod keys;
 mod outbox;
 mod runs;
+mod users;
 mod workflows;
 mod writer;
 
+pub use catalog::*;
 pub use contacts::*;
+pub use journey_tests::*;
 pub use keys::*;
 pub use outbox::*;
 pub use runs::*;
+pub use users::*;
 pub use workflows::*;
 pub use writer::Writer;
 
