@@ -5,6 +5,8 @@ mod helpers;
 
 #[path = "api/contacts.rs"]
 mod contacts;
+#[path = "api/editor.rs"]
+mod editor;
 #[path = "api/health.rs"]
 mod health;
 #[path = "api/ingest.rs"]
@@ -13,5 +15,7 @@ mod ingest;
 mod journeys;
 #[path = "api/runs.rs"]
 mod runs;
+#[path = "api/session.rs"]
+mod session;
 #[path = "api/workflows.rs"]
 mod workflows;

@@ -7,5 +7,6 @@ pub mod problem;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod users;
 
 pub use startup::{Application, Settings};

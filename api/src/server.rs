@@ -20,6 +20,12 @@ pub struct ServeArgs {
     /// The admin API key (created if missing). Without it, a key is generated on first start and printed once.
     #[arg(long, env = "KAIROS_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// The editor's admin user (created if missing).
+    #[arg(long, env = "KAIROS_ADMIN_EMAIL", default_value = kairos::users::DEFAULT_ADMIN_EMAIL)]
+    admin_email: String,
+    /// The admin's password (set if it differs). Without it, the admin is created with a generated password on first start, printed once.
+    #[arg(long, env = "KAIROS_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -51,11 +57,18 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<bool> {
         let mut settings = Settings::new(args.bind, args.database_url);
         settings.load = args.load;
         settings.api_key = args.api_key;
+        settings.admin_email = Some(args.admin_email);
+        settings.admin_password = args.admin_password;
         let application = Application::build(settings).await?;
         if let Some(key) = &application.created_key {
             println!("Created an admin API key (shown only now; store it safely):\n\n    {key}\n");
         }
-        println!("Kairos is listening on http://127.0.0.1:{} (API docs at /docs)", application.port());
+        if let Some((email, password)) = &application.created_admin {
+            println!(
+                "Created the editor's admin user (the password is shown only now; set KAIROS_ADMIN_PASSWORD to choose it):\n\n    email:    {email}\n    password: {password}\n"
+            );
+        }
+        println!("Kairos is listening on http://127.0.0.1:{} (the editor at /, API docs at /docs)", application.port());
         application.run_until_stopped().await?;
         Ok(true)
     })

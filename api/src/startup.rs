@@ -1,5 +1,5 @@
-//! `Application::build(settings)`: connect, migrate, make sure an API key exists, load
-//! journeys, start the scheduler loops, bind the listener.
+//! `Application::build(settings)`: connect, migrate, make sure an API key and the admin
+//! user exist, load journeys, start the scheduler loops, bind the listener.
 
 use crate::routes;
 use crate::state::AppState;
@@ -26,6 +26,11 @@ pub struct Settings {
     pub load: Option<PathBuf>,
     /// Make sure this admin key exists.
     pub api_key: Option<String>,
+    /// The editor's admin user (`KAIROS_ADMIN_EMAIL`; default `admin@localhost`).
+    pub admin_email: Option<String>,
+    /// Its password (`KAIROS_ADMIN_PASSWORD`). Without it, the admin is created with a
+    /// generated password at the first start (when there is no user yet).
+    pub admin_password: Option<String>,
     pub clock: Arc<dyn Clock>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
@@ -41,6 +46,8 @@ impl Settings {
             database_url: database_url.into(),
             load: None,
             api_key: None,
+            admin_email: None,
+            admin_password: None,
             clock: Arc::new(kairos_engine::clock::SystemClock),
             body_limit: 1 << 20,
             scheduler: scheduler::Config::default(),
@@ -57,6 +64,8 @@ pub struct Application {
     loops: Vec<JoinHandle<()>>,
     /// A key created at this start because none existed: print it once.
     pub created_key: Option<String>,
+    /// The admin user created at this start with a generated password: (email, password), to print once.
+    pub created_admin: Option<(String, String)>,
 }
 
 impl Application {
@@ -66,6 +75,9 @@ impl Application {
             .with_context(|| format!("cannot open the database {}", settings.database_url))?;
         let scheduler = Scheduler::new(store, settings.clock.clone(), settings.scheduler.clone()).await?;
         let created_key = ensure_key(&scheduler, settings.api_key.as_deref()).await?;
+        let created_admin =
+            crate::users::ensure_admin(&scheduler, settings.admin_email.as_deref(), settings.admin_password.as_deref())
+                .await?;
         if let Some(dir) = &settings.load {
             for (id, outcome) in crate::load::load_dir(&scheduler, dir).await? {
                 tracing::info!(workflow = %id, outcome = %outcome, "Loaded journey");
@@ -83,7 +95,7 @@ impl Application {
         let state = web::Data::new(AppState { scheduler: scheduler.clone(), keys: Default::default() });
         let limit = settings.body_limit;
         let server = HttpServer::new(move || app(state.clone(), limit)).listen(listener)?.shutdown_timeout(10).run();
-        Ok(Application { port, server, scheduler, shutdown, loops, created_key })
+        Ok(Application { port, server, scheduler, shutdown, loops, created_key, created_admin })
     }
 
     pub fn port(&self) -> u16 {
@@ -128,9 +140,9 @@ async fn ensure_key(scheduler: &Scheduler, wanted: Option<&str>) -> anyhow::Resu
 /// The OpenAPI document's frame; paths and schemas are collected from the services.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Kairos API", description = "Journey automation: contacts, events, workflows, runs and messages. Every `/v1` route needs `Authorization: Bearer <api key>`; errors are `application/problem+json`."),
+    info(title = "Kairos API", description = "Journey automation: contacts, events, workflows, runs and messages. Every `/v1` route needs `Authorization: Bearer <api key>` or the editor's session cookie `kairos_session` (from `POST /v1/session`; with it, POST, PUT, PATCH and DELETE also need the session's `X-CSRF-Token`); errors are `application/problem+json`."),
     modifiers(&BearerAuth),
-    security(("api_key" = [])),
+    security(("api_key" = []), ("session" = [])),
     components(schemas(crate::problem::ProblemDetails, crate::problem::ProblemItem))
 )]
 pub struct ApiDoc;
@@ -144,6 +156,15 @@ impl utoipa::Modify for BearerAuth {
         components.add_security_scheme(
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    crate::auth::SESSION_COOKIE,
+                    "The editor's session (POST /v1/session); unsafe methods also need `X-CSRF-Token`",
+                ),
+            )),
         );
     }
 }

@@ -12,6 +12,16 @@ use serde_json::Value;
 use std::sync::Arc;
 
 pub const KEY: &str = "test-admin-key";
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in editor session: the cookie to send and the CSRF token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// `kairos_session=<token>`, as a `Cookie` header value.
+    pub cookie: String,
+    pub csrf: String,
+}
 
 pub struct TestApp {
     pub address: String,
@@ -30,6 +40,8 @@ impl TestApp {
         let clock = ManualClock::new(parse_timestamp("2026-03-02T10:00:00Z").unwrap());
         let mut settings = Settings::new("127.0.0.1:0", format!("sqlite://{}/kairos.db", dir.path().display()));
         settings.api_key = Some(KEY.into());
+        settings.admin_email = Some(ADMIN_EMAIL.into());
+        settings.admin_password = Some(ADMIN_PASSWORD.into());
         settings.clock = Arc::new(clock.clone());
         settings.background = false;
         let app = Application::build(settings).await.expect("the app starts");
@@ -88,6 +100,45 @@ impl TestApp {
         req.send().await.expect("the request is sent")
     }
 
+    /// Sign in as the admin; panics unless it works.
+    pub async fn sign_in(&self) -> Session {
+        let r = self
+            .client
+            .post(format!("{}/v1/session", self.address))
+            .json(&serde_json::json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
+            .send()
+            .await
+            .expect("the request is sent");
+        let set_cookie = r.headers().get("set-cookie").expect("a cookie is set").to_str().unwrap().to_string();
+        let body = json(r, 200).await;
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        Session { cookie, csrf: body["csrf_token"].as_str().unwrap().to_string() }
+    }
+
+    /// A request authenticated by a session cookie (no API key), with the CSRF header if `csrf`.
+    pub async fn as_user(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        session: &Session,
+        csrf: bool,
+    ) -> Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.address)).header("cookie", &session.cookie);
+        if csrf {
+            req = req.header("x-csrf-token", &session.csrf);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.expect("the request is sent")
+    }
+
+    /// A request with no credentials at all.
+    pub async fn anonymous(&self, method: Method, path: &str) -> Response {
+        self.client.request(method, format!("{}{path}", self.address)).send().await.expect("the request is sent")
+    }
+
     /// Step every due run and deliver every due message, as the background loops would.
     pub async fn tick(&self) {
         self.scheduler.run_due().await.unwrap();
@@ -123,5 +174,11 @@ pub async fn problem(response: Response, status: u16, code: &str) -> Value {
 /// A journey file from `workflows/`.
 pub fn example(name: &str) -> Value {
     let path = format!("{}/../workflows/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A journey's test file from `workflows/`.
+pub fn example_tests(name: &str) -> Value {
+    let path = format!("{}/../workflows/{name}.test.json", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }

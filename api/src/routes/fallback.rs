@@ -1,4 +1,5 @@
-//! 404 for unknown paths, 405 (with `Allow`) for known paths with another method.
+//! 405 (with `Allow`) for known paths with another method; 404 for unknown `/v1` paths;
+//! everything else is the editor's (see [`super::editor`]).
 
 use crate::problem::problem;
 use actix_web::http::StatusCode;
@@ -50,6 +51,10 @@ impl RouteTable {
 pub async fn not_found_or_not_allowed(req: HttpRequest, table: web::Data<RouteTable>) -> HttpResponse {
     let allowed = table.allowed(req.path());
     if allowed.is_empty() {
+        let api = req.path() == "/v1" || req.path().starts_with("/v1/");
+        if !api && let Some(response) = super::editor::serve(&req) {
+            return response;
+        }
         return problem(StatusCode::NOT_FOUND, "not_found", format!("there is no route {}", req.path()));
     }
     let mut response = problem(

@@ -1,11 +1,18 @@
-//! The HTTP routes. `/v1` routes need an API key; each family lives in its own file.
+//! The HTTP routes. `/v1` routes need an API key or the editor's session; each family
+//! lives in its own file. The editor's files are served at `/` ([`editor`]).
 
+pub mod api_keys;
+pub mod catalog;
 pub mod contacts;
+pub mod editor;
 pub mod fallback;
 pub mod health;
 pub mod ingest;
+pub mod journey_tests;
 pub mod messages;
 pub mod runs;
+pub mod session;
+pub mod simulate;
 pub mod workflows;
 
 use serde::Deserialize;
@@ -16,7 +23,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 /// Every route, for the app and for the OpenAPI document.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz).service(health::readyz).service(health::metrics);
-    cfg.service(scope::scope("/v1").wrap(actix_web::middleware::from_fn(crate::auth::require_key)).configure(v1));
+    // Before the `/v1` scope: signing in needs no credentials, and these read the cookie themselves.
+    session::configure(cfg);
+    cfg.service(scope::scope("/v1").wrap(actix_web::middleware::from_fn(crate::auth::require_auth)).configure(v1));
 }
 
 fn v1(cfg: &mut ServiceConfig) {
@@ -25,6 +34,10 @@ fn v1(cfg: &mut ServiceConfig) {
     messages::configure(cfg);
     workflows::configure(cfg);
     runs::configure(cfg);
+    api_keys::configure(cfg);
+    catalog::configure(cfg);
+    simulate::configure(cfg);
+    journey_tests::configure(cfg);
 }
 
 /// Default and largest page sizes of list routes.
