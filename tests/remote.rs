@@ -191,22 +191,63 @@ fn pull_into_an_empty_dir_writes_files_byte_identical_to_workflows() {
     let mut names: Vec<String> =
         std::fs::read_dir(&target).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
-    assert_eq!(names, JOURNEYS.map(|id| format!("{id}.json")));
+    let mut expected: Vec<String> =
+        JOURNEYS.iter().flat_map(|id| [format!("{id}.json"), format!("{id}.test.json")]).collect();
+    expected.sort();
+    assert_eq!(names, expected, "each journey and the tests push uploaded");
     for id in JOURNEYS {
-        let pulled = std::fs::read(target.join(format!("{id}.json"))).unwrap();
-        let original = std::fs::read(root().join(format!("workflows/{id}.json"))).unwrap();
-        assert!(pulled == original, "{id}.json is byte-identical to workflows/{id}.json");
-        assert!(stdout(&out).contains(&format!("{id}.json: written\n")), "{}", stdout(&out));
+        for file in [format!("{id}.json"), format!("{id}.test.json")] {
+            let pulled = std::fs::read(target.join(&file)).unwrap();
+            let original = std::fs::read(root().join("workflows").join(&file)).unwrap();
+            assert!(pulled == original, "{file} is byte-identical to workflows/{file}");
+            assert!(stdout(&out).contains(&format!("{file}: written\n")), "{}", stdout(&out));
+        }
     }
 
-    // Again, with a journey test beside the files: nothing is rewritten, the test is untouched.
+    // Again: nothing is rewritten; a test file that differs from the server's is replaced.
     std::fs::write(target.join("abandoned-cart.test.json"), "not even json").unwrap();
     let out = server.kairos(&["pull", s(&target)]);
     assert_eq!(code(&out), 0);
     for id in JOURNEYS {
         assert!(stdout(&out).contains(&format!("{id}.json: unchanged\n")), "{}", stdout(&out));
     }
-    assert_eq!(std::fs::read_to_string(target.join("abandoned-cart.test.json")).unwrap(), "not even json");
+    assert!(stdout(&out).contains("abandoned-cart.test.json: written\n"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("win-back.test.json: unchanged\n"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read(target.join("abandoned-cart.test.json")).unwrap(),
+        std::fs::read(root().join("workflows/abandoned-cart.test.json")).unwrap()
+    );
+}
+
+#[test]
+fn push_uploads_each_journeys_tests_and_reports_a_refused_file() {
+    let server = Server::start();
+    let dir = copy_of_workflows();
+    let out = server.kairos(&["push", s(dir.path())]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("abandoned-cart: tests uploaded (8 case(s))\n"), "{}", stdout(&out));
+    let (status, tests) = server.get("/v1/workflows/abandoned-cart/tests");
+    assert_eq!(status, 200);
+    assert_eq!(tests, read_json(&root().join("workflows/abandoned-cart.test.json")));
+
+    // Formatting alone is no change; a test naming a node the journey lacks is refused.
+    edit(&dir.path().join("win-back.test.json"), |_| {});
+    edit(&dir.path().join("abandoned-cart.test.json"), |t| {
+        t["tests"][0]["expect"]["sends"][0]["node"] = json!("send_nothing");
+    });
+    let out = server.kairos(&["push", s(dir.path())]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("win-back: tests unchanged\n"), "{text}");
+    assert!(
+        text.contains("abandoned-cart: tests refused by the server: 422 Unprocessable Entity (invalid_tests)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/tests/0/expect/sends/0/node: the journey has no node `send_nothing` (missing_node)"),
+        "{text}"
+    );
+    assert!(text.contains("5 journey(s) pushed, 1 refused"), "{text}");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! `kairos serve --load DIR`: push and publish the journeys of a folder at start.
+//! `kairos serve --load DIR`: push and publish the journeys of a folder at start, with
+//! their journey tests (`<id>.test.json`) for the editor's test panel.
 
 use anyhow::{Context, bail};
 use kairos_engine::scheduler::Scheduler;
@@ -57,8 +58,28 @@ pub async fn load_dir(scheduler: &Scheduler, dir: &Path) -> anyhow::Result<Vec<(
                 })
             })
             .await?;
-        out.push((journey.id().to_string(), outcome));
+        let tests = load_tests(scheduler, journey.id(), &file).await?;
+        out.push((journey.id().to_string(), format!("{outcome}{tests}")));
     }
     scheduler.reload_live().await?;
     Ok(out)
+}
+
+/// Store the journey's test file, if it has one that parses: what to add to the report.
+async fn load_tests(scheduler: &Scheduler, id: &str, journey: &Path) -> anyhow::Result<String> {
+    let stem = journey.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let path = journey.with_file_name(format!("{stem}.test.json"));
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(String::new()) };
+    if let Err(e) = kairos_engine::journey_test::parse(&text) {
+        tracing::warn!(file = %path.display(), error = %e, "Journey tests not loaded");
+        return Ok(", tests not loaded (they do not parse)".into());
+    }
+    let (id, now) = (id.to_string(), scheduler.now());
+    let text = text.trim_end().to_string();
+    scheduler
+        .store()
+        .writer()
+        .run(move |tx| Box::pin(async move { store::save_journey_tests(tx, &id, &text, now).await }))
+        .await?;
+    Ok(", tests loaded".into())
 }

@@ -3,6 +3,10 @@
 //!
 //! Both sides are compared in canonical form (the bytes `kairos fmt` writes and the
 //! server's export returns), so formatting alone is never a difference.
+//!
+//! A journey's tests (`<id>.test.json` beside it) travel with it: `push` uploads them,
+//! `pull` writes the server's beside the journey (the text as it was saved). A test
+//! file is compared as JSON, so its formatting alone is never a difference either.
 
 use crate::files;
 use anyhow::{Context, bail};
@@ -76,8 +80,12 @@ pub fn push(args: PushArgs) -> anyhow::Result<bool> {
                     }
                 }
                 Local::Valid(journey) => {
-                    let (line, ok) = push_one(&client, journey, args.publish).await?;
+                    let (line, mut ok) = push_one(&client, journey, args.publish).await?;
                     println!("{}: {line}", journey.id);
+                    if ok && let Some((line, tests_ok)) = push_tests(&client, journey).await? {
+                        println!("{}: {line}", journey.id);
+                        ok = tests_ok;
+                    }
                     if ok {
                         pushed += 1;
                     } else {
@@ -137,7 +145,75 @@ async fn push_one(client: &Client, journey: &LocalJourney, publish: bool) -> any
     }
 }
 
-/// Write the canonical file of each of the server's journeys to `DIR/<id>.json`.
+/// Largest test file `push` uploads (the server's default body limit).
+const MAX_TEST_FILE_BYTES: u64 = 1 << 20;
+
+/// Upload the journey's test file, if it has one: (the report line, whether it worked).
+async fn push_tests(client: &Client, journey: &LocalJourney) -> anyhow::Result<Option<(String, bool)>> {
+    let file = files::test_file_of(&journey.file);
+    let Ok(meta) = std::fs::metadata(&file) else { return Ok(None) };
+    if meta.len() > MAX_TEST_FILE_BYTES {
+        let line = format!("tests not uploaded: {} is larger than the 1 MiB the server accepts", file.display());
+        return Ok(Some((line, false)));
+    }
+    let text = files::read(&file)?;
+    let local: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => return Ok(Some((format!("tests not uploaded: {} is not JSON: {e}", file.display()), false))),
+    };
+    let path = format!("/v1/workflows/{}/tests", journey.id);
+    if let Ok(remote) = client.json::<Value>(Method::GET, &path, None).await?
+        && remote == local
+    {
+        return Ok(Some(("tests unchanged".into(), true)));
+    }
+    Ok(Some(match client.send(Method::PUT, &path, Some(text.trim_end().to_string())).await? {
+        Ok(_) => {
+            let n = local.get("tests").and_then(Value::as_array).map_or(0, Vec::len);
+            (format!("tests uploaded ({n} case(s))"), true)
+        }
+        Err(r) => (format!("tests refused by the server: {r}"), false),
+    }))
+}
+
+/// What writing one file did.
+enum Written {
+    Written,
+    Unchanged,
+}
+
+/// Write the server's test file of `id` beside its journey in `dir`, if it has tests.
+async fn pull_tests(
+    client: &Client,
+    id: &str,
+    dir: &Path,
+) -> anyhow::Result<Option<(PathBuf, Result<Written, String>)>> {
+    let path = format!("/v1/workflows/{id}/tests");
+    let file = dir.join(format!("{id}.test.json"));
+    let text = match client.call(Method::GET, &path, None).await? {
+        Ok((_, text)) => text,
+        Err(r) => return Ok(Some((file, Err(format!("the server cannot give its tests: {r}"))))),
+    };
+    let remote: Value = client.decode(&path, &text)?;
+    if remote.get("tests").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+        return Ok(None);
+    }
+    let local = std::fs::read_to_string(&file).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    if local.as_ref() == Some(&remote) {
+        return Ok(Some((file, Ok(Written::Unchanged))));
+    }
+    // Text saved by `push` keeps its layout; a file saved in one line (by the editor) is indented.
+    let text = if text.trim_end().contains('\n') {
+        format!("{}\n", text.trim_end())
+    } else {
+        format!("{}\n", serde_json::to_string_pretty(&remote)?)
+    };
+    std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(Some((file, Ok(Written::Written))))
+}
+
+/// Write the canonical file of each of the server's journeys to `DIR/<id>.json`, and its
+/// tests to `DIR/<id>.test.json` when it has some.
 pub fn pull(args: PullArgs) -> anyhow::Result<bool> {
     let client = Client::new(&args.server)?;
     runtime()?.block_on(async {
@@ -174,6 +250,21 @@ pub fn pull(args: PullArgs) -> anyhow::Result<bool> {
                 std::fs::write(&file, &text).with_context(|| format!("cannot write {}", file.display()))?;
                 written += 1;
                 println!("{}: written", file.display());
+            }
+            match pull_tests(&client, id, &args.dir).await? {
+                None => {}
+                Some((file, Ok(Written::Written))) => {
+                    written += 1;
+                    println!("{}: written", file.display());
+                }
+                Some((file, Ok(Written::Unchanged))) => {
+                    unchanged += 1;
+                    println!("{}: unchanged", file.display());
+                }
+                Some((file, Err(why))) => {
+                    failed += 1;
+                    println!("{}: not written: {why}", file.display());
+                }
             }
         }
         println!("{written} file(s) written, {unchanged} unchanged, {failed} not written");
@@ -584,10 +675,20 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<Result<(StatusCode, String), Refusal>> {
+        self.send(method, path, body.map(Value::to_string)).await
+    }
+
+    /// [`Client::call`] with a body of JSON text sent as it is.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> anyhow::Result<Result<(StatusCode, String), Refusal>> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method.clone(), &url).bearer_auth(&self.key);
         if let Some(body) = body {
-            request = request.json(body);
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         }
         let response = match request.send().await {
             Ok(r) => r,

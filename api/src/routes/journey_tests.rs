@@ -7,11 +7,12 @@ use crate::problem::{ApiProblem, ProblemItem};
 use crate::routes::contacts::ContactId;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{get, put, web};
+use actix_web::{HttpResponse, get, put, web};
 use kairos_engine::journey_test::{self, TestFile};
 use kairos_engine::store;
 use kairos_engine::time::{parse_duration, parse_timestamp};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -72,14 +73,15 @@ impl ApiProblem for GetTestsError {
     )
 )]
 #[get("/workflows/{id}/tests")]
-pub async fn get_tests(state: web::Data<AppState>, path: web::Path<String>) -> Result<web::Json<Value>, GetTestsError> {
+pub async fn get_tests(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, GetTestsError> {
     let id = path.into_inner();
     let reader = state.store().reader();
     if store::get_workflow(reader, &id).await?.is_none() {
         return Err(GetTestsError::NotFound(id));
     }
-    let file = store::get_journey_tests(reader, &id).await?.map_or_else(|| json!({ "tests": [] }), |r| r.content);
-    Ok(web::Json(file))
+    let text =
+        store::get_journey_tests(reader, &id).await?.map_or_else(|| json!({ "tests": [] }).to_string(), |r| r.text);
+    Ok(HttpResponse::Ok().content_type("application/json").body(text))
 }
 
 /// Errors of `PUT /v1/workflows/{id}/tests`.
@@ -225,7 +227,8 @@ fn node_types(doc: &Value) -> Option<BTreeMap<String, String>> {
 
 /// Replace the workflow's test file (the editor appends a case and saves the whole file).
 /// It must parse as a journey test file, and its times, contact ids and node ids (against
-/// the draft's nodes) must make sense; `errors` points at every problem.
+/// the draft's nodes) must make sense; `errors` points at every problem. The text is kept
+/// as sent, so `kairos pull` writes back the bytes `kairos push` read.
 #[utoipa::path(
     tag = "workflows",
     params(("id" = String, Path, description = "Workflow id")),
@@ -246,12 +249,12 @@ fn node_types(doc: &Value) -> Option<BTreeMap<String, String>> {
 pub async fn put_tests(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<Value>,
-) -> Result<web::Json<Value>, PutTestsError> {
+    body: web::Json<Box<RawValue>>,
+) -> Result<HttpResponse, PutTestsError> {
     let id = path.into_inner();
-    let content = body.into_inner();
+    let text = body.into_inner().get().to_string();
     let record = store::get_workflow(state.store().reader(), &id).await?.ok_or(PutTestsError::NotFound(id))?;
-    let file = journey_test::parse(&content.to_string()).map_err(|e| {
+    let file = journey_test::parse(&text).map_err(|e| {
         PutTestsError::Invalid(vec![ProblemItem {
             pointer: e.pointer,
             node: None,
@@ -268,9 +271,9 @@ pub async fn put_tests(
     let saved = state
         .store()
         .writer()
-        .run(move |tx| Box::pin(async move { store::save_journey_tests(tx, &wid, &content, now).await }))
+        .run(move |tx| Box::pin(async move { store::save_journey_tests(tx, &wid, &text, now).await }))
         .await?;
-    Ok(web::Json(saved.content))
+    Ok(HttpResponse::Ok().content_type("application/json").body(saved.text))
 }
 
 crate::problem_response!(GetTestsError, PutTestsError);
