@@ -1,6 +1,6 @@
 // The canvas: React Flow with our node types; drop from the palette, connect ports,
 // delete, undo/redo, auto-layout, zoom/fit/minimap, the test path highlighted.
-import { useCallback, useEffect, useMemo, useRef } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
   Background, Controls, MiniMap, ReactFlow, useReactFlow, type Connection, type Edge, type Node, MarkerType,
 } from '@xyflow/react';
@@ -10,7 +10,8 @@ import { problemsByNode, useEditor } from '../store';
 import type { NodeType } from '../model/types';
 import { NODE_WIDTH } from './layout';
 
-export function FlowCanvas() {
+/** `onNodeClick`: a step was clicked (also when it was selected already), to open its form. */
+export function FlowCanvas({ onNodeClick }: { onNodeClick?: (id: string) => void } = {}) {
   const nodes = useEditor((s) => s.nodes);
   const edges = useEditor((s) => s.edges);
   const readOnly = useEditor((s) => s.readOnly);
@@ -20,6 +21,9 @@ export function FlowCanvas() {
   const { onNodesChange, onEdgesChange, connect, addNode, beginDrag } = useEditor.getState();
   const rf = useReactFlow();
   const wrapper = useRef<HTMLDivElement>(null);
+  // Fit the journey into view when it opens, but not an empty canvas: there the first
+  // step dropped would otherwise make the view jump to centre it.
+  const [fitOnOpen] = useState(() => useEditor.getState().nodes.length > 0);
 
   const shownEdges = useMemo(() => {
     const onPath = new Set<string>();
@@ -67,13 +71,14 @@ export function FlowCanvas() {
         onNodesChange={onNodesChange}
         onEdgesChange={onEdgesChange}
         onConnect={onConnect}
+        onNodeClick={(_, n) => onNodeClick?.(n.id)}
         onNodeDragStart={() => beginDrag()}
         isValidConnection={(c) => c.source !== c.target && c.target !== 'trigger'}
         nodesDraggable={!readOnly}
         nodesConnectable={!readOnly}
         elementsSelectable
         deleteKeyCode={readOnly ? null : ['Delete', 'Backspace']}
-        fitView
+        fitView={fitOnOpen}
         fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
         minZoom={0.2}
         maxZoom={2}

@@ -1,7 +1,7 @@
 // Canvas boxes: one component per node type (a `nodeTypes` map), each with a target
 // handle (except the trigger) and one labelled source handle per output port.
-import { memo } from 'react';
-import { Handle, Position, type NodeProps, type NodeTypes } from '@xyflow/react';
+import { memo, useEffect } from 'react';
+import { Handle, Position, useUpdateNodeInternals, type NodeProps, type NodeTypes } from '@xyflow/react';
 import { portsOf } from '../model/ports';
 import { describeNode } from '../model/summary';
 import { NODE_LABELS, type NodeType } from '../model/types';
@@ -14,6 +14,11 @@ function NodeBox({ id, type, data, selected }: NodeProps & { data: CanvasNodeDat
   const counts = useEditor((s) => s.stats?.[id]);
   const own = problemsByNode(problems).get(id) ?? [];
   const ports = portsOf(type, data.config);
+  // React Flow measures handles once: when a port appears, goes or is renamed (a branch
+  // rule, a split variant), measure again, else the new handle cannot start a connection.
+  const updateNodeInternals = useUpdateNodeInternals();
+  const handles = ports.map((p) => p.handle).join('\n');
+  useEffect(() => { updateNodeInternals(id); }, [id, handles, updateNodeInternals]);
   const label = NODE_LABELS[type as NodeType] ?? 'Unknown';
   const classes = ['kn', `kn-${type}`];
   if (own.length > 0) classes.push('kn-error');
@@ -24,7 +29,7 @@ function NodeBox({ id, type, data, selected }: NodeProps & { data: CanvasNodeDat
       {type !== 'trigger' && <Handle type="target" position={Position.Top} className="kn-target" aria-label={`into ${id}`} />}
       <div className="kn-head">
         <span className="kn-type">{label}</span>
-        <span className="kn-id">{id}</span>
+        <span className="kn-id" title={id}>{id}</span>
       </div>
       <div className="kn-body">{describeNode(type, data.config)}</div>
       {own.length > 0 && (

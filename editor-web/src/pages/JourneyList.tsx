@@ -52,7 +52,8 @@ export function JourneyListPage() {
     const n = name.trim() || 'New journey';
     const id = uniqueId(slugify(n));
     try {
-      await createWorkflow({ $schema: './schema.json', id, name: n, trigger: { type: 'event', event: '' }, settings: { reentry: 'once', timezone: 'UTC' }, nodes: [] });
+      // An empty canvas: the trigger comes from the palette like every other step.
+      await createWorkflow({ $schema: './schema.json', id, name: n, settings: { reentry: 'once', timezone: 'UTC' }, nodes: [] });
       navigate(`/journeys/${encodeURIComponent(id)}`);
     } catch (e) { setError(errorText(e)); }
   };
