@@ -91,20 +91,37 @@ export const workflowStats = (id: string, version?: number) =>
 export interface ScenarioEvent { at: string; name: string; properties: Record<string, unknown> }
 export interface Scenario {
   definition?: unknown;
-  contact: { id: string; attributes: Record<string, unknown> };
+  contact: { id: string; attributes: Record<string, unknown>; tags?: string[] };
   start?: string;
   events: ScenarioEvent[];
   horizon?: string;
 }
-export interface SimRun { path: string[]; status: string; node: string | null; converted: boolean; variant?: string }
-export interface SimTimelineEntry { at: string; offset: string; run?: number; node: string | null; kind: string; detail: string }
-export interface SimSend { node: string; channel: string; to?: string; subject?: string; body: string; at: string; offset: string }
-export interface Simulation { runs: SimRun[]; timeline: SimTimelineEntry[]; sends: SimSend[] }
+export interface SimRun {
+  /** The contact's entry number (1, 2, ...), as `run` in the timeline. */
+  run: number; path: string[]; status: string; node: string | null; converted: boolean; variant?: string | null; ended_at?: string | null;
+}
+/** `kind`: see TIMELINE_KINDS (src/model/timeline.ts); `run` and `node` are null for the scenario's events. */
+export interface SimTimelineEntry { at: string; offset: string; run: number | null; node: string | null; kind: string; detail: string; data?: Record<string, unknown> | null }
+export interface SimSend {
+  run: number; node: string; channel: string; to?: string | null; subject?: string | null; title?: string | null; url?: string | null;
+  body: string; at: string; offset: string;
+}
+export interface Simulation {
+  start: string; runs: SimRun[]; timeline: SimTimelineEntry[]; sends: SimSend[];
+  contact: { id: string; attributes: Record<string, unknown>; tags: string[] };
+}
 export const simulate = (id: string, scenario: Scenario) => request<Simulation>('POST', `/v1/workflows/${enc(id)}/simulate`, scenario);
 
-export interface Preview { channel: string; subject?: string; body: string; to?: string }
-export const preview = (id: string, body: { definition?: unknown; node: string; contact_id?: string; attributes?: Record<string, unknown> }) =>
-  request<Preview>('POST', `/v1/workflows/${enc(id)}/preview`, body);
+export interface Preview {
+  channel: string; to: string | null; subject?: string | null; title?: string | null; url?: string | null; body: string;
+  method?: string | null; headers?: Record<string, string>;
+  /** Why a real send to this contact would be skipped (e.g. no address), if it would. */
+  warning?: string | null;
+}
+export const preview = (id: string, body: {
+  definition?: unknown; node: string; contact_id?: string; attributes?: Record<string, unknown>;
+  trigger?: { name?: string; properties: Record<string, unknown> };
+}) => request<Preview>('POST', `/v1/workflows/${enc(id)}/preview`, body);
 
 export interface TestFile { $schema?: string; tests: Record<string, unknown>[] }
 export const getTests = (id: string) => request<TestFile>('GET', `/v1/workflows/${enc(id)}/tests`);
@@ -135,7 +152,8 @@ export const getContact = (id: string) => request<ContactDto>('GET', `/v1/contac
 /** A readable message for an error of any kind. */
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) {
-    const items = e.errors.map((i) => `${i.pointer} ${i.message}`).join('; ');
+    // Items the detail already spells out (e.g. `invalid_scenario`) are not repeated.
+    const items = e.errors.filter((i) => !e.message.includes(i.message)).map((i) => `${i.pointer} ${i.message}`).join('; ');
     return items ? `${e.message} (${items})` : e.message;
   }
   return e instanceof Error ? e.message : String(e);

@@ -5,9 +5,12 @@ import { fromRows, parseValue } from '../src/panels/KeyValueRows';
 describe('journey test case from a simulation', () => {
   it('expects the actual sends and run ends', () => {
     const c = buildCase('reminder', { id: 'ann', attributes: { email: 'a@x' } }, [{ at: '0s', name: 'cart_updated', properties: { cart_id: 'c-1' } }], {
-      runs: [{ path: ['wait_for_order', 'send_reminder'], status: 'waiting', node: 'wait_a_day', converted: false }],
+      // As the server answers (api/src/routes/simulate.rs): no variant is `null`.
+      start: '2026-01-05T09:00:00Z',
+      runs: [{ run: 1, path: ['wait_for_order', 'send_reminder'], status: 'waiting', node: 'wait_a_day', converted: false, variant: null, ended_at: null }],
       timeline: [],
-      sends: [{ node: 'send_reminder', channel: 'email', body: 'x', at: '2026-01-05T10:00:00Z', offset: '1h' }],
+      sends: [{ run: 1, node: 'send_reminder', channel: 'email', to: 'a@x', subject: 'Hi', title: null, url: null, body: 'x', at: '2026-01-05T10:00:00Z', offset: '1h' }],
+      contact: { id: 'ann', attributes: { email: 'a@x' }, tags: [] },
     });
     expect(c.expect).toEqual({
       sends: [{ node: 'send_reminder', channel: 'email', at: '1h' }],

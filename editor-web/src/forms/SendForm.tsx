@@ -157,12 +157,17 @@ function PreviewBox({ nodeId, message }: { nodeId: string; message: Config }) {
       {error && <div className="inline-error" role="alert">{error}</div>}
       {result && (
         <div className="preview-out" data-testid="preview-output">
-          {result.to && <div><b>To:</b> {result.to}</div>}
-          {result.subject !== undefined && <div><b>Subject:</b> {result.subject}</div>}
+          {result.warning && <div className="inline-error" role="status" data-testid="preview-warning">{result.warning}</div>}
+          {result.channel !== 'webhook' && <div><b>To:</b> {result.to ?? <span className="muted">no address</span>}</div>}
+          {result.method && <div><b>{result.method}</b> {result.url}</div>}
+          {result.headers && Object.entries(result.headers).map(([k, v]) => <div key={k} className="muted">{k}: {v}</div>)}
+          {typeof result.subject === 'string' && <div><b>Subject:</b> {result.subject}</div>}
+          {typeof result.title === 'string' && <div><b>Title:</b> {result.title}</div>}
+          {result.channel !== 'webhook' && typeof result.url === 'string' && <div><b>Link:</b> {result.url}</div>}
           {result.channel === 'email' ? (
             <iframe title="Email preview" sandbox="" srcDoc={result.body} className="preview-frame" />
           ) : (
-            <pre className="json">{typeof result.body === 'string' ? result.body : JSON.stringify(result.body, null, 2)}</pre>
+            <pre className="json">{result.body}</pre>
           )}
         </div>
       )}

@@ -39,6 +39,7 @@ function Editor({ id }: { id: string }) {
   const [message, setMessage] = useState<string | null>(null);
   const [stats, setStats] = useState<WorkflowStats | null>(null);
   const [waitingNode, setWaitingNode] = useState<string | null>(null);
+  const testOpened = useSticky(tab === 'test');
   const revision = useEditor((s) => s.revision);
   const dirty = useEditor(isDirty);
   const saving = useEditor((s) => s.saving);
@@ -51,15 +52,21 @@ function Editor({ id }: { id: string }) {
   const rf = useReactFlow();
   const saveChain = useRef<Promise<void>>(Promise.resolve());
 
+  /** Fit a journey just opened into view. Not an empty one: React Flow would keep the
+   * fit queued until the first step is dropped and then jump to centre it. */
+  const fitOpened = useCallback(() => {
+    if (useEditor.getState().nodes.length > 0) setTimeout(() => rf.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+  }, [rf]);
+
   const loadDraft = useCallback(async () => {
     try {
       const d = await getWorkflow(id);
       setDetail(d);
       setViewing(null);
       useEditor.getState().load(id, d.draft, { problems: d.problems });
-      setTimeout(() => rf.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+      fitOpened();
     } catch (e) { setLoadError(errorText(e)); }
-  }, [id, rf]);
+  }, [id, fitOpened]);
 
   useEffect(() => { void loadDraft(); void useCatalog.getState().load(); }, [loadDraft]);
 
@@ -175,7 +182,7 @@ function Editor({ id }: { id: string }) {
       const v = await getVersion(id, n);
       useEditor.getState().load(id, v.definition, { readOnly: true });
       setViewing(n);
-      setTimeout(() => rf.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+      fitOpened();
       const st = await workflowStats(id, n).catch(() => null);
       if (st) { setStats(st); useEditor.getState().setStats(st.nodes); }
     } catch (e) { setMessage(errorText(e)); }
@@ -219,7 +226,7 @@ function Editor({ id }: { id: string }) {
       {message && <div className="banner" role="status" data-testid="editor-message">{message} <button type="button" className="link" onClick={() => setMessage(null)} aria-label="Dismiss">✕</button></div>}
       <div className="editor-body">
         <Palette onAdd={addAtCentre} />
-        <FlowCanvas />
+        <FlowCanvas onNodeClick={() => setTab('step')} />
         <aside className="side" aria-label="Side panel">
           <div className="tabs" role="tablist">
             {tabs.map((t) => (
@@ -232,7 +239,8 @@ function Editor({ id }: { id: string }) {
             {tab === 'journey' && <JourneySettings />}
             {tab === 'problems' && <ProblemsPanel />}
             {tab === 'versions' && <VersionsPanel id={id} viewing={viewing} onOpen={openVersion} onDraft={() => void loadDraft()} />}
-            {tab === 'test' && <TestPanel />}
+            {/* The test panel keeps its scenario and result while other tabs are open. */}
+            {testOpened && <div hidden={tab !== 'test'}><TestPanel /></div>}
             {tab === 'live' && <LivePanel stats={stats} node={waitingNode} onNode={setWaitingNode} />}
             {tab === 'json' && <JsonTab />}
           </div>
@@ -240,6 +248,13 @@ function Editor({ id }: { id: string }) {
       </div>
     </div>
   );
+}
+
+/** True from the first time `on` is true. */
+function useSticky(on: boolean): boolean {
+  const [was, setWas] = useState(on);
+  if (on && !was) setWas(true);
+  return was || on;
 }
 
 function VersionsPanel({ id, viewing, onOpen, onDraft }: { id: string; viewing: number | null; onOpen: (n: number) => void; onDraft: () => void }) {

@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'react';
 import { errorText, getRun, listRuns, type RunDetail, type RunSummary, type WorkflowStats } from '../api';
 import { useEditor } from '../store';
+import { describeRunEntry } from '../model/timeline';
 
 export function LivePanel({ stats, node, onNode }: { stats: WorkflowStats | null; node: string | null; onNode: (n: string | null) => void }) {
   const workflowId = useEditor((s) => s.workflowId);
@@ -54,11 +55,11 @@ export function LivePanel({ stats, node, onNode }: { stats: WorkflowStats | null
           <h3>Run of {run.contact_id} <span className="muted">(v{run.version}, {run.status})</span></h3>
           <ol className="timeline">
             {run.timeline.map((t, i) => {
-              const { at, type, node: n, ...rest } = t as Record<string, unknown>;
+              const { label, detail } = describeRunEntry(t);
               return (
                 <li key={i}>
-                  <span className="tl-at">{new Date(String(at)).toLocaleString()}</span> <span className="tl-kind">{String(type)}</span>
-                  {n ? <b> {String(n)}</b> : null} <span className="muted">{Object.keys(rest).length ? JSON.stringify(rest) : ''}</span>
+                  <span className="tl-at">{new Date(String(t.at)).toLocaleString()}</span> <span className="tl-kind">{label}</span>
+                  {t.node ? <b> {String(t.node)}</b> : null} <span className="muted">{detail}</span>
                 </li>
               );
             })}

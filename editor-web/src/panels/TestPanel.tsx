@@ -1,13 +1,14 @@
 // The test panel: a contact and a timeline of events, simulated on the draft by the
 // server; the path is highlighted on the canvas and the timeline listed. The scenario
 // and its actual result can be saved as a journey test case.
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { errorText, getContact, getTests, putTests, simulate, type ScenarioEvent, type Simulation } from '../api';
 import { useEditor } from '../store';
 import { KeyValueRows, fromRows, toRows, type Row } from './KeyValueRows';
 import { TextField } from '../forms/fields';
 import { buildCase } from './testcase';
 import { TRIGGER_ID } from '../model/types';
+import { kindLabel } from '../model/timeline';
 
 interface EventRow { at: string; name: string; props: Row[] }
 
@@ -20,6 +21,13 @@ export function TestPanel() {
   const [contactId, setContactId] = useState('test-contact');
   const [attrs, setAttrs] = useState<Row[]>([{ key: 'email', value: 'test@example.com' }]);
   const [events, setEvents] = useState<EventRow[]>(() => [{ at: '0s', name: triggerEvent, props: [] }]);
+  // The first event follows the trigger's event while it has not been edited.
+  const lastTrigger = useRef(triggerEvent);
+  useEffect(() => {
+    const previous = lastTrigger.current;
+    lastTrigger.current = triggerEvent;
+    setEvents((evs) => (evs.length > 0 && (evs[0].name === '' || evs[0].name === previous) ? [{ ...evs[0], name: triggerEvent }, ...evs.slice(1)] : evs));
+  }, [triggerEvent]);
   const [result, setResult] = useState<Simulation | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -96,16 +104,20 @@ export function TestPanel() {
       {result && (
         <div className="test-result" data-testid="test-result">
           <h3>Runs</h3>
-          <ul data-testid="test-runs">
-            {result.runs.map((r, i) => (
-              <li key={i}>Run {i + 1}: <b>{r.status}</b>{r.node ? ` at ${r.node}` : ''}{r.converted ? ', converted' : ''}{r.variant ? `, variant ${r.variant}` : ''}
-                <div className="muted">{r.path.join(' → ')}</div></li>
-            ))}
-          </ul>
+          {result.runs.length === 0 ? (
+            <p className="muted" data-testid="test-runs">No run: the contact did not enter the journey (check the trigger event, its conditions and properties).</p>
+          ) : (
+            <ul data-testid="test-runs">
+              {result.runs.map((r) => (
+                <li key={r.run}>Run {r.run}: <b>{r.status}</b>{r.node ? ` at ${r.node}` : ''}{r.converted ? ', converted' : ''}{r.variant ? `, variant ${r.variant}` : ''}
+                  <div className="muted">{r.path.join(' → ')}</div></li>
+              ))}
+            </ul>
+          )}
           <h3>Sends ({result.sends.length})</h3>
           <ul data-testid="test-sends">
             {result.sends.map((s, i) => (
-              <li key={i}><b>{s.offset}</b> {s.node} · {s.channel}{s.to ? ` to ${s.to}` : ''}{s.subject ? `: ${s.subject}` : ''}</li>
+              <li key={i}><b>{s.offset}</b> {s.node} · {s.channel}{s.to ? ` to ${s.to}` : ''}{s.subject ? `: ${s.subject}` : ''}{s.title ? `: ${s.title}` : ''}{s.url ? ` (${s.url})` : ''}</li>
             ))}
           </ul>
           <h3>Timeline</h3>
@@ -113,8 +125,9 @@ export function TestPanel() {
             {result.timeline.map((t, i) => (
               <li key={i} className={`tl-${t.kind}`}>
                 <span className="tl-at">{t.offset}</span>{' '}
-                <span className="tl-kind">{t.kind}</span>{' '}
-                {t.node && <button type="button" className="link" onClick={() => select(t.node!, true)}>{t.node}</button>}{' '}
+                <span className="tl-kind">{kindLabel(t.kind)}</span>{' '}
+                {result.runs.length > 1 && t.run !== null && <span className="muted">run {t.run} </span>}
+                {t.node && <button type="button" className="link" onClick={() => select(t.node!, true)} aria-label={`Show step ${t.node}`}>{t.node}</button>}{' '}
                 <span>{t.detail}</span>
               </li>
             ))}
@@ -123,7 +136,7 @@ export function TestPanel() {
             <legend>Save as journey test</legend>
             <TextField label="Test name" value={caseName} placeholder="what this case shows" testid="test-case-name" onChange={setCaseName} />
             <button type="button" data-testid="save-test" onClick={save}>Save as journey test</button>
-            {saved && <div className="ok" role="status">{saved}</div>}
+            {saved && <div className="ok" role="status" data-testid="test-saved">{saved}</div>}
           </fieldset>
         </div>
       )}

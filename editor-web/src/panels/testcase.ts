@@ -14,7 +14,7 @@ export function buildCase(name: string, contact: { id: string; attributes: Recor
           run.end = r.node ? { status: r.status, node: r.node } : { status: r.status };
         }
         run.converted = r.converted;
-        if (r.variant !== undefined) run.variant = r.variant;
+        if (r.variant) run.variant = r.variant;
         return run;
       }),
     },
