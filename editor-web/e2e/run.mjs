@@ -479,6 +479,24 @@ step('screenshot of the finished canvas', async () => {
   await page.screenshot({ path: join(artifacts, 'canvas.png') });
 });
 
+step('sign out; a link to a journey comes back to it after signing in', async () => {
+  await page.click(tid('tab-live')); // leave the editor with nothing unsaved
+  await waitSaved(page);
+  await page.goto(`${server.base}/`);
+  await page.click(tid('sign-out'));
+  await page.waitForURL('**/login');
+  expect(!(await context.cookies(server.base)).some((c) => c.name === 'kairos_session'), 'signing out clears the session cookie');
+  expectedErrors.push(/401.*\/v1\/session/);
+  await page.goto(`${server.base}/journeys/abandoned-cart`);
+  await page.waitForURL(/\/login\?next=%2Fjourneys%2Fabandoned-cart$/);
+  await page.fill(tid('login-email'), ADMIN.email);
+  await page.fill(tid('login-password'), ADMIN.password);
+  await page.click(tid('login-submit'));
+  await page.waitForURL('**/journeys/abandoned-cart');
+  await page.locator(tid('journey-status')).filter({ hasText: 'live' }).waitFor();
+  expect(expectedErrors.length === 0, 'not signed in: the editor asked who is signed in and got 401');
+});
+
 // ----- run -----
 let passed = 0;
 let failed = 0;

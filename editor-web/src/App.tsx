@@ -6,6 +6,18 @@ import { JourneyListPage } from './pages/JourneyList';
 import { SettingsPage } from './pages/Settings';
 import { EditorPage } from './pages/Editor';
 
+/** The sign-in page, remembering the page to come back to. */
+function loginPath(): string {
+  const here = window.location.pathname + window.location.search;
+  return here === '/' ? '/login' : `/login?next=${encodeURIComponent(here)}`;
+}
+
+/** Where to go once signed in: the page remembered (same origin paths only), else the journeys. */
+function afterLogin(): string {
+  const next = new URLSearchParams(window.location.search).get('next');
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login') ? next : '/';
+}
+
 export function App() {
   const path = usePath();
   const route = matchRoute(path);
@@ -15,16 +27,16 @@ export function App() {
     setUnauthorizedHandler(() => {
       setSession(null);
       setCsrfToken(null);
-      if (window.location.pathname !== '/login') navigate(`/login`);
+      if (window.location.pathname !== '/login') navigate(loginPath());
     });
     getSession()
       .then((s) => { setCsrfToken(s.csrf_token); setSession(s); })
-      .catch(() => { setSession(null); if (window.location.pathname !== '/login') navigate('/login', true); });
+      .catch(() => { setSession(null); if (window.location.pathname !== '/login') navigate(loginPath(), true); });
   }, []);
 
   if (session === undefined) return <p className="page">Loading…</p>;
   if (route.page === 'login' || session === null) {
-    return <LoginPage onSignedIn={(s) => { setSession(s); navigate('/', true); }} />;
+    return <LoginPage onSignedIn={(s) => { setSession(s); navigate(afterLogin(), true); }} />;
   }
   return (
     <div className="app">
