@@ -162,8 +162,10 @@ function Editor({ id }: { id: string }) {
     setMessage(null);
     await save();
     try {
+      const before = detail?.latest_version ?? null;
       const v = await publishWorkflow(id);
-      setMessage(`Published version ${v.version}; it is live.`);
+      // Publishing an unchanged draft gives back the latest version (no new one).
+      setMessage(v.version === before ? `Nothing changed since version ${v.version}; it is live.` : `Published version ${v.version}; it is live.`);
       setDetail(await getWorkflow(id));
     } catch (e) { setMessage(errorText(e)); }
   };

@@ -112,11 +112,13 @@ export function JourneyListPage() {
                 <td>{w.active_runs}</td>
                 <td>{converted[w.id] ?? '—'}</td>
                 <td className="actions">
-                  <button type="button" onClick={() => void duplicate(w)} aria-label={`Duplicate ${w.name}`}>Duplicate</button>
-                  {w.status === 'live' && <button type="button" onClick={() => void act(() => pauseWorkflow(w.id))} aria-label={`Pause ${w.name}`}>Pause</button>}
-                  {w.status === 'paused' && <button type="button" onClick={() => void act(() => resumeWorkflow(w.id))} aria-label={`Resume ${w.name}`}>Resume</button>}
-                  {w.status !== 'archived' && <button type="button" onClick={() => { if (confirm(`Archive “${w.name}”? No new contacts will enter.`)) void act(() => archiveWorkflow(w.id)); }} aria-label={`Archive ${w.name}`}>Archive</button>}
-                  <button type="button" onClick={() => void download(w)} aria-label={`Download ${w.name} as a journey file`}>Download</button>
+                  <div>
+                    <button type="button" onClick={() => void duplicate(w)} aria-label={`Duplicate ${w.name}`}>Duplicate</button>
+                    {w.status === 'live' && <button type="button" onClick={() => void act(() => pauseWorkflow(w.id))} aria-label={`Pause ${w.name}`}>Pause</button>}
+                    {w.status === 'paused' && <button type="button" onClick={() => void act(() => resumeWorkflow(w.id))} aria-label={`Resume ${w.name}`}>Resume</button>}
+                    {w.status !== 'archived' && <button type="button" onClick={() => { if (confirm(`Archive “${w.name}”? No new contacts will enter.`)) void act(() => archiveWorkflow(w.id)); }} aria-label={`Archive ${w.name}`}>Archive</button>}
+                    <button type="button" onClick={() => void download(w)} aria-label={`Download ${w.name} as a journey file`}>Download</button>
+                  </div>
                 </td>
               </tr>
             ))}
