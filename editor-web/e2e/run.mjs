@@ -464,7 +464,14 @@ step('every control is labelled and reachable; the editor fits 1280×800', async
   await page.locator(tid('palette-delay')).focus();
   await page.keyboard.press('Enter');
   await page.locator('.react-flow__node[data-id="delay_1"]').waitFor();
-  await page.keyboard.press('Control+z');
+  // ... and connect it from its form, without the mouse.
+  await page.locator(tid('port-next')).focus();
+  await page.keyboard.press('ArrowDown'); // the first step, in id order: exit_no_order
+  await page.locator('.react-flow__edge[data-testid="rf__edge-delay_1->next"]').waitFor();
+  expect(await page.inputValue(tid('port-next')) === 'exit_no_order', `delay_1 goes to ${await page.inputValue(tid('port-next'))}`);
+  await page.locator(tid('undo')).click();
+  await page.locator('.react-flow__edge[data-testid="rf__edge-delay_1->next"]').waitFor({ state: 'detached' });
+  await page.locator(tid('undo')).click();
   await page.locator('.react-flow__node[data-id="delay_1"]').waitFor({ state: 'detached' });
 });
 

@@ -7,6 +7,8 @@ import { SendForm } from './SendForm';
 import { isObject, LIFECYCLE_STAGES, NODE_LABELS, UPDATE_OPS, WEEKDAYS, type NodeType } from '../model/types';
 import { useEditor } from '../store';
 import { useCatalog } from '../catalog';
+import { portsOf } from '../model/ports';
+import { edgeId } from '../convert';
 
 type Config = Record<string, unknown>;
 export interface FormProps { id: string; config: Config; onChange: (c: Config) => void; triggerEvent?: string }
@@ -278,10 +280,39 @@ export function NodeInspector({ id }: { id: string }) {
             }} />
         )}
         <Form id={id} config={node.data.config} triggerEvent={triggerEvent} onChange={(c) => updateConfig(id, c)} />
+        <Connections id={id} type={node.type} config={node.data.config} />
         <div className="row danger-row">
           <button type="button" className="danger" data-testid="node-delete" onClick={() => deleteNode(id)}>Delete {node.type === 'trigger' ? 'trigger' : 'node'}</button>
         </div>
       </fieldset>
     </section>
+  );
+}
+
+/** Each output port and the step it goes to: the keyboard's way to connect (the canvas
+ * connects by dragging from a port to a step). */
+function Connections({ id, type, config }: { id: string; type: string; config: Config }) {
+  const ports = portsOf(type, config);
+  const edges = useEditor((s) => s.edges);
+  const ids = useEditor((s) => s.nodes.map((n) => n.id).filter((n) => n !== id && n !== 'trigger').join('\n'));
+  if (ports.length === 0) return null;
+  const targets = ids ? ids.split('\n').sort() : [];
+  const NONE = '';
+  return (
+    <fieldset className="connections" data-testid="node-connections">
+      <legend>Connections</legend>
+      {ports.map((p) => {
+        const target = edges.find((e) => e.source === id && e.sourceHandle === p.handle)?.target ?? NONE;
+        return (
+          <SelectField key={p.handle} label={`${p.name} goes to`} value={target} testid={`port-${p.handle}`}
+            options={[{ value: NONE, label: '— not connected —' }, ...targets.map((t) => ({ value: t, label: t }))]}
+            onChange={(t) => {
+              const { connect, onEdgesChange } = useEditor.getState();
+              if (t === NONE) onEdgesChange([{ type: 'remove', id: edgeId(id, p.handle) }]);
+              else connect(id, p.handle, t);
+            }} />
+        );
+      })}
+    </fieldset>
   );
 }
