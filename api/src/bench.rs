@@ -1048,11 +1048,12 @@ async fn breakdown(args: &BenchArgs) -> anyhow::Result<Vec<Part>> {
                 history: o.history,
                 effects: o.effects,
                 subscriptions,
+                prev_subscriptions: Some(store::subscriptions_of(&s.run, journey.workflow())),
             });
         }
         stepping += t.elapsed();
         let t = Instant::now();
-        store.writer().run(move |tx| Box::pin(async move { store::commit(tx, transitions, now).await })).await?;
+        store.writer().run(move |tx| Box::pin(async move { store::commit(tx, &transitions, now).await })).await?;
         commit += t.elapsed();
     }
     if resumed != n {

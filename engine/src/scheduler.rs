@@ -25,6 +25,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{Notify, watch};
 
+/// Most events ingested together (one commit for all).
+const GROUP_MAX: usize = 500;
+
 /// Tuning of the scheduler.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -295,18 +298,29 @@ impl Scheduler {
             .run(move |tx| {
                 Box::pin(async move {
                     let mut out = Vec::with_capacity(items.len());
-                    for item in items {
-                        out.push(match item {
-                            IngestItem::Identify { contact_id, traits } => {
-                                let (contact, created) =
-                                    store::upsert_contact(tx, &contact_id, traits, None, store::Merge::Merge, now)
-                                        .await?;
-                                IngestOutcome::Identified { contact, created }
+                    let mut rest = items.as_slice();
+                    while let Some(first) = rest.first() {
+                        if let IngestItem::Identify { contact_id, traits } = first {
+                            let (contact, created) =
+                                store::upsert_contact(tx, contact_id, traits.clone(), None, store::Merge::Merge, now)
+                                    .await?;
+                            out.push(IngestOutcome::Identified { contact, created });
+                            rest = &rest[1..];
+                            continue;
+                        }
+                        // The longest run of tracks by distinct contacts goes in together: runs
+                        // and contacts belong to one contact, so they cannot affect each other.
+                        let mut group: Vec<&Incoming> = Vec::new();
+                        let mut contacts = std::collections::HashSet::new();
+                        for item in rest.iter().take(GROUP_MAX) {
+                            match item {
+                                IngestItem::Track(i) if contacts.insert(i.contact_id.as_str()) => group.push(i),
+                                _ => break,
                             }
-                            IngestItem::Track(incoming) => {
-                                IngestOutcome::Tracked(this.ingest_one(tx, &incoming, &live, now).await?)
-                            }
-                        });
+                        }
+                        rest = &rest[group.len()..];
+                        let reports = this.ingest_group(tx, &group, &live, now).await?;
+                        out.extend(reports.into_iter().map(IngestOutcome::Tracked));
                     }
                     Ok(out)
                 })
@@ -319,43 +333,116 @@ impl Scheduler {
         Ok(result)
     }
 
-    async fn ingest_one(
+    /// Ingest events of distinct contacts together: store them, deliver them to the runs
+    /// listening for them, start the journeys they trigger; one commit for all.
+    async fn ingest_group(
         &self,
         tx: &DatabaseTransaction,
-        incoming: &Incoming,
+        group: &[&Incoming],
         live: &[LiveJourney],
         now: DateTime<Utc>,
-    ) -> Result<Ingested, store::Error> {
-        let mut report = Ingested::default();
-        if !store::insert_event(tx, &incoming.contact_id, &incoming.event, now).await? {
-            report.duplicate = true;
-            return Ok(report);
+    ) -> Result<Vec<Ingested>, store::Error> {
+        let mut reports = vec![Ingested::default(); group.len()];
+        let pairs: Vec<(&str, &Event)> = group.iter().map(|i| (i.contact_id.as_str(), &i.event)).collect();
+        let fresh = store::insert_events(tx, &pairs, now).await?;
+        let ids: Vec<String> =
+            group.iter().zip(&fresh).filter(|(_, new)| **new).map(|(i, _)| i.contact_id.clone()).collect();
+        if ids.is_empty() {
+            for r in &mut reports {
+                r.duplicate = true;
+            }
+            return Ok(reports);
         }
-        let mut contact = store::ensure_contact(tx, &incoming.contact_id, now).await?;
-        // Runs that listen for this event.
+        let mut contacts = store::ensure_contacts(tx, &ids, now).await?;
+        let mut subscribed = store::subscribed_runs_many(tx, &ids).await?;
+        // Earlier runs of the journeys these events may start (for re-entry).
+        let names: std::collections::HashSet<&str> = group.iter().map(|i| i.event.name.as_str()).collect();
+        let triggered: Vec<String> = live
+            .iter()
+            .filter(|l| matches!(&l.journey.workflow().trigger, Trigger::Event(t) if names.contains(t.event.as_str())))
+            .map(|l| l.journey.id().to_string())
+            .collect();
+        let prior = store::prior_runs_many(tx, &ids, &triggered).await?;
+
         let mut transitions = Vec::new();
-        for stored in store::subscribed_runs(tx, &contact.id, &incoming.event.name).await? {
-            let Some(journey) = self.journey(tx, &stored.run.journey, stored.run.version).await? else { continue };
-            let outcome = step(&journey, &stored.run, &contact, Input::Event(&incoming.event), now);
-            if outcome.is_noop() {
+        // Per transition: the item it came of, and whether it starts a run.
+        let mut owners: Vec<(usize, bool)> = Vec::new();
+        // Runs stepped here: whether they are still active (re-entry must see that).
+        let mut stepped: HashMap<String, bool> = HashMap::new();
+        for (k, incoming) in group.iter().enumerate() {
+            if !fresh[k] {
+                reports[k].duplicate = true;
                 continue;
             }
-            report.delivered += 1;
-            contact = outcome.contact.clone();
-            transitions.push(self.transition(&journey, Some(stored.rev), None, outcome));
-        }
-        self.commit(tx, transitions, now).await?;
-        // Journeys the event starts.
-        for LiveJourney { version, journey } in live {
-            let Ok(correlation) = journey.workflow().trigger.matches(&incoming.event, &contact) else { continue };
-            if let Some(run) =
-                self.enter(tx, journey, *version, &contact, correlation, incoming.event.clone(), None, now).await?
-            {
-                report.started.push(run.id.clone());
-                contact = store::get_contact(tx, &contact.id).await?.map_or(contact, |r| r.contact);
+            let key = (incoming.contact_id.clone(), incoming.event.name.clone());
+            let Some(contact) = contacts.get_mut(&incoming.contact_id) else { continue };
+            for stored in subscribed.remove(&key).unwrap_or_default() {
+                let Some(journey) = self.journey(tx, &stored.run.journey, stored.run.version).await? else { continue };
+                let outcome = step(&journey, &stored.run, contact, Input::Event(&incoming.event), now);
+                if outcome.is_noop() {
+                    continue;
+                }
+                reports[k].delivered += 1;
+                *contact = outcome.contact.clone();
+                stepped.insert(stored.run.id.clone(), !outcome.run.status.is_ended());
+                transitions.push(self.transition(&journey, Some(&stored), None, outcome));
+                owners.push((k, false));
+            }
+            for LiveJourney { version, journey } in live {
+                let Ok(correlation) = journey.workflow().trigger.matches(&incoming.event, contact) else { continue };
+                let rows = prior.get(&(contact.id.clone(), journey.id().to_string()));
+                let rows = rows.map(Vec::as_slice).unwrap_or_default();
+                let prior_runs = rows.iter().map(|r| PriorRun {
+                    correlation: r.correlation.as_deref(),
+                    active: stepped.get(&r.id).copied().unwrap_or(r.active),
+                });
+                if admit(&journey.workflow().settings, correlation.as_deref(), prior_runs).is_err() {
+                    continue;
+                }
+                let entry = rows.len() as u32 + 1;
+                let (t, after) =
+                    self.begin(journey, *version, contact, entry, correlation, incoming.event.clone(), None, now);
+                *contact = after;
+                transitions.push(t);
+                owners.push((k, true));
             }
         }
-        Ok(report)
+        let results = self.commit(tx, &transitions, now).await?;
+        for (((k, new), result), t) in owners.into_iter().zip(results).zip(transitions) {
+            if new && result == Committed::Ok {
+                self.metrics.runs_started.fetch_add(1, Ordering::Relaxed);
+                reports[k].started.push(t.run.id);
+            }
+        }
+        Ok(reports)
+    }
+
+    /// A new run's first transition (entering and stepping it until it waits or ends), and
+    /// the contact as that step leaves it.
+    #[allow(clippy::too_many_arguments)]
+    fn begin(
+        &self,
+        journey: &Journey,
+        version: u32,
+        contact: &Contact,
+        entry: u32,
+        correlation: Option<String>,
+        trigger: Event,
+        start_key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> (Transition, Contact) {
+        let new = NewRun {
+            id: uuid::Uuid::now_v7().to_string(),
+            version,
+            contact: contact.id.clone(),
+            entry,
+            correlation,
+            trigger,
+        };
+        let run = Run::new(journey.id(), new, now);
+        let outcome = step(journey, &run, contact, Input::Start, now);
+        let after = outcome.contact.clone();
+        (self.transition(journey, None, start_key, outcome), after)
     }
 
     /// Admit and start a run; `None` when re-entry refuses it.
@@ -376,49 +463,55 @@ impl Scheduler {
         if admit(&journey.workflow().settings, correlation.as_deref(), prior_runs).is_err() {
             return Ok(None);
         }
-        let new = NewRun {
-            id: uuid::Uuid::now_v7().to_string(),
-            version,
-            contact: contact.id.clone(),
-            entry: prior.len() as u32 + 1,
-            correlation,
-            trigger,
-        };
-        let run = Run::new(journey.id(), new, now);
-        let outcome = step(journey, &run, contact, Input::Start, now);
-        let run = outcome.run.clone();
-        let t = self.transition(journey, None, start_key, outcome);
-        let committed = self.commit(tx, vec![t], now).await?;
+        let (t, _) =
+            self.begin(journey, version, contact, prior.len() as u32 + 1, correlation, trigger, start_key, now);
+        let run = t.run.clone();
+        let committed = self.commit(tx, std::slice::from_ref(&t), now).await?;
+        if committed.first() != Some(&Committed::Ok) {
+            return Ok(None);
+        }
         self.metrics.runs_started.fetch_add(1, Ordering::Relaxed);
-        Ok((committed.first() == Some(&Committed::Ok)).then_some(run))
+        Ok(Some(run))
     }
 
     fn transition(
         &self,
         journey: &Journey,
-        prev_rev: Option<i64>,
+        prev: Option<&StoredRun>,
         start_key: Option<String>,
         o: Outcome,
     ) -> Transition {
-        let subscriptions = store::subscriptions_of(&o.run, journey.workflow());
-        Transition { run: o.run, prev_rev, start_key, history: o.history, effects: o.effects, subscriptions }
+        let workflow = journey.workflow();
+        Transition {
+            subscriptions: store::subscriptions_of(&o.run, workflow),
+            prev_subscriptions: prev.map(|p| store::subscriptions_of(&p.run, workflow)),
+            prev_rev: prev.map(|p| p.rev),
+            run: o.run,
+            start_key,
+            history: o.history,
+            effects: o.effects,
+        }
     }
 
     async fn commit(
         &self,
         tx: &DatabaseTransaction,
-        transitions: Vec<Transition>,
+        transitions: &[Transition],
         now: DateTime<Utc>,
     ) -> Result<Vec<Committed>, store::Error> {
         if transitions.is_empty() {
             return Ok(vec![]);
         }
-        let steps: u64 = transitions
-            .iter()
-            .map(|t| t.history.iter().filter(|e| matches!(e.what, crate::run::What::NodeEntered { .. })).count() as u64)
-            .sum();
         let results = store::commit(tx, transitions, now).await?;
-        let ok = results.iter().filter(|c| **c == Committed::Ok).count() as u64;
+        let mut ok = 0;
+        let mut steps = 0;
+        for (t, c) in transitions.iter().zip(&results) {
+            if *c == Committed::Ok {
+                ok += 1;
+                steps +=
+                    t.history.iter().filter(|e| matches!(e.what, crate::run::What::NodeEntered { .. })).count() as u64;
+            }
+        }
         self.metrics.transitions.fetch_add(ok, Ordering::Relaxed);
         self.metrics.node_steps.fetch_add(steps, Ordering::Relaxed);
         self.metrics.stale_commits.fetch_add(results.len() as u64 - ok, Ordering::Relaxed);
@@ -512,24 +605,45 @@ impl Scheduler {
     // ----- The due-run loop -----
 
     /// Step every run due now, batch by batch. Returns how many transitions committed.
+    ///
+    /// Pipelined: the next batch is claimed while the last one is stepped and committed,
+    /// so the writer always has the scheduler's next job waiting while runs are due.
     pub async fn run_due(self: &Arc<Self>) -> Result<usize, store::Error> {
         let mut total = 0;
+        let mut in_flight: Option<tokio::task::JoinHandle<Result<usize, store::Error>>> = None;
         loop {
             let now = self.now();
             let (batch, lease) = (self.config.batch, self.config.lease);
             let claimed = self
                 .store
                 .writer()
-                .run_urgent(move |tx| Box::pin(async move { store::claim_due(tx, now, lease, batch).await }))
-                .await?;
+                .run_urgent(move |tx| Box::pin(async move { store::claim_due(tx, now, lease, batch).await }));
+            let claimed = match claimed.await {
+                Ok(c) => c,
+                Err(e) => {
+                    self.store.writer().set_backlog(false);
+                    if let Some(h) = in_flight.take() {
+                        let _ = h.await;
+                    }
+                    return Err(e);
+                }
+            };
+            if let Some(h) = in_flight.take() {
+                total += h.await.map_err(|e| store::Error::Db(sea_orm::DbErr::Custom(e.to_string())))??;
+            }
             if claimed.is_empty() {
+                self.store.writer().set_backlog(false);
                 return Ok(total);
             }
-            let n = claimed.len();
-            total += self.step_claimed(claimed, now).await?;
-            if (n as u64) < self.config.batch {
+            let full = claimed.len() as u64 >= self.config.batch;
+            self.store.writer().set_backlog(full);
+            let this = self.clone();
+            let handle = tokio::spawn(async move { this.step_claimed(claimed, now).await });
+            if !full {
+                total += handle.await.map_err(|e| store::Error::Db(sea_orm::DbErr::Custom(e.to_string())))??;
                 return Ok(total);
             }
+            in_flight = Some(handle);
         }
     }
 
@@ -552,13 +666,13 @@ impl Scheduler {
             // Always commit, even a no-op: the claim moved `wake_at` to the lease's end.
             let outcome = step(&journey, &stored.run, &contact, Input::Timer, now);
             contacts.insert(contact.id.clone(), outcome.contact.clone());
-            transitions.push(self.transition(&journey, Some(stored.rev), None, outcome));
+            transitions.push(self.transition(&journey, Some(&stored), None, outcome));
         }
         let this = self.clone();
         let results = self
             .store
             .writer()
-            .run_urgent(move |tx| Box::pin(async move { this.commit(tx, transitions, now).await }))
+            .run_urgent(move |tx| Box::pin(async move { this.commit(tx, &transitions, now).await }))
             .await?;
         self.outbox_wake.notify_one();
         Ok(results.iter().filter(|c| **c == Committed::Ok).count())

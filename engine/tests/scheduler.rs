@@ -122,6 +122,53 @@ async fn abandoned_cart_reminds_after_an_hour_exactly_once() {
     assert_eq!(store::count_messages(reader).await.unwrap(), 1, "no SMS after the order");
 }
 
+/// One ingestion call is processed in groups of distinct contacts; an event must still see
+/// what the events before it in the same call did (its own contact's runs), and message
+/// ids repeated within the call are duplicates.
+#[tokio::test]
+async fn one_ingest_call_sees_its_own_earlier_events() {
+    let h = harness().await;
+    publish(&h, "abandoned-cart.json").await;
+    let order = |contact: &str, cart: &str, message_id: &str| {
+        let mut e = Event::new("order_completed", h.clock.now()).with_property("cart_id", cart);
+        e.message_id = Some(message_id.into());
+        Incoming { contact_id: contact.into(), event: e }
+    };
+    let r = h
+        .scheduler
+        .ingest(vec![
+            cart(&h, "ann", "c-1", "m-1"),
+            cart(&h, "bob", "c-2", "m-2"),
+            order("ann", "c-1", "m-3"),
+            cart(&h, "ann", "c-1", "m-1"),
+            cart(&h, "ann", "c-3", "m-4"),
+            cart(&h, "cat", "c-4", "m-4"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(r.iter().map(|i| i.started.len()).collect::<Vec<_>>(), [1, 1, 0, 0, 1, 0], "{r:?}");
+    assert_eq!(r.iter().map(|i| i.duplicate).collect::<Vec<_>>(), [false, false, false, true, false, true]);
+    assert_eq!(r[2].delivered, 1, "the order reaches the run its cart started in the same call");
+
+    let reader = h.scheduler.store().reader();
+    let first = store::get_run(reader, &r[0].started[0]).await.unwrap().unwrap();
+    assert_eq!(first.run.status, Status::Completed);
+    assert!(first.run.converted_at.is_some());
+    // After the first run ended, the contact may enter again (re-entry `after_exit`).
+    let again = store::get_run(reader, &r[4].started[0]).await.unwrap().unwrap();
+    assert_eq!((again.run.status, again.run.entry), (Status::Waiting, 2));
+    let bob = store::get_run(reader, &r[1].started[0]).await.unwrap().unwrap();
+    assert_eq!(bob.run.status, Status::Waiting);
+    assert!(store::get_contact(reader, "cat").await.unwrap().is_none(), "a duplicate writes nothing");
+
+    // The statistics count each node entered once per run.
+    let stats = store::node_stats(reader, "abandoned-cart", None).await.unwrap();
+    assert_eq!(stats["wait_for_order"].entered, 3, "{stats:?}");
+    assert_eq!(stats["wait_for_order"].waiting, 2);
+    assert_eq!(stats["exit_ordered"].entered, 1);
+    assert_eq!(stats.values().map(|s| s.converted).sum::<u64>(), 1, "{stats:?}");
+}
+
 #[tokio::test]
 async fn a_thirty_day_delay_resolves_by_advancing_the_clock() {
     let h = harness().await;
@@ -201,4 +248,23 @@ mod postgres {
             std::panic::resume_unwind(e.into_panic());
         }
     }
+}
+
+/// While the scheduler is behind, other writes wait for its jobs, but never for long.
+#[tokio::test]
+async fn a_scheduler_backlog_delays_other_writes_only_briefly() {
+    let h = harness().await;
+    let writer = h.scheduler.store().writer().clone();
+    writer.set_backlog(true);
+    let t = std::time::Instant::now();
+    writer.run_urgent(|_| Box::pin(async { Ok(()) })).await.unwrap();
+    assert!(t.elapsed() < std::time::Duration::from_millis(500), "urgent jobs go at once");
+    let t = std::time::Instant::now();
+    writer.run(|_| Box::pin(async { Ok(()) })).await.unwrap();
+    let held = t.elapsed();
+    assert!(held < std::time::Duration::from_secs(3), "a normal job was held {held:?}");
+    writer.set_backlog(false);
+    let t = std::time::Instant::now();
+    writer.run(|_| Box::pin(async { Ok(()) })).await.unwrap();
+    assert!(t.elapsed() < std::time::Duration::from_millis(500), "no backlog, no wait");
 }

@@ -6,12 +6,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_init;
 mod m20261201_000001_editor;
+mod m20261202_000001_node_counts;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_init::Migration), Box::new(m20261201_000001_editor::Migration)]
+        vec![
+            Box::new(m20261122_000001_init::Migration),
+            Box::new(m20261201_000001_editor::Migration),
+            Box::new(m20261202_000001_node_counts::Migration),
+        ]
     }
 }

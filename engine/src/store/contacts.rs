@@ -248,3 +248,100 @@ pub async fn insert_event<C: ConnectionTrait>(
         .await?;
     Ok(n == 1)
 }
+
+/// Store many events in as few statements as the database allows. One flag per event:
+/// false when its `message_id` was stored already or came earlier in `events` (a retried
+/// delivery), in which case that event was not written.
+pub async fn insert_events<C: ConnectionTrait>(
+    db: &C,
+    events: &[(&str, &Event)],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>, Error> {
+    let mut fresh = vec![true; events.len()];
+    let mut seen = std::collections::HashSet::new();
+    let mut keyed: Vec<usize> = Vec::new();
+    let mut plain = Vec::new();
+    for (i, (contact_id, e)) in events.iter().enumerate() {
+        match &e.message_id {
+            Some(id) if !seen.insert(id.as_str()) => fresh[i] = false,
+            Some(_) => keyed.push(i),
+            None => plain.push(event::ActiveModel {
+                seq: sea_orm::ActiveValue::NotSet,
+                message_id: Set(None),
+                contact_id: Set((*contact_id).to_string()),
+                name: Set(e.name.clone()),
+                properties: Set(Value::Object(e.properties.clone()).to_string()),
+                timestamp: Set(millis(e.timestamp)),
+                received_at: Set(millis(now)),
+            }),
+        }
+    }
+    for chunk in plain.chunks(1000) {
+        event::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    }
+    // Events with a message id: `ON CONFLICT DO NOTHING RETURNING` tells which were new.
+    let backend = db.get_database_backend();
+    for chunk in keyed.chunks(1000) {
+        let mut insert = sea_orm::sea_query::Query::insert();
+        insert
+            .into_table(event::Entity)
+            .columns([
+                event::Column::MessageId,
+                event::Column::ContactId,
+                event::Column::Name,
+                event::Column::Properties,
+                event::Column::Timestamp,
+                event::Column::ReceivedAt,
+            ])
+            .on_conflict(OnConflict::column(event::Column::MessageId).do_nothing().to_owned())
+            .returning_col(event::Column::MessageId);
+        for &i in chunk {
+            let (contact_id, e) = events[i];
+            let row: [sea_orm::Value; 6] = [
+                e.message_id.clone().into(),
+                contact_id.to_string().into(),
+                e.name.clone().into(),
+                Value::Object(e.properties.clone()).to_string().into(),
+                millis(e.timestamp).into(),
+                millis(now).into(),
+            ];
+            insert
+                .values(row.into_iter().map(|v| Expr::val(v).into()))
+                .map_err(|e| Error::Db(sea_orm::DbErr::Custom(e.to_string())))?;
+        }
+        let stored: std::collections::HashSet<String> = db
+            .query_all(backend.build(&insert))
+            .await?
+            .into_iter()
+            .map(|row| row.try_get::<String>("", "message_id"))
+            .collect::<Result<_, _>>()?;
+        for &i in chunk {
+            fresh[i] = events[i].1.message_id.as_ref().is_some_and(|id| stored.contains(id));
+        }
+    }
+    Ok(fresh)
+}
+
+/// Make sure contacts exist (events may come before `identify`); returns them all.
+pub async fn ensure_contacts<C: ConnectionTrait>(
+    db: &C,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashMap<String, Contact>, Error> {
+    let mut found = get_contacts(db, ids).await?;
+    let mut missing: Vec<&String> = ids.iter().filter(|id| !found.contains_key(*id)).collect();
+    missing.sort();
+    missing.dedup();
+    let rows: Vec<contact::ActiveModel> =
+        missing.iter().map(|id| encode(&Contact::new(id.as_str()), millis(now), millis(now))).collect();
+    for chunk in rows.chunks(1000) {
+        contact::Entity::insert_many(chunk.to_vec())
+            .on_conflict(OnConflict::column(contact::Column::Id).do_nothing().to_owned())
+            .exec_without_returning(db)
+            .await?;
+    }
+    for id in missing {
+        found.insert(id.clone(), Contact::new(id.as_str()));
+    }
+    Ok(found)
+}

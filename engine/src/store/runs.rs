@@ -3,10 +3,10 @@
 use super::entity::{outbox, run, run_history, subscription};
 use super::{Error, from_millis, millis};
 use crate::nodes::update_contact::Change;
-use crate::run::{Effect, Entry, Run, Status, Wait};
+use crate::run::{Effect, Entry, Run, Status, Wait, What};
 use crate::workflow::{Goal, Workflow};
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
@@ -33,6 +33,9 @@ pub struct Transition {
     pub effects: Vec<Effect>,
     /// Event names the run must hear about next (see [`subscriptions_of`]).
     pub subscriptions: BTreeSet<String>,
+    /// The names it listened for before the step, when known: subscription rows are
+    /// rewritten only when the set changes (unknown: always).
+    pub prev_subscriptions: Option<BTreeSet<String>>,
 }
 
 /// What came of committing a transition.
@@ -104,48 +107,71 @@ fn active_model(r: &Run, rev: i64, start_key: Option<String>, now: i64) -> Resul
 
 /// Commit transitions in the caller's transaction. Each is fenced by its run's revision:
 /// a stale one writes nothing at all.
+///
+/// Set-based: new runs are inserted many rows a statement, updates are one fenced
+/// `UPDATE … FROM (VALUES …) RETURNING id` per chunk, and only the rows the applied
+/// transitions imply are written after that (history, outbox, changed subscriptions).
 pub async fn commit<C: ConnectionTrait>(
     db: &C,
-    transitions: Vec<Transition>,
+    transitions: &[Transition],
     now: DateTime<Utc>,
 ) -> Result<Vec<Committed>, Error> {
     let now_ms = millis(now);
-    let mut results = Vec::with_capacity(transitions.len());
+    let mut results = vec![Committed::Stale; transitions.len()];
+
+    // New runs: those with a client key one by one (the key may exist), the rest together.
+    let mut fresh = Vec::new();
+    for (i, t) in transitions.iter().enumerate().filter(|(_, t)| t.prev_rev.is_none()) {
+        let model = active_model(&t.run, 1, t.start_key.clone(), now_ms)?;
+        if t.start_key.is_some() {
+            let inserted = run::Entity::insert(model)
+                .on_conflict(OnConflict::column(run::Column::StartKey).do_nothing().to_owned())
+                .exec_without_returning(db)
+                .await?;
+            results[i] = if inserted == 1 { Committed::Ok } else { Committed::DuplicateStart };
+        } else {
+            fresh.push(model);
+            results[i] = Committed::Ok;
+        }
+    }
+    insert_chunked(db, fresh, run::Entity::insert_many).await?;
+
+    // Updates, fenced, in chunks in which each run appears once (a later transition of the
+    // same run starts from the revision the earlier one writes).
+    let updates: Vec<usize> = (0..transitions.len()).filter(|&i| transitions[i].prev_rev.is_some()).collect();
+    let mut chunk: Vec<usize> = Vec::new();
+    let mut ids_in_chunk = std::collections::HashSet::new();
+    for i in updates {
+        if chunk.len() >= UPDATE_CHUNK || !ids_in_chunk.insert(transitions[i].run.id.as_str()) {
+            update_fenced(db, transitions, &chunk, &mut results, now_ms).await?;
+            chunk.clear();
+            ids_in_chunk.clear();
+            ids_in_chunk.insert(transitions[i].run.id.as_str());
+        }
+        chunk.push(i);
+    }
+    update_fenced(db, transitions, &chunk, &mut results, now_ms).await?;
+
+    // What the applied transitions imply.
     let mut history = Vec::new();
     let mut outbox_rows = Vec::new();
     let mut subs = Vec::new();
     let mut resubscribe = Vec::new();
     let mut contact_changes: Vec<(String, Vec<Change>)> = Vec::new();
-    for t in transitions {
-        let applied = match t.prev_rev {
-            None => {
-                let model = active_model(&t.run, 1, t.start_key.clone(), now_ms)?;
-                let inserted = run::Entity::insert(model)
-                    .on_conflict(OnConflict::column(run::Column::StartKey).do_nothing().to_owned())
-                    .exec_without_returning(db)
-                    .await?;
-                if inserted == 1 { Committed::Ok } else { Committed::DuplicateStart }
-            }
-            Some(rev) => {
-                let mut model = active_model(&t.run, rev + 1, None, now_ms)?;
-                model.start_key = sea_orm::ActiveValue::NotSet;
-                model.started_at = sea_orm::ActiveValue::NotSet;
-                let updated = run::Entity::update_many()
-                    .set(model)
-                    .filter(run::Column::Id.eq(t.run.id.clone()))
-                    .filter(run::Column::Rev.eq(rev))
-                    .filter(run::Column::Status.ne("cancelled"))
-                    .exec(db)
-                    .await?;
-                if updated.rows_affected == 1 { Committed::Ok } else { Committed::Stale }
-            }
-        };
-        results.push(applied);
-        if applied != Committed::Ok {
+    let mut counts: HashMap<(&str, u32, &str), (i64, i64)> = HashMap::new();
+    for (t, applied) in transitions.iter().zip(&results) {
+        if *applied != Committed::Ok {
             continue;
         }
         let r = &t.run;
         for e in &t.history {
+            if let Some(node) = &e.node {
+                match e.what {
+                    What::NodeEntered { .. } => counts.entry((&r.journey, r.version, node)).or_default().0 += 1,
+                    What::Converted { .. } => counts.entry((&r.journey, r.version, node)).or_default().1 += 1,
+                    _ => {}
+                }
+            }
             let (kind, data) = history_parts(e)?;
             history.push(run_history::ActiveModel {
                 id: sea_orm::ActiveValue::NotSet,
@@ -158,18 +184,18 @@ pub async fn commit<C: ConnectionTrait>(
                 data: Set(data),
             });
         }
-        for effect in t.effects {
+        for effect in &t.effects {
             match effect {
                 Effect::Send { key, node, message } => {
-                    let payload = serde_json::to_string(&message)
+                    let payload = serde_json::to_string(message)
                         .map_err(|e| Error::Corrupt { what: "message", detail: e.to_string() })?;
                     outbox_rows.push(outbox::ActiveModel {
                         id: sea_orm::ActiveValue::NotSet,
-                        key: Set(key),
+                        key: Set(key.clone()),
                         run_id: Set(r.id.clone()),
                         workflow_id: Set(r.journey.clone()),
                         contact_id: Set(r.contact.clone()),
-                        node: Set(node),
+                        node: Set(node.clone()),
                         channel: Set(super::outbox::channel_name(message.channel()).to_string()),
                         payload: Set(payload),
                         status: Set("pending".into()),
@@ -180,27 +206,30 @@ pub async fn commit<C: ConnectionTrait>(
                         last_error: Set(None),
                     });
                 }
-                Effect::UpdateContact { changes, .. } => contact_changes.push((r.contact.clone(), changes)),
+                Effect::UpdateContact { changes, .. } => contact_changes.push((r.contact.clone(), changes.clone())),
             }
         }
-        if t.prev_rev.is_some() {
+        // Subscriptions are rewritten only when the set changes.
+        let before = match (&t.prev_rev, &t.prev_subscriptions) {
+            (None, _) => Some(BTreeSet::new()),
+            (Some(_), known) => known.clone(),
+        };
+        if before.as_ref() == Some(&t.subscriptions) {
+            continue;
+        }
+        if before.is_none_or(|b| !b.is_empty()) {
             resubscribe.push(r.id.clone());
         }
-        for event in t.subscriptions {
+        for event in &t.subscriptions {
             subs.push(subscription::ActiveModel {
                 run_id: Set(r.id.clone()),
-                event: Set(event),
+                event: Set(event.clone()),
                 contact_id: Set(r.contact.clone()),
             });
         }
     }
-    if !resubscribe.is_empty() {
-        for chunk in resubscribe.chunks(500) {
-            subscription::Entity::delete_many()
-                .filter(subscription::Column::RunId.is_in(chunk.to_vec()))
-                .exec(db)
-                .await?;
-        }
+    for chunk in resubscribe.chunks(500) {
+        subscription::Entity::delete_many().filter(subscription::Column::RunId.is_in(chunk.to_vec())).exec(db).await?;
     }
     insert_chunked(db, subs, |rows| {
         subscription::Entity::insert_many(rows).on_conflict(
@@ -213,10 +242,112 @@ pub async fn commit<C: ConnectionTrait>(
         outbox::Entity::insert_many(rows).on_conflict(OnConflict::column(outbox::Column::Key).do_nothing().to_owned())
     })
     .await?;
+    add_node_counts(db, counts).await?;
     for (id, changes) in contact_changes {
         super::contacts::apply_changes(db, &id, &changes, now).await?;
     }
     Ok(results)
+}
+
+/// Add to the per-node counters (entered, converted) of each (workflow, version, node).
+async fn add_node_counts<C: ConnectionTrait>(
+    db: &C,
+    counts: HashMap<(&str, u32, &str), (i64, i64)>,
+) -> Result<(), Error> {
+    let backend = db.get_database_backend();
+    let counts: Vec<_> = counts.into_iter().collect();
+    for chunk in counts.chunks(500) {
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 5);
+        let mut rows = Vec::with_capacity(chunk.len());
+        for ((workflow, version, node), (entered, converted)) in chunk {
+            let first = values.len();
+            values.extend([
+                (*workflow).to_string().into(),
+                (*version as i32).into(),
+                (*node).to_string().into(),
+                (*entered).into(),
+                (*converted).into(),
+            ]);
+            let marks: Vec<String> = (first + 1..=first + 5).map(|n| placeholder(backend, n)).collect();
+            rows.push(format!("({})", marks.join(", ")));
+        }
+        let sql = format!(
+            "INSERT INTO node_counts (workflow_id, version, node, entered, converted) VALUES {} \
+             ON CONFLICT (workflow_id, version, node) DO UPDATE SET \
+             entered = node_counts.entered + excluded.entered, converted = node_counts.converted + excluded.converted",
+            rows.join(", ")
+        );
+        db.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
+    }
+    Ok(())
+}
+
+/// Runs updated by one statement (10 parameters each).
+const UPDATE_CHUNK: usize = 500;
+
+/// One fenced `UPDATE … FROM (VALUES …)` for the transitions at `chunk` (each run once):
+/// a row is written only where its revision is still the one the step started from and
+/// it was not cancelled; `results` learns which were.
+async fn update_fenced<C: ConnectionTrait>(
+    db: &C,
+    transitions: &[Transition],
+    chunk: &[usize],
+    results: &mut [Committed],
+    now_ms: i64,
+) -> Result<(), Error> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 10);
+    let mut rows = Vec::with_capacity(chunk.len());
+    for &i in chunk {
+        let t = &transitions[i];
+        let r = &t.run;
+        let state =
+            serde_json::to_string(r).map_err(|e| Error::Corrupt { what: "run state", detail: e.to_string() })?;
+        let rev = t.prev_rev.unwrap_or_default();
+        let first = values.len();
+        values.extend([
+            r.id.clone().into(),
+            rev.into(),
+            status_name(r.status).to_string().into(),
+            r.node.clone().into(),
+            r.wake_at().map(millis).into(),
+            (rev + 1).into(),
+            state.into(),
+            now_ms.into(),
+            r.ended_at.map(millis).into(),
+            r.converted_at.map(millis).into(),
+        ]);
+        let marks: Vec<String> = (first + 1..=first + 10).map(|n| placeholder(backend, n)).collect();
+        rows.push(format!("({})", marks.join(", ")));
+    }
+    let sql = format!(
+        "UPDATE runs SET status = v.column3, node = v.column4, wake_at = v.column5, rev = v.column6, \
+         state = v.column7, updated_at = v.column8, ended_at = v.column9, converted_at = v.column10 \
+         FROM (VALUES {}) AS v \
+         WHERE runs.id = v.column1 AND runs.rev = v.column2 AND runs.status <> 'cancelled' RETURNING id",
+        rows.join(", ")
+    );
+    let written: std::collections::HashSet<String> = db
+        .query_all(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<String>("", "id"))
+        .collect::<Result<_, _>>()?;
+    for &i in chunk {
+        results[i] = if written.contains(&transitions[i].run.id) { Committed::Ok } else { Committed::Stale };
+    }
+    Ok(())
+}
+
+/// The `n`-th (1-based) statement parameter in the backend's syntax.
+pub(crate) fn placeholder(backend: sea_orm::DbBackend, n: usize) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_string(),
+    }
 }
 
 async fn insert_chunked<C, A, I>(db: &C, rows: Vec<A>, make: impl Fn(Vec<A>) -> sea_orm::Insert<A>) -> Result<(), Error>
@@ -255,22 +386,22 @@ pub async fn claim_due<C: ConnectionTrait>(
     lease: TimeDelta,
     limit: u64,
 ) -> Result<Vec<StoredRun>, Error> {
-    let due = run::Entity::find()
-        .filter(run::Column::WakeAt.lte(millis(now)))
-        .order_by_asc(run::Column::WakeAt)
-        .limit(limit)
-        .all(db)
-        .await?;
-    if due.is_empty() {
-        return Ok(vec![]);
-    }
-    let ids: Vec<String> = due.iter().map(|m| m.id.clone()).collect();
-    run::Entity::update_many()
-        .col_expr(run::Column::WakeAt, Expr::value(millis(now + lease)))
-        .filter(run::Column::Id.is_in(ids))
-        .exec(db)
-        .await?;
-    due.into_iter().map(decode).collect()
+    let backend = db.get_database_backend();
+    // On PostgreSQL, workers claiming at the same time skip each other's rows.
+    let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let sql = format!(
+        "UPDATE runs SET wake_at = {} WHERE id IN \
+         (SELECT id FROM runs WHERE wake_at <= {} ORDER BY wake_at LIMIT {}{lock}) RETURNING *",
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+        placeholder(backend, 3),
+    );
+    let values: [sea_orm::Value; 3] = [millis(now + lease).into(), millis(now).into(), (limit as i64).into()];
+    let claimed =
+        run::Entity::find().from_raw_sql(Statement::from_sql_and_values(backend, sql, values)).all(db).await?;
+    let mut runs: Vec<StoredRun> = claimed.into_iter().map(decode).collect::<Result<_, _>>()?;
+    runs.sort_by_key(|r| r.run.wake_at());
+    Ok(runs)
 }
 
 /// The earliest `wake_at` of any run, for the scheduler's sleep.
@@ -421,8 +552,9 @@ pub async fn cancel<C: ConnectionTrait>(db: &C, stored: &mut StoredRun, now: Dat
         history: vec![entry],
         effects: vec![],
         subscriptions: BTreeSet::new(),
+        prev_subscriptions: None,
     };
-    let ok = commit(db, vec![t], now).await?[0] == Committed::Ok;
+    let ok = commit(db, std::slice::from_ref(&t), now).await?[0] == Committed::Ok;
     Ok(ok)
 }
 
@@ -434,6 +566,10 @@ pub struct NodeStats {
     pub waiting: u64,
     pub ended: u64,
     pub converted: u64,
+}
+
+fn sum(row: &sea_orm::QueryResult, column: &str) -> Result<u64, Error> {
+    Ok(row.try_get::<i64>("", column)?.max(0) as u64)
 }
 
 pub async fn node_stats<C: ConnectionTrait>(
@@ -452,17 +588,14 @@ pub async fn node_stats<C: ConnectionTrait>(
         v
     };
     let sql = format!(
-        "SELECT node, kind, COUNT(*) AS n FROM run_history WHERE workflow_id = $1{version_filter} AND node IS NOT NULL AND kind IN ('node_entered', 'converted') GROUP BY node, kind"
+        "SELECT node, CAST(SUM(entered) AS BIGINT) AS entered, CAST(SUM(converted) AS BIGINT) AS converted FROM node_counts WHERE workflow_id = $1{version_filter} GROUP BY node"
     );
     for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values(version))).await? {
         let node: String = row.try_get("", "node")?;
-        let kind: String = row.try_get("", "kind")?;
-        let n: i64 = row.try_get("", "n")?;
+        let (entered, converted) = (sum(&row, "entered")?, sum(&row, "converted")?);
         let s = stats.entry(node).or_default();
-        match kind.as_str() {
-            "node_entered" => s.entered = n as u64,
-            _ => s.converted = n as u64,
-        }
+        s.entered = entered;
+        s.converted = converted;
     }
     let sql = format!(
         "SELECT node, status, COUNT(*) AS n FROM runs WHERE workflow_id = $1{version_filter} AND node IS NOT NULL GROUP BY node, status"
@@ -596,4 +729,86 @@ pub async fn contact_has_runs<C: ConnectionTrait>(db: &C, contact: &str) -> Resu
         .one(db)
         .await?;
     Ok(first.is_some())
+}
+
+/// For each contact, the runs that listen for each event name: `(contact, event) → runs`,
+/// each list in start order. One query for the subscriptions and one for the runs per
+/// 500 contacts.
+pub async fn subscribed_runs_many<C: ConnectionTrait>(
+    db: &C,
+    contacts: &[String],
+) -> Result<HashMap<(String, String), Vec<StoredRun>>, Error> {
+    let mut out: HashMap<(String, String), Vec<StoredRun>> = HashMap::new();
+    for chunk in contacts.chunks(500) {
+        let subs: Vec<(String, String, String)> = subscription::Entity::find()
+            .select_only()
+            .column(subscription::Column::RunId)
+            .column(subscription::Column::ContactId)
+            .column(subscription::Column::Event)
+            .filter(subscription::Column::ContactId.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        if subs.is_empty() {
+            continue;
+        }
+        let mut ids: Vec<String> = subs.iter().map(|s| s.0.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        let mut runs: HashMap<String, StoredRun> = HashMap::with_capacity(ids.len());
+        for ids in ids.chunks(500) {
+            for m in run::Entity::find().filter(run::Column::Id.is_in(ids.to_vec())).all(db).await? {
+                let r = decode(m)?;
+                runs.insert(r.run.id.clone(), r);
+            }
+        }
+        for (run_id, contact, event) in subs {
+            if let Some(r) = runs.get(&run_id) {
+                out.entry((contact, event)).or_default().push(r.clone());
+            }
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|r| (r.run.started_at, r.run.entry));
+    }
+    Ok(out)
+}
+
+/// An earlier run of a contact in a journey, for re-entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorRunRow {
+    pub id: String,
+    pub correlation: Option<String>,
+    pub active: bool,
+}
+
+/// Earlier runs of each contact in each of `workflows`: `(contact, workflow) → runs`.
+pub async fn prior_runs_many<C: ConnectionTrait>(
+    db: &C,
+    contacts: &[String],
+    workflows: &[String],
+) -> Result<HashMap<(String, String), Vec<PriorRunRow>>, Error> {
+    let mut out: HashMap<(String, String), Vec<PriorRunRow>> = HashMap::new();
+    if workflows.is_empty() {
+        return Ok(out);
+    }
+    for chunk in contacts.chunks(500) {
+        let rows: Vec<(String, String, String, Option<String>, String)> = run::Entity::find()
+            .select_only()
+            .column(run::Column::Id)
+            .column(run::Column::ContactId)
+            .column(run::Column::WorkflowId)
+            .column(run::Column::Correlation)
+            .column(run::Column::Status)
+            .filter(run::Column::ContactId.is_in(chunk.to_vec()))
+            .filter(run::Column::WorkflowId.is_in(workflows.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, contact, workflow, correlation, status) in rows {
+            let active = matches!(status.as_str(), "active" | "waiting");
+            out.entry((contact, workflow)).or_default().push(PriorRunRow { id, correlation, active });
+        }
+    }
+    Ok(out)
 }

@@ -3,13 +3,17 @@
 use super::{Backend, Error};
 use futures::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 type Work = Box<dyn for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, ()> + Send>;
 
 struct Job {
     work: Work,
+    urgent: bool,
+    queued: Instant,
     /// Told whether the transaction that ran the job committed.
     committed: oneshot::Sender<Result<(), String>>,
 }
@@ -29,42 +33,80 @@ const TAKE_WRITE_LOCK: &str = "UPDATE contacts SET updated_at = updated_at WHERE
 /// `BEGIN IMMEDIATE` does (checked: another connection's `BEGIN IMMEDIATE` then waits).
 ///
 /// Jobs sent with [`Writer::run_urgent`] (the scheduler's claims and commits) go first:
-/// each transaction takes every urgent job waiting and at most [`MAX_NORMAL`] others, so
-/// a burst of ingestion never holds resuming runs back by more than a few jobs.
+/// each transaction takes every urgent job waiting and at most one other (at most
+/// [`MAX_NORMAL`] when none is urgent). While the scheduler is behind (it took a full
+/// batch of due runs, see [`Writer::set_backlog`]), normal jobs such as ingestion wait
+/// for its jobs to go first, up to [`MAX_HOLD`]: resuming runs on time comes first.
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
     urgent: mpsc::Sender<Job>,
     db: DatabaseConnection,
+    backlog: Arc<AtomicBool>,
 }
 
+/// How long a normal job waits, while the scheduler is behind, for the scheduler's next
+/// job (it sends one every few milliseconds while runs are due).
+const URGENT_GRACE: Duration = Duration::from_millis(25);
+
+/// The longest a normal job is held back while the scheduler is behind.
+const MAX_HOLD: Duration = Duration::from_secs(1);
+
 /// Most normal jobs one transaction takes.
-const MAX_NORMAL: usize = 4;
+const MAX_NORMAL: usize = 8;
 
 impl Writer {
     pub(super) fn start(db: DatabaseConnection, backend: Backend) -> Writer {
         let (jobs, mut rx) = mpsc::channel::<Job>(4096);
         let (urgent, mut urgent_rx) = mpsc::channel::<Job>(4096);
         let conn = db.clone();
+        let backlog = Arc::new(AtomicBool::new(false));
+        let behind = backlog.clone();
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
+            // A normal job held back while the scheduler has runs due.
+            let mut held: Option<Job> = None;
             loop {
-                let first = tokio::select! {
-                    biased;
-                    job = urgent_rx.recv() => job,
-                    job = rx.recv() => job,
+                let first = match held.take() {
+                    Some(job) if behind.load(Ordering::Relaxed) && job.queued.elapsed() < MAX_HOLD => {
+                        match tokio::time::timeout(URGENT_GRACE, urgent_rx.recv()).await {
+                            Ok(Some(urgent)) => {
+                                held = Some(job);
+                                urgent
+                            }
+                            Ok(None) => break,
+                            Err(_) => job,
+                        }
+                    }
+                    Some(job) => job,
+                    None => {
+                        let job = tokio::select! {
+                            biased;
+                            job = urgent_rx.recv() => job,
+                            job = rx.recv() => job,
+                        };
+                        let Some(job) = job else { break };
+                        if !job.urgent && behind.load(Ordering::Relaxed) {
+                            held = Some(job);
+                            continue;
+                        }
+                        job
+                    }
                 };
-                let Some(first) = first else { break };
                 batch.push(first);
-                // Whatever else is waiting: urgent jobs first, then a few normal ones.
+                // Whatever else is waiting: urgent jobs first, then normal ones if there is room.
                 while batch.len() < MAX_BATCH
                     && let Ok(job) = urgent_rx.try_recv()
                 {
                     batch.push(job);
                 }
-                let normal_room = MAX_NORMAL.saturating_sub(batch.len());
+                let normal_room = match (batch.iter().any(|j| j.urgent), behind.load(Ordering::Relaxed)) {
+                    (true, true) => 0,
+                    (true, false) => 1,
+                    (false, _) => MAX_NORMAL.saturating_sub(batch.len()),
+                };
                 for _ in 0..normal_room {
-                    match rx.try_recv() {
+                    match held.take().map(Ok).unwrap_or_else(|| rx.try_recv()) {
                         Ok(job) => batch.push(job),
                         Err(_) => break,
                     }
@@ -78,8 +120,19 @@ impl Writer {
                     let _ = job.committed.send(outcome.clone());
                 }
             }
+            // Closing: whatever was held back still runs.
+            if let Some(mut job) = held.take() {
+                let outcome = run_batch(&conn, backend, std::slice::from_mut(&mut job)).await;
+                let _ = job.committed.send(outcome.map_err(|e| e.to_string()));
+            }
         });
-        Writer { jobs, urgent, db }
+        Writer { jobs, urgent, db, backlog }
+    }
+
+    /// The scheduler says whether it has more runs due than it has taken: while it does,
+    /// normal jobs wait (at most [`MAX_HOLD`]) for the scheduler's jobs to go first.
+    pub fn set_backlog(&self, behind: bool) {
+        self.backlog.store(behind, Ordering::Relaxed);
     }
 
     /// The writing connection, for migrations at start-up only.
@@ -94,7 +147,7 @@ impl Writer {
         T: Send + 'static,
         F: for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, Result<T, Error>> + Send + 'static,
     {
-        self.submit(&self.jobs, job).await
+        self.submit(false, job).await
     }
 
     /// Like [`Writer::run`], ahead of normal jobs (the scheduler's claims and commits).
@@ -103,10 +156,10 @@ impl Writer {
         T: Send + 'static,
         F: for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, Result<T, Error>> + Send + 'static,
     {
-        self.submit(&self.urgent, job).await
+        self.submit(true, job).await
     }
 
-    async fn submit<T, F>(&self, queue: &mpsc::Sender<Job>, job: F) -> Result<T, Error>
+    async fn submit<T, F>(&self, urgent: bool, job: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, Result<T, Error>> + Send + 'static,
@@ -131,7 +184,8 @@ impl Writer {
             })
         });
         let (committed, commit_rx) = oneshot::channel();
-        queue.send(Job { work, committed }).await.map_err(|_| Error::Closed)?;
+        let queue = if urgent { &self.urgent } else { &self.jobs };
+        queue.send(Job { work, committed, urgent, queued: Instant::now() }).await.map_err(|_| Error::Closed)?;
         let commit = commit_rx.await.map_err(|_| Error::Closed)?;
         let result = slot.lock().ok().and_then(|mut s| s.take()).unwrap_or(Err(Error::Closed));
         match (result, commit) {

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod contact;
 pub mod event;
 pub mod message;
+pub mod node_count;
 pub mod outbox;
 pub mod run;
 pub mod run_history;
