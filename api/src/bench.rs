@@ -1093,34 +1093,28 @@ async fn breakdown(args: &BenchArgs) -> anyhow::Result<Vec<Part>> {
         count: n,
     });
 
-    // Dispatch, as dispatch_due with the Inbox does it.
-    let (mut claim_out, mut deliver) = (Duration::ZERO, Duration::ZERO);
+    // Dispatch, as dispatch_due with the Inbox does it: take and deliver in one transaction.
+    let mut deliver = Duration::ZERO;
     let mut sent = 0u64;
     loop {
         let now = scheduler.now();
         let t = Instant::now();
-        let items = store
+        let n = store
             .writer()
-            .run(move |tx| {
-                Box::pin(async move { store::claim_outbox(tx, now, chrono::TimeDelta::seconds(30), 1000).await })
-            })
+            .run(move |tx| Box::pin(async move { store::deliver_due_to_inbox(tx, now, 1000).await }))
             .await?;
-        claim_out += t.elapsed();
-        if items.is_empty() {
+        deliver += t.elapsed();
+        sent += n as u64;
+        if n == 0 {
             break;
         }
-        sent += items.len() as u64;
-        let t = Instant::now();
-        store.writer().run(move |tx| Box::pin(async move { store::deliver_to_inbox(tx, &items, now).await })).await?;
-        deliver += t.elapsed();
     }
     parts.push(Part {
-        key: "dispatch_claim",
-        what: "store::claim_outbox (1000 a claim)".into(),
-        total: claim_out,
+        key: "dispatch_inbox",
+        what: "store::deliver_due_to_inbox (1000 a call)".into(),
+        total: deliver,
         count: sent,
     });
-    parts.push(Part { key: "dispatch_deliver", what: "store::deliver_to_inbox".into(), total: deliver, count: sent });
     drop(scheduler);
     drop(temp);
     Ok(parts)

@@ -710,6 +710,9 @@ impl Scheduler {
 
     /// Deliver every message due now. Returns how many were delivered.
     pub async fn dispatch_due(&self, channel: &dyn Deliver) -> Result<usize, store::Error> {
+        if channel.in_store() {
+            return self.dispatch_in_store().await;
+        }
         let mut delivered = 0;
         loop {
             let now = self.now();
@@ -725,35 +728,54 @@ impl Scheduler {
             let n = items.len();
             let outcomes = channel.deliver(&self.store, &items, now).await;
             let max_attempts = self.config.max_attempts;
-            let mut sent = 0;
+            let mut sent = Vec::new();
             let mut updates = Vec::new();
             for (item, outcome) in items.into_iter().zip(outcomes) {
                 match outcome {
-                    Delivery::Delivered => sent += 1,
+                    Delivery::Delivered => sent.push(item.id),
                     Delivery::Retry { after, error } if item.attempts < max_attempts => {
                         updates.push((item.id, Some(now + after), error))
                     }
                     Delivery::Retry { error, .. } | Delivery::Failed { error } => updates.push((item.id, None, error)),
                 }
             }
-            if !updates.is_empty() {
-                self.store
-                    .writer()
-                    .run(move |tx| {
-                        Box::pin(async move {
-                            for (id, at, error) in updates {
-                                match at {
-                                    Some(at) => store::retry_later(tx, id, at, &error).await?,
-                                    None => store::give_up(tx, id, &error).await?,
-                                }
+            let done = sent.len();
+            self.store
+                .writer()
+                .run(move |tx| {
+                    Box::pin(async move {
+                        store::mark_sent(tx, &sent, now).await?;
+                        for (id, at, error) in updates {
+                            match at {
+                                Some(at) => store::retry_later(tx, id, at, &error).await?,
+                                None => store::give_up(tx, id, &error).await?,
                             }
-                            Ok(())
-                        })
+                        }
+                        Ok(())
                     })
-                    .await?;
+                })
+                .await?;
+            delivered += done;
+            self.metrics.messages_delivered.fetch_add(done as u64, Ordering::Relaxed);
+            if n < 1000 {
+                return Ok(delivered);
             }
-            delivered += sent;
-            self.metrics.messages_delivered.fetch_add(sent as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Delivery by a channel that writes to the store (the inbox): claim and deliver in
+    /// one transaction per 1,000 messages.
+    async fn dispatch_in_store(&self) -> Result<usize, store::Error> {
+        let mut delivered = 0;
+        loop {
+            let now = self.now();
+            let n = self
+                .store
+                .writer()
+                .run(move |tx| Box::pin(async move { store::deliver_due_to_inbox(tx, now, 1000).await }))
+                .await?;
+            delivered += n;
+            self.metrics.messages_delivered.fetch_add(n as u64, Ordering::Relaxed);
             if n < 1000 {
                 return Ok(delivered);
             }
@@ -808,10 +830,18 @@ pub enum Delivery {
 }
 
 /// A delivery channel. Deliveries carry the message's idempotency key, and a channel must
-/// deliver each key at most once to the recipient.
+/// deliver each key at most once to the recipient. The dispatcher records the outcomes:
+/// delivered messages are marked sent, transient failures retried after their delay
+/// (until [`Config::max_attempts`]), permanent ones given up.
 #[async_trait::async_trait]
 pub trait Deliver: Send + Sync {
     async fn deliver(&self, store: &Store, items: &[store::OutboxItem], now: DateTime<Utc>) -> Vec<Delivery>;
+
+    /// True for a channel that delivers by writing to the store itself (the inbox): the
+    /// dispatcher then takes and delivers messages in one transaction, without a lease.
+    fn in_store(&self) -> bool {
+        false
+    }
 }
 
 /// The built-in inbox: messages are stored and shown by the API, once per key.
@@ -819,6 +849,10 @@ pub struct Inbox;
 
 #[async_trait::async_trait]
 impl Deliver for Inbox {
+    fn in_store(&self) -> bool {
+        true
+    }
+
     async fn deliver(&self, store: &Store, items: &[store::OutboxItem], now: DateTime<Utc>) -> Vec<Delivery> {
         let batch = items.to_vec();
         match store

@@ -268,3 +268,69 @@ async fn a_scheduler_backlog_delays_other_writes_only_briefly() {
     writer.run(|_| Box::pin(async { Ok(()) })).await.unwrap();
     assert!(t.elapsed() < std::time::Duration::from_millis(500), "no backlog, no wait");
 }
+
+/// A channel outside the store: the first attempt at each key fails transiently (or, for
+/// `fail_for`, permanently); records what it delivered.
+struct Flaky {
+    attempts: std::sync::Mutex<Vec<(String, u32)>>,
+    delivered: std::sync::Mutex<Vec<String>>,
+    fail_for: String,
+}
+
+#[async_trait::async_trait]
+impl kairos_engine::scheduler::Deliver for Flaky {
+    async fn deliver(
+        &self,
+        _store: &Store,
+        items: &[store::OutboxItem],
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<kairos_engine::scheduler::Delivery> {
+        use kairos_engine::scheduler::Delivery;
+        items
+            .iter()
+            .map(|i| {
+                self.attempts.lock().unwrap().push((i.contact_id.clone(), i.attempts));
+                if i.contact_id == self.fail_for {
+                    Delivery::Failed { error: "400 bad address".into() }
+                } else if i.attempts == 1 {
+                    Delivery::Retry { after: TimeDelta::minutes(1), error: "503".into() }
+                } else {
+                    self.delivered.lock().unwrap().push(i.key.clone());
+                    Delivery::Delivered
+                }
+            })
+            .collect()
+    }
+}
+
+/// The leased dispatch path (every channel but the inbox): transient failures retry after
+/// their delay with the attempt counted, permanent ones stop.
+#[tokio::test]
+async fn a_channel_outside_the_store_retries_transient_failures_and_stops_on_permanent_ones() {
+    let h = harness().await;
+    publish(&h, "abandoned-cart.json").await;
+    identify(&h, "ann").await;
+    identify(&h, "bob").await;
+    h.scheduler.ingest(vec![cart(&h, "ann", "c-1", "m-1"), cart(&h, "bob", "c-2", "m-2")]).await.unwrap();
+    h.clock.advance(TimeDelta::hours(1));
+    h.scheduler.run_due().await.unwrap();
+    let channel = Flaky { attempts: Default::default(), delivered: Default::default(), fail_for: "bob".into() };
+    let reader = h.scheduler.store().reader();
+
+    assert_eq!(h.scheduler.dispatch_due(&channel).await.unwrap(), 0);
+    assert_eq!(store::outbox_backlog(reader).await.unwrap(), 1, "ann's reminder waits for its retry");
+    // Not before its time.
+    h.clock.advance(TimeDelta::seconds(30));
+    assert_eq!(h.scheduler.dispatch_due(&channel).await.unwrap(), 0);
+    h.clock.advance(TimeDelta::seconds(31));
+    assert_eq!(h.scheduler.dispatch_due(&channel).await.unwrap(), 1);
+    assert_eq!(store::outbox_backlog(reader).await.unwrap(), 0);
+    h.clock.advance(TimeDelta::hours(1));
+    assert_eq!(h.scheduler.dispatch_due(&channel).await.unwrap(), 0, "bob's failure is not retried");
+
+    let mut attempts = channel.attempts.lock().unwrap().clone();
+    attempts.sort();
+    assert_eq!(attempts, [("ann".to_string(), 1), ("ann".to_string(), 2), ("bob".to_string(), 1)]);
+    assert_eq!(channel.delivered.lock().unwrap().len(), 1);
+    assert_eq!(store::count_messages(reader).await.unwrap(), 0, "the inbox was not used");
+}

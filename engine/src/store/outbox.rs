@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
 };
 
 pub fn channel_name(c: Channel) -> &'static str {
@@ -52,23 +53,22 @@ pub async fn claim_outbox<C: ConnectionTrait>(
     lease: TimeDelta,
     limit: u64,
 ) -> Result<Vec<OutboxItem>, Error> {
-    let rows = outbox::Entity::find()
-        .filter(outbox::Column::Status.eq("pending"))
-        .filter(outbox::Column::NextAttemptAt.lte(millis(now)))
-        .order_by_asc(outbox::Column::NextAttemptAt)
-        .limit(limit)
-        .all(db)
-        .await?;
-    if rows.is_empty() {
-        return Ok(vec![]);
-    }
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    outbox::Entity::update_many()
-        .col_expr(outbox::Column::NextAttemptAt, Expr::value(millis(now + lease)))
-        .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
-        .filter(outbox::Column::Id.is_in(ids))
-        .exec(db)
-        .await?;
+    let backend = db.get_database_backend();
+    // On PostgreSQL, dispatchers claiming at the same time skip each other's rows.
+    let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let p = |n| super::runs::placeholder(backend, n);
+    let sql = format!(
+        "UPDATE outbox SET next_attempt_at = {}, attempts = attempts + 1 WHERE id IN \
+         (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {} \
+         ORDER BY next_attempt_at LIMIT {}{lock}) RETURNING *",
+        p(1),
+        p(2),
+        p(3)
+    );
+    let values: [sea_orm::Value; 3] = [millis(now + lease).into(), millis(now).into(), (limit as i64).into()];
+    let mut rows =
+        outbox::Entity::find().from_raw_sql(Statement::from_sql_and_values(backend, sql, values)).all(db).await?;
+    rows.sort_by_key(|r| r.id);
     rows.into_iter()
         .map(|r| {
             let message = serde_json::from_str(&r.payload)
@@ -81,7 +81,7 @@ pub async fn claim_outbox<C: ConnectionTrait>(
                 contact_id: r.contact_id,
                 node: r.node,
                 message,
-                attempts: r.attempts as u32 + 1,
+                attempts: r.attempts as u32,
             })
         })
         .collect()
@@ -124,6 +124,49 @@ pub async fn deliver_to_inbox<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The inbox's own dispatch: take up to `limit` due messages, store them in the inbox (once
+/// per idempotency key) and mark them sent, all in the caller's transaction, so no lease
+/// is needed. Returns how many were delivered.
+pub async fn deliver_due_to_inbox<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, limit: u64) -> Result<usize, Error> {
+    let backend = db.get_database_backend();
+    let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let p = |n| super::runs::placeholder(backend, n);
+    let sql = format!(
+        "UPDATE outbox SET status = 'sent', sent_at = {}, next_attempt_at = NULL, attempts = attempts + 1, \
+         last_error = NULL WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {} \
+         ORDER BY next_attempt_at LIMIT {}{lock}) RETURNING *",
+        p(1),
+        p(2),
+        p(3)
+    );
+    let values: [sea_orm::Value; 3] = [millis(now).into(), millis(now).into(), (limit as i64).into()];
+    let mut sent =
+        outbox::Entity::find().from_raw_sql(Statement::from_sql_and_values(backend, sql, values)).all(db).await?;
+    sent.sort_by_key(|r| r.id);
+    let n = sent.len();
+    let rows: Vec<message::ActiveModel> = sent
+        .into_iter()
+        .map(|r| message::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            key: Set(r.key),
+            run_id: Set(r.run_id),
+            workflow_id: Set(r.workflow_id),
+            contact_id: Set(r.contact_id),
+            node: Set(r.node),
+            channel: Set(r.channel),
+            payload: Set(r.payload),
+            created_at: Set(millis(now)),
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        message::Entity::insert_many(chunk.to_vec())
+            .on_conflict(OnConflict::column(message::Column::Key).do_nothing().to_owned())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(n)
+}
+
 async fn mark<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],
@@ -140,6 +183,14 @@ async fn mark<C: ConnectionTrait>(
         .filter(outbox::Column::Id.is_in(ids.to_vec()))
         .exec(db)
         .await?;
+    Ok(())
+}
+
+/// Delivered by a channel outside the store: done.
+pub async fn mark_sent<C: ConnectionTrait>(db: &C, ids: &[i64], now: DateTime<Utc>) -> Result<(), Error> {
+    for chunk in ids.chunks(1000) {
+        mark(db, chunk, "sent", Some(millis(now)), None, None).await?;
+    }
     Ok(())
 }
 
