@@ -14,7 +14,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use kairos_engine::clock::{Clock, SystemClock};
 use kairos_engine::contact::Event;
-use kairos_engine::scheduler::{Config, Inbox, Incoming, Scheduler};
+use kairos_engine::scheduler::{Config, Incoming, Scheduler};
 use kairos_engine::store::{self, Backend, Store};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Map, Value, json};
@@ -247,7 +247,8 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     // The real background loops.
     let (stop, shutdown) = watch::channel(false);
     let run_loop = tokio::spawn(scheduler.clone().run_loop(shutdown.clone()));
-    let dispatch_loop = tokio::spawn(scheduler.clone().dispatch_loop(Arc::new(Inbox), shutdown));
+    let dispatch_loop =
+        tokio::spawn(scheduler.clone().dispatch_loop(Arc::new(kairos_engine::delivery::Router::inbox()), shutdown));
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
 
     let outcome = async {

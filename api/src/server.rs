@@ -26,6 +26,9 @@ pub struct ServeArgs {
     /// The admin's password (set if it differs). Without it, the admin is created with a generated password on first start, printed once.
     #[arg(long, env = "KAIROS_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// Deliver webhook sends over HTTP (with retries); without it they go to the built-in inbox like every other channel.
+    #[arg(long, env = "KAIROS_DELIVER_WEBHOOKS")]
+    deliver_webhooks: bool,
 }
 
 #[derive(Subcommand)]
@@ -59,6 +62,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<bool> {
         settings.api_key = args.api_key;
         settings.admin_email = Some(args.admin_email);
         settings.admin_password = args.admin_password;
+        settings.deliver_webhooks = args.deliver_webhooks;
         let application = Application::build(settings).await?;
         if let Some(key) = &application.created_key {
             println!("Created an admin API key (shown only now; store it safely):\n\n    {key}\n");

@@ -7,7 +7,9 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use kairos_engine::clock::Clock;
-use kairos_engine::scheduler::{self, Inbox, Scheduler};
+use kairos_engine::delivery::{Router, Webhook, WebhookConfig};
+use kairos_engine::nodes::send::Channel;
+use kairos_engine::scheduler::{self, Scheduler};
 use kairos_engine::store::{self, Store};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -37,6 +39,11 @@ pub struct Settings {
     pub scheduler: scheduler::Config,
     /// Run the scheduler and delivery loops (tests may step them by hand instead).
     pub background: bool,
+    /// Deliver webhook sends over HTTP (`--deliver-webhooks`); otherwise they go to the
+    /// built-in inbox like every other channel.
+    pub deliver_webhooks: bool,
+    /// The webhook channel's timeouts and concurrency (when `deliver_webhooks`).
+    pub webhook: WebhookConfig,
 }
 
 impl Settings {
@@ -52,6 +59,8 @@ impl Settings {
             body_limit: 1 << 20,
             scheduler: scheduler::Config::default(),
             background: true,
+            deliver_webhooks: false,
+            webhook: WebhookConfig::default(),
         }
     }
 }
@@ -60,6 +69,7 @@ pub struct Application {
     port: u16,
     server: Server,
     scheduler: Arc<Scheduler>,
+    router: Arc<Router>,
     shutdown: watch::Sender<bool>,
     loops: Vec<JoinHandle<()>>,
     /// A key created at this start because none existed: print it once.
@@ -83,6 +93,7 @@ impl Application {
                 tracing::info!(workflow = %id, outcome = %outcome, "Loaded journey");
             }
         }
+        let router = Arc::new(router(&settings)?);
         let listener =
             TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -90,12 +101,12 @@ impl Application {
         let mut loops = Vec::new();
         if settings.background {
             loops.push(tokio::spawn(scheduler.clone().run_loop(rx.clone())));
-            loops.push(tokio::spawn(scheduler.clone().dispatch_loop(Arc::new(Inbox), rx)));
+            loops.push(tokio::spawn(scheduler.clone().dispatch_loop(router.clone(), rx)));
         }
         let state = web::Data::new(AppState { scheduler: scheduler.clone(), keys: Default::default() });
         let limit = settings.body_limit;
         let server = HttpServer::new(move || app(state.clone(), limit)).listen(listener)?.shutdown_timeout(10).run();
-        Ok(Application { port, server, scheduler, shutdown, loops, created_key, created_admin })
+        Ok(Application { port, server, scheduler, router, shutdown, loops, created_key, created_admin })
     }
 
     pub fn port(&self) -> u16 {
@@ -104,6 +115,11 @@ impl Application {
 
     pub fn scheduler(&self) -> Arc<Scheduler> {
         self.scheduler.clone()
+    }
+
+    /// Where each channel's messages are delivered (tests dispatch through it by hand).
+    pub fn router(&self) -> Arc<Router> {
+        self.router.clone()
     }
 
     /// Serve until the server stops (SIGTERM / SIGINT: stop accepting, finish requests),
@@ -117,6 +133,20 @@ impl Application {
         tracing::info!("Kairos stopped");
         result
     }
+}
+
+/// Where messages go: webhooks over HTTP when enabled, everything else to the inbox.
+fn router(settings: &Settings) -> anyhow::Result<Router> {
+    if !settings.deliver_webhooks {
+        tracing::info!("Every channel delivers to the built-in inbox (GET /v1/messages)");
+        return Ok(Router::inbox());
+    }
+    let webhook = Webhook::new(settings.webhook.clone()).context("cannot build the webhook channel's HTTP client")?;
+    tracing::info!(
+        timeout_ms = settings.webhook.timeout.as_millis() as u64,
+        "Webhooks are delivered over HTTP; email, SMS and push go to the built-in inbox"
+    );
+    Ok(Router::inbox().route(Channel::Webhook, Arc::new(webhook)))
 }
 
 /// Create the admin key from `KAIROS_API_KEY`, or a random one when there is no key yet.

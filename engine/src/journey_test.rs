@@ -427,6 +427,9 @@ pub fn describe(what: &What, start: chrono::DateTime<chrono::Utc>) -> String {
         What::TimedOut { event } => format!("timed out waiting for `{event}`"),
         What::Sent { key, channel } => format!("sent {} ({key})", channel_name(*channel)),
         What::SendSkipped { reason } => format!("skipped send: {reason}"),
+        What::DeliveryFailed { key, channel, attempts, error } => {
+            format!("delivery of {} ({key}) failed after {attempts} attempts: {error}", channel_name(*channel))
+        }
         What::ContactUpdated { changes } => {
             format!("updated contact {}", serde_json::to_string(changes).unwrap_or_default())
         }

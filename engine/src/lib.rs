@@ -1,10 +1,12 @@
 //! Kairos engine: the journey format, its validation, the pure step function that
 //! moves one contact through a journey, and the simulator that runs journeys on a
-//! virtual clock. Nothing here touches a database or the network.
+//! virtual clock. The durable store (`store`), the scheduler and real delivery
+//! (`delivery`, webhooks over HTTP) are the server's side.
 
 pub mod clock;
 pub mod condition;
 pub mod contact;
+pub mod delivery;
 pub mod journey;
 pub mod journey_test;
 pub mod nodes;

@@ -200,6 +200,9 @@ pub enum What {
     Sent { key: String, channel: Channel },
     /// A message was not sent.
     SendSkipped { reason: String },
+    /// Delivery of a message was given up (a permanent failure, or too many attempts): it
+    /// stays in the outbox as `failed` with this error.
+    DeliveryFailed { key: String, channel: Channel, attempts: u32, error: String },
     /// The contact was changed.
     ContactUpdated { changes: Vec<Change> },
     /// The goal was reached.

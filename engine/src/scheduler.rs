@@ -12,10 +12,12 @@
 
 use crate::clock::Clock;
 use crate::contact::{Contact, Event};
+use crate::delivery::Router;
 use crate::journey::Journey;
 use crate::nodes::trigger::Trigger;
 use crate::run::{Input, NewRun, Outcome, PriorRun, Refusal, Run, admit};
 use crate::step::step;
+use crate::store::Channels;
 use crate::store::{self, Committed, Store, StoredRun, Transition, VersionRecord};
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
@@ -708,35 +710,77 @@ impl Scheduler {
 
     // ----- The outbox -----
 
-    /// Deliver every message due now. Returns how many were delivered.
+    /// Deliver every message due now through `channel`. Returns how many were delivered.
     pub async fn dispatch_due(&self, channel: &dyn Deliver) -> Result<usize, store::Error> {
         if channel.in_store() {
-            return self.dispatch_in_store().await;
+            return self.dispatch_in_store(Channels::All).await;
         }
+        self.dispatch_leased(channel, Channels::All).await
+    }
+
+    /// Deliver every message due now, each channel's through the router: a channel with a
+    /// deliverer of its own through it, every other one to the built-in inbox. The
+    /// channels are delivered side by side, so a slow receiver does not hold up the inbox.
+    pub async fn dispatch_routed(&self, router: &Router) -> Result<usize, store::Error> {
+        let mut jobs: Vec<futures::future::BoxFuture<'_, Result<usize, store::Error>>> = Vec::new();
+        for (channel, deliverer) in router.routes() {
+            let only = Channels::Only(vec![*channel]);
+            jobs.push(if deliverer.in_store() {
+                Box::pin(self.dispatch_in_store(only))
+            } else {
+                Box::pin(self.dispatch_leased(deliverer.as_ref(), only))
+            });
+        }
+        jobs.push(Box::pin(self.dispatch_in_store(Channels::Except(router.routed_channels()))));
+        let mut delivered = 0;
+        let mut failure = None;
+        for result in futures::future::join_all(jobs).await {
+            match result {
+                Ok(n) => delivered += n,
+                Err(e) => failure = Some(e),
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(delivered),
+        }
+    }
+
+    /// Delivery by a channel outside the store: lease a batch, deliver it, record the
+    /// outcomes (sent, retry later, failed), until nothing is due.
+    async fn dispatch_leased(&self, channel: &dyn Deliver, channels: Channels) -> Result<usize, store::Error> {
+        let batch = channel.batch().max(1);
         let mut delivered = 0;
         loop {
             let now = self.now();
-            let lease = self.config.lease;
+            let lease = self.config.lease + channel.batch_time();
+            let channels = channels.clone();
             let items = self
                 .store
                 .writer()
-                .run(move |tx| Box::pin(async move { store::claim_outbox(tx, now, lease, 1000).await }))
+                .run(move |tx| Box::pin(async move { store::claim_outbox_of(tx, now, lease, batch, channels).await }))
                 .await?;
             if items.is_empty() {
                 return Ok(delivered);
             }
-            let n = items.len();
+            let n = items.len() as u64;
             let outcomes = channel.deliver(&self.store, &items, now).await;
             let max_attempts = self.config.max_attempts;
             let mut sent = Vec::new();
-            let mut updates = Vec::new();
+            let mut retries = Vec::new();
+            let mut failed = Vec::new();
             for (item, outcome) in items.into_iter().zip(outcomes) {
+                let channel = store::channel_name(item.message.channel());
                 match outcome {
                     Delivery::Delivered => sent.push(item.id),
                     Delivery::Retry { after, error } if item.attempts < max_attempts => {
-                        updates.push((item.id, Some(now + after), error))
+                        tracing::warn!(key = %item.key, channel, attempts = item.attempts, retry_in_ms = after.num_milliseconds(), error = %error, "Delivery failed; retrying later");
+                        retries.push((item.id, now + after, error))
                     }
-                    Delivery::Retry { error, .. } | Delivery::Failed { error } => updates.push((item.id, None, error)),
+                    Delivery::Retry { error, .. } | Delivery::Failed { error } => {
+                        tracing::error!(key = %item.key, channel, attempts = item.attempts, error = %error, "Delivery failed; giving up");
+                        failed.push((item, error))
+                    }
                 }
             }
             let done = sent.len();
@@ -745,11 +789,11 @@ impl Scheduler {
                 .run(move |tx| {
                     Box::pin(async move {
                         store::mark_sent(tx, &sent, now).await?;
-                        for (id, at, error) in updates {
-                            match at {
-                                Some(at) => store::retry_later(tx, id, at, &error).await?,
-                                None => store::give_up(tx, id, &error).await?,
-                            }
+                        for (id, at, error) in retries {
+                            store::retry_later(tx, id, at, &error).await?;
+                        }
+                        for (item, error) in failed {
+                            store::give_up(tx, &item, &error, now).await?;
                         }
                         Ok(())
                     })
@@ -757,7 +801,7 @@ impl Scheduler {
                 .await?;
             delivered += done;
             self.metrics.messages_delivered.fetch_add(done as u64, Ordering::Relaxed);
-            if n < 1000 {
+            if n < batch {
                 return Ok(delivered);
             }
         }
@@ -765,14 +809,15 @@ impl Scheduler {
 
     /// Delivery by a channel that writes to the store (the inbox): claim and deliver in
     /// one transaction per 1,000 messages.
-    async fn dispatch_in_store(&self) -> Result<usize, store::Error> {
+    async fn dispatch_in_store(&self, channels: Channels) -> Result<usize, store::Error> {
         let mut delivered = 0;
         loop {
             let now = self.now();
+            let channels = channels.clone();
             let n = self
                 .store
                 .writer()
-                .run(move |tx| Box::pin(async move { store::deliver_due_to_inbox(tx, now, 1000).await }))
+                .run(move |tx| Box::pin(async move { store::deliver_due_to_inbox_of(tx, now, 1000, channels).await }))
                 .await?;
             delivered += n;
             self.metrics.messages_delivered.fetch_add(n as u64, Ordering::Relaxed);
@@ -782,10 +827,10 @@ impl Scheduler {
         }
     }
 
-    /// The loop that delivers messages, until `shutdown` turns true.
-    pub async fn dispatch_loop(self: Arc<Self>, channel: Arc<dyn Deliver>, mut shutdown: watch::Receiver<bool>) {
+    /// The loop that delivers messages through `router`, until `shutdown` turns true.
+    pub async fn dispatch_loop(self: Arc<Self>, router: Arc<Router>, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
-            if let Err(e) = self.dispatch_due(channel.as_ref()).await {
+            if let Err(e) = self.dispatch_routed(&router).await {
                 tracing::error!(error = %e, "Delivering messages failed; retrying");
             }
             let soon = self.now() + TimeDelta::seconds(1);
@@ -841,6 +886,17 @@ pub trait Deliver: Send + Sync {
     /// dispatcher then takes and delivers messages in one transaction, without a lease.
     fn in_store(&self) -> bool {
         false
+    }
+
+    /// Most messages leased and handed over at once.
+    fn batch(&self) -> u64 {
+        1000
+    }
+
+    /// Longest [`Deliver::deliver`] may take for one batch: added to the lease, so a
+    /// batch still in flight is not taken again.
+    fn batch_time(&self) -> TimeDelta {
+        TimeDelta::zero()
     }
 }
 

@@ -5,7 +5,8 @@
 use chrono::TimeDelta;
 use kairos::{Application, Settings};
 use kairos_engine::clock::ManualClock;
-use kairos_engine::scheduler::{Inbox, Scheduler};
+use kairos_engine::delivery::Router;
+use kairos_engine::scheduler::Scheduler;
 use kairos_engine::time::parse_timestamp;
 use reqwest::{Method, Response};
 use serde_json::Value;
@@ -28,6 +29,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub scheduler: Arc<Scheduler>,
+    pub router: Arc<Router>,
     _dir: tempfile::TempDir,
 }
 
@@ -36,6 +38,11 @@ impl TestApp {
     /// do not run: tests move the clock and call [`TestApp::tick`], so every test is
     /// deterministic.
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with the settings changed by `configure` first.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(parse_timestamp("2026-03-02T10:00:00Z").unwrap());
         let mut settings = Settings::new("127.0.0.1:0", format!("sqlite://{}/kairos.db", dir.path().display()));
@@ -44,11 +51,13 @@ impl TestApp {
         settings.admin_password = Some(ADMIN_PASSWORD.into());
         settings.clock = Arc::new(clock.clone());
         settings.background = false;
+        configure(&mut settings);
         let app = Application::build(settings).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let scheduler = app.scheduler();
+        let router = app.router();
         tokio::spawn(app.run_until_stopped());
-        TestApp { address, client: reqwest::Client::new(), clock, scheduler, _dir: dir }
+        TestApp { address, client: reqwest::Client::new(), clock, scheduler, router, _dir: dir }
     }
 
     /// A request with the admin key.
@@ -142,7 +151,7 @@ impl TestApp {
     /// Step every due run and deliver every due message, as the background loops would.
     pub async fn tick(&self) {
         self.scheduler.run_due().await.unwrap();
-        self.scheduler.dispatch_due(&Inbox).await.unwrap();
+        self.scheduler.dispatch_routed(&self.router).await.unwrap();
     }
 
     /// Move the clock forward, then [`TestApp::tick`].

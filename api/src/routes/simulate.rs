@@ -133,6 +133,8 @@ pub enum TimelineKind {
     Completed,
     /// The run ended early (`exit_when`, goal with `exit`).
     Exited,
+    /// Delivery of a message was given up (only on a server, never simulated).
+    DeliveryFailed,
 }
 
 fn kind_of(what: &What) -> TimelineKind {
@@ -147,6 +149,7 @@ fn kind_of(what: &What) -> TimelineKind {
         What::TimedOut { .. } => TimelineKind::TimedOut,
         What::Sent { .. } => TimelineKind::Sent,
         What::SendSkipped { .. } => TimelineKind::Skipped,
+        What::DeliveryFailed { .. } => TimelineKind::DeliveryFailed,
         What::ContactUpdated { .. } => TimelineKind::ContactUpdated,
         What::Converted { .. } => TimelineKind::Converted,
         What::Completed => TimelineKind::Completed,

@@ -210,6 +210,25 @@ pub async fn delete_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<
                 .await?;
         }
     }
+    // A failed delivery's error may quote the receiver's answer about the contact.
+    for chunk in run_ids.chunks(500) {
+        let failed = run_history::Entity::find()
+            .filter(run_history::Column::RunId.is_in(chunk.to_vec()))
+            .filter(run_history::Column::Kind.eq("delivery_failed"))
+            .all(db)
+            .await?;
+        for h in failed {
+            let mut data: serde_json::Value = serde_json::from_str(&h.data).unwrap_or_default();
+            if let Some(map) = data.as_object_mut() {
+                map.insert("error".into(), "(erased)".into());
+            }
+            run_history::Entity::update_many()
+                .col_expr(run_history::Column::Data, Expr::value(data.to_string()))
+                .filter(run_history::Column::Id.eq(h.id))
+                .exec(db)
+                .await?;
+        }
+    }
     for m in run::Entity::find().filter(run::Column::ContactId.eq(id)).all(db).await? {
         if let Ok(mut state) = serde_json::from_str::<crate::run::Run>(&m.state) {
             state.trigger.properties.clear();

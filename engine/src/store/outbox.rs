@@ -1,13 +1,14 @@
 //! The outbox (messages waiting for delivery) and the built-in inbox channel.
 
-use super::entity::{message, outbox};
+use super::entity::{message, outbox, run, run_history};
 use super::{Error, from_millis, millis};
 use crate::nodes::send::{Channel, Rendered};
+use crate::run::{Entry, What};
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 
 pub fn channel_name(c: Channel) -> &'static str {
@@ -16,6 +17,28 @@ pub fn channel_name(c: Channel) -> &'static str {
         Channel::Sms => "sms",
         Channel::Push => "push",
         Channel::Webhook => "webhook",
+    }
+}
+
+/// Which channels' messages an outbox query takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channels {
+    All,
+    Only(Vec<Channel>),
+    Except(Vec<Channel>),
+}
+
+impl Channels {
+    /// The SQL condition (channel names are fixed words, never user input).
+    fn condition(&self) -> String {
+        let list = |cs: &[Channel]| cs.iter().map(|c| format!("'{}'", channel_name(*c))).collect::<Vec<_>>().join(", ");
+        match self {
+            Channels::All => String::new(),
+            Channels::Only(cs) if cs.is_empty() => " AND 1 = 0".into(),
+            Channels::Only(cs) => format!(" AND channel IN ({})", list(cs)),
+            Channels::Except(cs) if cs.is_empty() => String::new(),
+            Channels::Except(cs) => format!(" AND channel NOT IN ({})", list(cs)),
+        }
     }
 }
 
@@ -53,16 +76,28 @@ pub async fn claim_outbox<C: ConnectionTrait>(
     lease: TimeDelta,
     limit: u64,
 ) -> Result<Vec<OutboxItem>, Error> {
+    claim_outbox_of(db, now, lease, limit, Channels::All).await
+}
+
+/// [`claim_outbox`] for some channels only.
+pub async fn claim_outbox_of<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    lease: TimeDelta,
+    limit: u64,
+    channels: Channels,
+) -> Result<Vec<OutboxItem>, Error> {
     let backend = db.get_database_backend();
     // On PostgreSQL, dispatchers claiming at the same time skip each other's rows.
     let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let p = |n| super::runs::placeholder(backend, n);
     let sql = format!(
         "UPDATE outbox SET next_attempt_at = {}, attempts = attempts + 1 WHERE id IN \
-         (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {} \
+         (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{} \
          ORDER BY next_attempt_at LIMIT {}{lock}) RETURNING *",
         p(1),
         p(2),
+        channels.condition(),
         p(3)
     );
     let values: [sea_orm::Value; 3] = [millis(now + lease).into(), millis(now).into(), (limit as i64).into()];
@@ -128,15 +163,26 @@ pub async fn deliver_to_inbox<C: ConnectionTrait>(
 /// per idempotency key) and mark them sent, all in the caller's transaction, so no lease
 /// is needed. Returns how many were delivered.
 pub async fn deliver_due_to_inbox<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, limit: u64) -> Result<usize, Error> {
+    deliver_due_to_inbox_of(db, now, limit, Channels::All).await
+}
+
+/// [`deliver_due_to_inbox`] for some channels only (the others have real deliverers).
+pub async fn deliver_due_to_inbox_of<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+    channels: Channels,
+) -> Result<usize, Error> {
     let backend = db.get_database_backend();
     let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let p = |n| super::runs::placeholder(backend, n);
     let sql = format!(
         "UPDATE outbox SET status = 'sent', sent_at = {}, next_attempt_at = NULL, attempts = attempts + 1, \
-         last_error = NULL WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {} \
+         last_error = NULL WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{} \
          ORDER BY next_attempt_at LIMIT {}{lock}) RETURNING *",
         p(1),
         p(2),
+        channels.condition(),
         p(3)
     );
     let values: [sea_orm::Value; 3] = [millis(now).into(), millis(now).into(), (limit as i64).into()];
@@ -199,9 +245,44 @@ pub async fn retry_later<C: ConnectionTrait>(db: &C, id: i64, at: DateTime<Utc>,
     mark(db, &[id], "pending", None, Some(millis(at)), Some(error)).await
 }
 
-/// A permanent failure (or too many attempts): give up.
-pub async fn give_up<C: ConnectionTrait>(db: &C, id: i64, error: &str) -> Result<(), Error> {
-    mark(db, &[id], "failed", None, None, Some(error)).await
+/// A permanent failure (or too many attempts): give up. The message stays in the outbox
+/// as `failed` with its error (the dead letter), and the run's timeline gets a
+/// `delivery_failed` entry.
+pub async fn give_up<C: ConnectionTrait>(
+    db: &C,
+    item: &OutboxItem,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    mark(db, &[item.id], "failed", None, None, Some(error)).await?;
+    let version: Option<i32> = run::Entity::find_by_id(item.run_id.clone())
+        .select_only()
+        .column(run::Column::Version)
+        .into_tuple()
+        .one(db)
+        .await?;
+    // A run erased with its contact has no timeline left to tell.
+    let Some(version) = version else { return Ok(()) };
+    let what = What::DeliveryFailed {
+        key: item.key.clone(),
+        channel: item.message.channel(),
+        attempts: item.attempts,
+        error: error.to_string(),
+    };
+    let (kind, data) = super::runs::history_parts(&Entry { at: now, node: Some(item.node.clone()), what })?;
+    run_history::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        run_id: Set(item.run_id.clone()),
+        workflow_id: Set(item.workflow_id.clone()),
+        version: Set(version),
+        at: Set(millis(now)),
+        node: Set(Some(item.node.clone())),
+        kind: Set(kind),
+        data: Set(data),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }
 
 /// Pending messages (for metrics).
@@ -259,4 +340,103 @@ pub async fn count_distinct_message_keys<C: ConnectionTrait>(db: &C) -> Result<u
     let keys: Vec<String> =
         message::Entity::find().select_only().column(message::Column::Key).distinct().into_tuple().all(db).await?;
     Ok(keys.len() as u64)
+}
+
+/// Where a message stands in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxStatus {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// Delivered.
+    Sent,
+    /// Given up: a permanent failure or too many attempts (the dead letter).
+    Failed,
+}
+
+impl OutboxStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxStatus> {
+        match s {
+            "pending" => Some(OutboxStatus::Pending),
+            "sent" => Some(OutboxStatus::Sent),
+            "failed" => Some(OutboxStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A message in the outbox, with its delivery state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub key: String,
+    pub run_id: String,
+    pub workflow_id: String,
+    pub contact_id: String,
+    pub node: String,
+    pub message: Rendered,
+    pub status: OutboxStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// Outbox messages, oldest first, optionally by status, contact or run, after a cursor id.
+pub async fn list_outbox<C: ConnectionTrait>(
+    db: &C,
+    status: Option<OutboxStatus>,
+    contact: Option<&str>,
+    run: Option<&str>,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<OutboxRecord>, Error> {
+    let mut q = outbox::Entity::find();
+    if let Some(s) = status {
+        q = q.filter(outbox::Column::Status.eq(s.name()));
+    }
+    if let Some(c) = contact {
+        q = q.filter(outbox::Column::ContactId.eq(c));
+    }
+    if let Some(r) = run {
+        q = q.filter(outbox::Column::RunId.eq(r));
+    }
+    if let Some(a) = after {
+        q = q.filter(outbox::Column::Id.gt(a));
+    }
+    q.order_by_asc(outbox::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let message = serde_json::from_str(&m.payload)
+                .map_err(|e| Error::Corrupt { what: "outbox payload", detail: e.to_string() })?;
+            let status = OutboxStatus::parse(&m.status)
+                .ok_or_else(|| Error::Corrupt { what: "outbox status", detail: m.status.clone() })?;
+            Ok(OutboxRecord {
+                id: m.id,
+                key: m.key,
+                run_id: m.run_id,
+                workflow_id: m.workflow_id,
+                contact_id: m.contact_id,
+                node: m.node,
+                message,
+                status,
+                attempts: m.attempts.max(0) as u32,
+                next_attempt_at: m.next_attempt_at.map(from_millis),
+                created_at: from_millis(m.created_at),
+                sent_at: m.sent_at.map(from_millis),
+                last_error: m.last_error,
+            })
+        })
+        .collect()
 }

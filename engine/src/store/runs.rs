@@ -367,7 +367,7 @@ where
 }
 
 /// The `kind` column and the JSON data of a history entry.
-fn history_parts(e: &Entry) -> Result<(String, String), Error> {
+pub(super) fn history_parts(e: &Entry) -> Result<(String, String), Error> {
     let mut value =
         serde_json::to_value(&e.what).map_err(|err| Error::Corrupt { what: "history", detail: err.to_string() })?;
     let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or("unknown").to_string();
