@@ -5,6 +5,8 @@ mod helpers;
 
 #[path = "api/contacts.rs"]
 mod contacts;
+#[path = "api/delivery.rs"]
+mod delivery;
 #[path = "api/editor.rs"]
 mod editor;
 #[path = "api/health.rs"]

@@ -35,7 +35,8 @@ pub struct MessageDto {
     pub channel: String,
     /// The rendered content, by channel: email `{channel, to, subject, body, from?, reply_to?}`,
     /// sms `{channel, to, body}`, push `{channel, to, title, body, url?}`, webhook
-    /// `{channel, method, url, headers, body?}`.
+    /// `{channel, method, url, headers, body?}` (the values of secret headers such as
+    /// `Authorization` and a password in the URL show as `[redacted]`).
     #[schema(value_type = Object)]
     pub message: Rendered,
     /// When it was delivered to the inbox (RFC 3339).
@@ -52,7 +53,7 @@ impl From<MessageRecord> for MessageDto {
             contact_id: m.contact_id,
             node: m.node,
             channel: store::channel_name(m.message.channel()).to_string(),
-            message: m.message,
+            message: kairos_engine::delivery::redacted(&m.message),
             created_at: m.created_at,
         }
     }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod ingest;
 pub mod journey_tests;
 pub mod messages;
+pub mod outbox;
 pub mod runs;
 pub mod session;
 pub mod simulate;
@@ -32,6 +33,7 @@ fn v1(cfg: &mut ServiceConfig) {
     ingest::configure(cfg);
     contacts::configure(cfg);
     messages::configure(cfg);
+    outbox::configure(cfg);
     workflows::configure(cfg);
     runs::configure(cfg);
     api_keys::configure(cfg);

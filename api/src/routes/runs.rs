@@ -172,8 +172,9 @@ pub struct RunDetail {
     /// with `left`, `op`, `left_value`, `right_value`, `result`), `variant` (`variant`,
     /// `holdout`), `waiting_until` (`until`), `waiting_for_event` (`event`, `timeout_at`),
     /// `no_wait` (`reason`), `event_received` / `timed_out` (`event`), `sent` (`key`,
-    /// `channel`), `send_skipped` (`reason`), `contact_updated` (`changes`), `converted`
-    /// (`event`), `completed`, `exited` (`reason`).
+    /// `channel`), `send_skipped` (`reason`), `delivery_failed` (`key`, `channel`, `attempts`,
+    /// `error`: the message was given up and stays in `GET /v1/outbox?status=failed`),
+    /// `contact_updated` (`changes`), `converted` (`event`), `completed`, `exited` (`reason`).
     #[schema(value_type = Vec<Object>)]
     pub timeline: Vec<Value>,
 }
