@@ -827,11 +827,44 @@ impl Scheduler {
         }
     }
 
-    /// The loop that delivers messages through `router`, until `shutdown` turns true.
-    pub async fn dispatch_loop(self: Arc<Self>, router: Arc<Router>, mut shutdown: watch::Receiver<bool>) {
+    /// The loops that deliver messages through `router`, until `shutdown` turns true: one
+    /// per routed channel and one for the inbox, so a slow receiver or a long backlog on
+    /// one channel does not hold up the others.
+    pub async fn dispatch_loop(self: Arc<Self>, router: Arc<Router>, shutdown: watch::Receiver<bool>) {
+        let this: &Scheduler = &self;
+        let mut lanes: Vec<futures::future::BoxFuture<'_, ()>> = Vec::new();
+        for (channel, deliverer) in router.routes() {
+            let only = Channels::Only(vec![*channel]);
+            let name = store::channel_name(*channel);
+            lanes.push(Box::pin(this.lane(name, shutdown.clone(), move || {
+                let (only, deliverer) = (only.clone(), deliverer.clone());
+                Box::pin(async move {
+                    if deliverer.in_store() {
+                        this.dispatch_in_store(only).await
+                    } else {
+                        this.dispatch_leased(deliverer.as_ref(), only).await
+                    }
+                })
+            })));
+        }
+        let rest = Channels::Except(router.routed_channels());
+        lanes.push(Box::pin(this.lane("inbox", shutdown.clone(), move || {
+            let rest = rest.clone();
+            Box::pin(async move { this.dispatch_in_store(rest).await })
+        })));
+        futures::future::join_all(lanes).await;
+    }
+
+    /// One delivery loop: `dispatch`, then wait for the next message or a second.
+    async fn lane<'a>(
+        &'a self,
+        name: &'static str,
+        mut shutdown: watch::Receiver<bool>,
+        dispatch: impl Fn() -> futures::future::BoxFuture<'a, Result<usize, store::Error>>,
+    ) {
         while !*shutdown.borrow() {
-            if let Err(e) = self.dispatch_routed(&router).await {
-                tracing::error!(error = %e, "Delivering messages failed; retrying");
+            if let Err(e) = dispatch().await {
+                tracing::error!(lane = name, error = %e, "Delivering messages failed; retrying");
             }
             let soon = self.now() + TimeDelta::seconds(1);
             tokio::select! {

@@ -381,3 +381,27 @@ async fn after_the_last_attempt_the_message_is_dead_lettered_and_on_the_timeline
     assert!(store::history(reader, &run).await.is_ok());
     receiver.stop().await;
 }
+
+/// The background loop: webhooks and the inbox each have their own lane, and both deliver.
+#[tokio::test]
+async fn the_dispatch_loop_delivers_webhooks_and_the_inbox_side_by_side() {
+    let receiver = Receiver::start(vec![], None).await;
+    let h = harness(true).await;
+    publish(&h, &receiver.url).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let lanes = tokio::spawn(h.scheduler.clone().dispatch_loop(Arc::new(h.router.clone()), shutdown));
+    start(&h).await;
+    h.scheduler.nudge();
+    let reader = h.scheduler.store().reader();
+    let began = std::time::Instant::now();
+    while (receiver.requests().is_empty() || store::count_messages(reader).await.unwrap() == 0)
+        && began.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(receiver.requests().len(), 1, "the webhook lane delivered");
+    assert_eq!(store::count_messages(reader).await.unwrap(), 1, "the inbox lane delivered the email");
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), lanes).await.expect("the lanes stop").unwrap();
+    receiver.stop().await;
+}
