@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_init;
 mod m20261201_000001_editor;
 mod m20261202_000001_node_counts;
+mod m20261203_000001_outbox_failed;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_init::Migration),
             Box::new(m20261201_000001_editor::Migration),
             Box::new(m20261202_000001_node_counts::Migration),
+            Box::new(m20261203_000001_outbox_failed::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Webhook delivery through the server (`deliver_webhooks`, as `kairos serve
 //! --deliver-webhooks`): a failing receiver's message is given up, listed by
-//! `GET /v1/outbox?status=failed` and shown on the run's timeline, secrets redacted.
+//! `GET /v1/outbox?status=failed`, counted in the journey's statistics and shown on the
+//! run's timeline, secrets redacted.
 
 use crate::helpers::{TestApp, json, problem};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -93,6 +94,13 @@ async fn a_webhook_given_up_after_its_attempts_is_listed_as_failed_and_on_the_ti
     assert_eq!(failure["attempts"], 2);
     assert!(failure["error"].as_str().unwrap().contains("503"));
     assert!(!detail.to_string().contains("s3cret"), "{detail}");
+
+    // The journey's statistics count it on its node.
+    let stats = json(app.get("/v1/workflows/hook/stats").await, 200).await;
+    assert_eq!(stats["nodes"]["notify"]["failed_deliveries"], 1, "{stats}");
+    assert_eq!(stats["nodes"]["done"]["failed_deliveries"], 0, "{stats}");
+    let v1 = json(app.get("/v1/workflows/hook/stats?version=1").await, 200).await;
+    assert_eq!(v1["nodes"]["notify"]["failed_deliveries"], 1, "{v1}");
 
     // Erasing the contact erases the error (it may quote the receiver about her) and her outbox.
     assert_eq!(app.delete("/v1/contacts/ann").await.status().as_u16(), 204);

@@ -1227,6 +1227,8 @@ pub struct NodeCounts {
     pub exited: u64,
     /// Runs that reached the goal while at the node.
     pub converted: u64,
+    /// Messages of this send node whose delivery was given up (see `GET /v1/outbox?status=failed`).
+    pub failed_deliveries: u64,
 }
 
 /// Run totals of a workflow.
@@ -1289,7 +1291,7 @@ fn node_ids(doc: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Per-node counts (entered, waiting, exited, converted) and run totals, for the editor's
+/// Per-node counts (entered, waiting, exited, converted, failed deliveries) and run totals, for the editor's
 /// canvas overlay; of one version or of all.
 #[utoipa::path(
     tag = "workflows",
@@ -1327,7 +1329,13 @@ pub async fn workflow_stats(
     for (node, s) in store::node_stats(reader, &id, version).await? {
         nodes.insert(
             node,
-            NodeCounts { entered: s.entered, waiting: s.waiting, exited: s.ended, converted: s.converted },
+            NodeCounts {
+                entered: s.entered,
+                waiting: s.waiting,
+                exited: s.ended,
+                converted: s.converted,
+                failed_deliveries: s.failed_deliveries,
+            },
         );
     }
     let counts = store::count_runs(reader, &id, version).await?;

@@ -566,6 +566,8 @@ pub struct NodeStats {
     pub waiting: u64,
     pub ended: u64,
     pub converted: u64,
+    /// Messages of this (send) node given up (the outbox's dead letters).
+    pub failed_deliveries: u64,
 }
 
 fn sum(row: &sea_orm::QueryResult, column: &str) -> Result<u64, Error> {
@@ -609,6 +611,19 @@ pub async fn node_stats<C: ConnectionTrait>(
             "waiting" | "active" => s.waiting += n as u64,
             _ => s.ended += n as u64,
         }
+    }
+    let version_filter = if version.is_some() {
+        " AND EXISTS (SELECT 1 FROM runs WHERE runs.id = outbox.run_id AND runs.version = $2)"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT node, COUNT(*) AS n FROM outbox WHERE workflow_id = $1 AND status = 'failed'{version_filter} GROUP BY node"
+    );
+    for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values(version))).await? {
+        let node: String = row.try_get("", "node")?;
+        let n: i64 = row.try_get("", "n")?;
+        stats.entry(node).or_default().failed_deliveries = n.max(0) as u64;
     }
     Ok(stats)
 }
