@@ -227,3 +227,16 @@ fn migrate_and_api_keys_from_the_command_line() {
     let unknown = kairos(&["apikey", "revoke", "nope", "--database-url", &url]);
     assert_eq!(unknown.status.code(), Some(1));
 }
+
+#[test]
+fn bench_delivers_webhooks_over_http_and_reports_the_rate_and_latency() {
+    let out = kairos(&["bench", "--webhooks", "200", "--json", "--timeout-secs", "60"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    assert_eq!(report["webhooks"], 200);
+    assert_eq!(report["journeys"], 0);
+    assert!(report["webhook_messages_per_sec"].as_f64().unwrap() > 0.0, "{report}");
+    let (p50, p99) =
+        (report["webhook_latency_p50_ms"].as_f64().unwrap(), report["webhook_latency_p99_ms"].as_f64().unwrap());
+    assert!(p50 <= p99, "{report}");
+}

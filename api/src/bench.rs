@@ -9,6 +9,9 @@
 //!   per journey) is in the inbox.
 //! - **waiting** (`--waiting N`): N runs that wait 30 days; reports memory (the scheduler
 //!   must never hold waiting runs in memory) and database bytes per waiting run.
+//! - **webhooks** (`--webhooks N`): N runs that each send one webhook, delivered over HTTP
+//!   by the real webhook channel to a receiver the bench starts on 127.0.0.1; reports
+//!   messages/s and the dispatcher's latency from queued to delivered.
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
@@ -33,6 +36,10 @@ pub struct BenchArgs {
     /// Runs to create that wait 30 days (measures memory and bytes per waiting run).
     #[arg(long, default_value_t = 0)]
     waiting: u64,
+    /// Webhooks to deliver over HTTP to a local receiver (measures messages/s and the
+    /// dispatcher's latency from queued to delivered).
+    #[arg(long, default_value_t = 0)]
+    webhooks: u64,
     /// Events per `ingest` call.
     #[arg(long, default_value_t = 1000)]
     ingest_batch: usize,
@@ -66,6 +73,7 @@ pub struct BenchArgs {
 
 const JOURNEY_EVENT: &str = "bench_signed_up";
 const WAITING_EVENT: &str = "bench_waitlisted";
+const WEBHOOK_EVENT: &str = "bench_hooked";
 /// Node steps of one journey: send, delay, branch, send, exit.
 const STEPS_PER_JOURNEY: u64 = 5;
 const MESSAGES_PER_JOURNEY: u64 = 2;
@@ -101,6 +109,51 @@ fn journey_definition(delay_secs: u64) -> String {
         ]
     })
     .to_string()
+}
+
+/// One webhook per run, to the bench's receiver.
+fn webhook_definition(url: &str) -> String {
+    json!({
+        "$schema": "./schema.json",
+        "id": "bench-webhook",
+        "name": "Bench webhook",
+        "description": "kairos bench: one webhook per run, over HTTP.",
+        "trigger": { "type": "event", "event": WEBHOOK_EVENT, "next": "notify" },
+        "settings": { "reentry": "once", "timezone": "UTC" },
+        "nodes": [
+            { "id": "notify", "type": "send",
+              "message": { "channel": "webhook", "method": "POST", "url": url,
+                           "headers": { "Authorization": "Bearer bench" },
+                           "body": { "contact": "{{contact.id}}", "event": "{{trigger.name}}" } },
+              "next": "done" },
+            { "id": "done", "type": "exit" }
+        ]
+    })
+    .to_string()
+}
+
+/// A receiver on 127.0.0.1 that answers every request 204 and counts them.
+fn start_receiver() -> anyhow::Result<(String, Arc<std::sync::atomic::AtomicU64>, actix_web::dev::ServerHandle)> {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = web::Data::from(count.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot start the webhook receiver")?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new().app_data(seen.clone()).default_service(web::to(
+            |seen: web::Data<std::sync::atomic::AtomicU64>| async move {
+                seen.fetch_add(1, Ordering::Relaxed);
+                HttpResponse::NoContent().finish()
+            },
+        ))
+    })
+    .workers(1)
+    .shutdown_timeout(0)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Ok((format!("http://127.0.0.1:{port}/bench"), count, handle))
 }
 
 fn waiting_definition() -> String {
@@ -145,6 +198,12 @@ struct Report {
     max_ms: Option<u32>,
     lateness_samples: usize,
     messages_delivered: Option<u64>,
+    // webhooks
+    webhooks: u64,
+    webhook_secs: Option<f64>,
+    webhooks_per_sec: Option<f64>,
+    /// p50 and p99 (ms) from a webhook being queued to its delivery being recorded.
+    webhook_latency_ms: Option<(f64, f64)>,
     /// Committed transitions (2 a journey when nothing is stepped twice) and stale commits.
     transitions: Option<u64>,
     stale_commits: Option<u64>,
@@ -195,9 +254,9 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<bool> {
 }
 
 async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
-    let journeys = args.journeys.unwrap_or(if args.waiting > 0 { 0 } else { 100_000 });
-    if journeys == 0 && args.waiting == 0 {
-        bail!("nothing to do: give --journeys or --waiting a number above 0");
+    let journeys = args.journeys.unwrap_or(if args.waiting > 0 || args.webhooks > 0 { 0 } else { 100_000 });
+    if journeys == 0 && args.waiting == 0 && args.webhooks == 0 {
+        bail!("nothing to do: give --journeys, --waiting or --webhooks a number above 0");
     }
     if args.ingest_batch == 0 || args.claim_batch == 0 {
         bail!("--ingest-batch and --claim-batch must be above 0");
@@ -225,6 +284,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         journeys,
         waiting: args.waiting,
+        webhooks: args.webhooks,
         ingest_batch: args.ingest_batch,
         claim_batch: args.claim_batch,
         delay_secs: args.delay_secs,
@@ -243,12 +303,22 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     if args.waiting > 0 {
         publish(&scheduler, &waiting_definition()).await?;
     }
+    let mut router = kairos_engine::delivery::Router::inbox();
+    let receiver = if args.webhooks > 0 {
+        let (url, count, handle) = start_receiver()?;
+        publish(&scheduler, &webhook_definition(&url)).await?;
+        let webhook = kairos_engine::delivery::Webhook::new(kairos_engine::delivery::WebhookConfig::default())
+            .context("cannot build the webhook channel's HTTP client")?;
+        router = router.route(kairos_engine::nodes::send::Channel::Webhook, Arc::new(webhook));
+        Some((count, handle))
+    } else {
+        None
+    };
 
     // The real background loops.
     let (stop, shutdown) = watch::channel(false);
     let run_loop = tokio::spawn(scheduler.clone().run_loop(shutdown.clone()));
-    let dispatch_loop =
-        tokio::spawn(scheduler.clone().dispatch_loop(Arc::new(kairos_engine::delivery::Router::inbox()), shutdown));
+    let dispatch_loop = tokio::spawn(scheduler.clone().dispatch_loop(Arc::new(router), shutdown));
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
 
     let outcome = async {
@@ -258,12 +328,18 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         if journeys > 0 {
             bench_journeys(&scheduler, args, journeys, &mut report, deadline).await?;
         }
+        if let Some((count, _)) = &receiver {
+            bench_webhooks(&scheduler, args, count, &mut report, deadline).await?;
+        }
         anyhow::Ok(())
     }
     .await;
     let _ = stop.send(true);
     let _ = run_loop.await;
     let _ = dispatch_loop.await;
+    if let Some((_, handle)) = receiver {
+        handle.stop(false).await;
+    }
     outcome?;
 
     if args.waiting > 0 {
@@ -359,6 +435,43 @@ async fn ingest_all(
         after_batch(i);
     }
     Ok(calls)
+}
+
+/// Start `--webhooks` runs that each send one webhook, and wait until the receiver has
+/// them all and the outbox is empty.
+async fn bench_webhooks(
+    scheduler: &Arc<Scheduler>,
+    args: &BenchArgs,
+    received: &std::sync::atomic::AtomicU64,
+    report: &mut Report,
+    deadline: Instant,
+) -> anyhow::Result<()> {
+    let n = args.webhooks;
+    let t = Instant::now();
+    ingest_all(scheduler, WEBHOOK_EVENT, "hook-", n, args.ingest_batch, deadline, |_| {}).await?;
+    let reader = scheduler.store().reader();
+    while received.load(Ordering::Relaxed) < n || store::outbox_backlog(reader).await? > 0 {
+        if Instant::now() > deadline {
+            bail!("timed out delivering webhooks: {} of {n} received", received.load(Ordering::Relaxed));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    report.webhook_secs = Some(secs);
+    report.webhooks_per_sec = Some(n as f64 / secs);
+    let backend = reader.get_database_backend();
+    let sql = "SELECT sent_at - created_at AS d FROM outbox WHERE channel = 'webhook' AND status = 'sent'";
+    let mut ms: Vec<i64> = Vec::with_capacity(n as usize);
+    for row in reader.query_all(Statement::from_string(backend, sql)).await? {
+        ms.push(row.try_get("", "d")?);
+    }
+    if (ms.len() as u64) < n {
+        bail!("{} of {n} webhooks were not delivered (see GET /v1/outbox?status=failed)", n - ms.len() as u64);
+    }
+    ms.sort_unstable();
+    let at = |p: f64| ms[((p / 100.0) * (ms.len() - 1) as f64).round() as usize] as f64;
+    report.webhook_latency_ms = Some((at(50.0), at(99.0)));
+    Ok(())
 }
 
 async fn bench_waiting(
@@ -739,6 +852,10 @@ fn to_json(r: &Report, targets: &[Target]) -> Value {
         "resume_lateness_max_ms": r.max_ms,
         "resume_lateness_samples": r.lateness_samples,
         "messages_delivered": r.messages_delivered,
+        "webhooks": r.webhooks,
+        "webhook_messages_per_sec": f(r.webhooks_per_sec),
+        "webhook_latency_p50_ms": r.webhook_latency_ms.map(|l| round1(l.0)),
+        "webhook_latency_p99_ms": r.webhook_latency_ms.map(|l| round1(l.1)),
         "transitions": r.transitions,
         "stale_commits": r.stale_commits,
     });
@@ -798,6 +915,7 @@ fn print_table(r: &Report, targets: &[Target]) {
     let mut rows: Vec<(&str, String, String)> = vec![
         ("journeys", thousands(r.journeys as f64), String::new()),
         ("waiting", thousands(r.waiting as f64), String::new()),
+        ("webhooks", thousands(r.webhooks as f64), String::new()),
         ("database", r.backend.to_string(), String::new()),
         ("cores", r.cores.to_string(), String::new()),
         ("ingest / claim batch", format!("{} / {}", r.ingest_batch, r.claim_batch), String::new()),
@@ -860,6 +978,17 @@ fn print_table(r: &Report, targets: &[Target]) {
             ),
             ("db_bytes (after checkpoint)", num(r.db_bytes.map(|v| v as f64)), String::new()),
             ("db_bytes_per_waiting_run", num(r.db_bytes_per_waiting_run), String::new()),
+        ]);
+    }
+    if r.webhooks > 0 {
+        rows.extend([
+            ("webhooks delivered in", secs(r.webhook_secs), String::new()),
+            ("webhook_messages_per_sec", num(r.webhooks_per_sec), "over HTTP to 127.0.0.1".to_string()),
+            (
+                "webhook latency p50 / p99",
+                r.webhook_latency_ms.map_or_else(dash, |(p50, p99)| format!("{p50:.0} ms / {p99:.0} ms")),
+                "queued → delivered".to_string(),
+            ),
         ]);
     }
     rows.push(("peak_rss_mb (whole bench)", format!("{:.0} MB", r.peak_rss_mb), String::new()));
