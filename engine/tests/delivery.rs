@@ -454,3 +454,43 @@ async fn retries_and_dead_letters_work_on_postgresql() {
     admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
     result.unwrap();
 }
+
+/// A dispatcher that dies after the receiver accepted a webhook but before the outbox
+/// recorded it: once the lease runs out the message is sent again, with the same key.
+#[tokio::test]
+async fn a_send_lost_between_the_receiver_and_the_outbox_is_resent_with_the_same_key() {
+    use kairos_engine::scheduler::{Deliver, Delivery};
+    let receiver = Receiver::start(vec![], None).await;
+    let h = harness(true).await;
+    publish(&h, &receiver.url).await;
+    start(&h).await;
+    let webhook =
+        Webhook::new(WebhookConfig { timeout: Duration::from_millis(300), ..WebhookConfig::default() }).unwrap();
+    // The dispatcher's first half: lease the webhook and send it; then it "crashes".
+    let now = h.clock.now();
+    let lease = Config::default().lease + webhook.batch_time();
+    let claimed = h
+        .scheduler
+        .store()
+        .writer()
+        .run(move |tx| {
+            Box::pin(async move {
+                store::claim_outbox_of(tx, now, lease, 16, store::Channels::Only(vec![Channel::Webhook])).await
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(webhook.deliver(h.scheduler.store(), &claimed, now).await, [Delivery::Delivered]);
+    assert_eq!(webhook_entry(&h).await.status, OutboxStatus::Pending, "never recorded");
+
+    // A new dispatcher: nothing while the lease holds, then the same key again.
+    assert_eq!(advance(&h, lease - TimeDelta::seconds(1)).await, 1, "only the email");
+    assert_eq!(receiver.requests().len(), 1);
+    assert_eq!(advance(&h, TimeDelta::seconds(1)).await, 1);
+    let got = receiver.requests();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].headers["idempotency-key"], got[1].headers["idempotency-key"]);
+    assert_eq!(webhook_entry(&h).await.status, OutboxStatus::Sent);
+    receiver.stop().await;
+}
