@@ -354,7 +354,13 @@ step('see the validation problem on the send step, then fix it in its form', asy
   await page.fill(tid('send-subject'), '');
   await page.locator(tid('send-subject')).pressSequentially('You left something behind, ');
   await page.click(tid('insert-contact.first_name'));
+  await page.waitForFunction(
+    (sel) => document.querySelector(sel)?.value.endsWith('{{contact.first_name}}'),
+    `[data-testid="send-subject"]`,
+  );
   await page.fill(tid('send-body'), '<p>Your cart is waiting.</p>');
+  const subject = await page.locator(tid('send-subject')).inputValue();
+  expect(subject === 'You left something behind, {{contact.first_name}}', `the subject is ${JSON.stringify(subject)}`);
   await waitSaved(page);
   await problem.waitFor({ state: 'detached' });
   await page.click(tid('tab-problems'));

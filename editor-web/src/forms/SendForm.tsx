@@ -50,8 +50,12 @@ export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
     const at = target.el && document.activeElement !== undefined ? target.el.selectionStart ?? current.length : current.length;
     const text = `{{${variable}}}`;
     setMessage({ ...message, [target.key]: current.slice(0, at) + text + current.slice(at) });
+    // Back to the field, after the variable — unless focus has moved on meanwhile (to
+    // another field), which must not lose what is typed there.
+    const clicked = document.activeElement;
     requestAnimationFrame(() => {
-      if (target.el) { target.el.focus(); target.el.setSelectionRange(at + text.length, at + text.length); }
+      const still = document.activeElement === clicked || document.activeElement === document.body;
+      if (target.el && still) { target.el.focus(); target.el.setSelectionRange(at + text.length, at + text.length); }
     });
   };
 
