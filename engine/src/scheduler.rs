@@ -461,7 +461,7 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<Option<Run>, store::Error> {
         let prior = store::prior_runs(tx, &contact.id, journey.id()).await?;
-        let prior_runs = prior.iter().map(|(c, active)| PriorRun { correlation: c.as_deref(), active: *active });
+        let prior_runs = prior.iter().map(|r| PriorRun { correlation: r.correlation.as_deref(), active: r.active });
         if admit(&journey.workflow().settings, correlation.as_deref(), prior_runs).is_err() {
             return Ok(None);
         }
@@ -571,7 +571,7 @@ impl Scheduler {
                     let refusal = admit(
                         &journey.workflow().settings,
                         None,
-                        prior.iter().map(|(c, a)| PriorRun { correlation: c.as_deref(), active: *a }),
+                        prior.iter().map(|r| PriorRun { correlation: r.correlation.as_deref(), active: r.active }),
                     );
                     if let Err(r) = refusal {
                         return Ok(Err(r));

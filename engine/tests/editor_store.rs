@@ -60,7 +60,7 @@ async fn exercise(store: &Store) {
     for (i, total) in [json!(1), json!(2.5)].into_iter().enumerate() {
         let mut e = Event::new("order_completed", now).with_property("total", total);
         e.message_id = Some(format!("m-{i}"));
-        w.run(move |tx| Box::pin(async move { store::insert_event(tx, "ann", &e, now).await })).await.unwrap();
+        w.run(move |tx| Box::pin(async move { store::insert_events(tx, &[("ann", &e)], now).await })).await.unwrap();
     }
     let events = store::event_catalog(r, 10_000).await.unwrap();
     assert_eq!(events.examined, 2);

@@ -133,16 +133,6 @@ async fn save<C: ConnectionTrait>(db: &C, contact: &Contact, created_at: i64, no
     Ok(())
 }
 
-/// Make sure a contact exists (events may come before `identify`); returns it.
-pub async fn ensure_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<Utc>) -> Result<Contact, Error> {
-    if let Some(r) = get_contact(db, id).await? {
-        return Ok(r.contact);
-    }
-    let contact = Contact::new(id);
-    save(db, &contact, millis(now), now).await?;
-    Ok(contact)
-}
-
 /// Apply a run's contact changes to the stored contact. Increments add to the stored
 /// value (not the value the run computed), so concurrent runs never lose points.
 pub async fn apply_changes<C: ConnectionTrait>(
@@ -242,30 +232,6 @@ pub async fn delete_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<
         }
     }
     Ok(existed)
-}
-
-/// Store an event. Returns false when an event with the same `message_id` is stored
-/// already (a retried delivery), in which case nothing was written.
-pub async fn insert_event<C: ConnectionTrait>(
-    db: &C,
-    contact_id: &str,
-    e: &Event,
-    now: DateTime<Utc>,
-) -> Result<bool, Error> {
-    let model = event::ActiveModel {
-        seq: sea_orm::ActiveValue::NotSet,
-        message_id: Set(e.message_id.clone()),
-        contact_id: Set(contact_id.to_string()),
-        name: Set(e.name.clone()),
-        properties: Set(Value::Object(e.properties.clone()).to_string()),
-        timestamp: Set(millis(e.timestamp)),
-        received_at: Set(millis(now)),
-    };
-    let n = event::Entity::insert(model)
-        .on_conflict(OnConflict::column(event::Column::MessageId).do_nothing().to_owned())
-        .exec_without_returning(db)
-        .await?;
-    Ok(n == 1)
 }
 
 /// Store many events in as few statements as the database allows. One flag per event:

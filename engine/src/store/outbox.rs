@@ -69,17 +69,21 @@ pub struct MessageRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// Lease up to `limit` pending messages whose attempt time has come; each attempt counts.
-pub async fn claim_outbox<C: ConnectionTrait>(
-    db: &C,
-    now: DateTime<Utc>,
-    lease: TimeDelta,
-    limit: u64,
-) -> Result<Vec<OutboxItem>, Error> {
-    claim_outbox_of(db, now, lease, limit, Channels::All).await
+/// The subquery of the pending messages of `channels` due at parameter 2, oldest first, at
+/// most parameter 3 of them (parameter 1 is the caller's).
+fn due_ids(backend: sea_orm::DbBackend, channels: &Channels) -> String {
+    let p = |n| super::runs::placeholder(backend, n);
+    format!(
+        "(SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{} ORDER BY next_attempt_at LIMIT {}{})",
+        p(2),
+        channels.condition(),
+        p(3),
+        super::runs::skip_locked(backend)
+    )
 }
 
-/// [`claim_outbox`] for some channels only.
+/// Lease up to `limit` pending messages of `channels` whose attempt time has come; each
+/// attempt counts.
 pub async fn claim_outbox_of<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -88,17 +92,10 @@ pub async fn claim_outbox_of<C: ConnectionTrait>(
     channels: Channels,
 ) -> Result<Vec<OutboxItem>, Error> {
     let backend = db.get_database_backend();
-    // On PostgreSQL, dispatchers claiming at the same time skip each other's rows.
-    let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let p = |n| super::runs::placeholder(backend, n);
     let sql = format!(
-        "UPDATE outbox SET next_attempt_at = {}, attempts = attempts + 1 WHERE id IN \
-         (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{} \
-         ORDER BY next_attempt_at LIMIT {}{lock}) RETURNING *",
-        p(1),
-        p(2),
-        channels.condition(),
-        p(3)
+        "UPDATE outbox SET next_attempt_at = {}, attempts = attempts + 1 WHERE id IN {} RETURNING *",
+        super::runs::placeholder(backend, 1),
+        due_ids(backend, &channels)
     );
     let values: [sea_orm::Value; 3] = [millis(now + lease).into(), millis(now).into(), (limit as i64).into()];
     let mut rows =
@@ -174,16 +171,11 @@ pub async fn deliver_due_to_inbox_of<C: ConnectionTrait>(
     channels: Channels,
 ) -> Result<usize, Error> {
     let backend = db.get_database_backend();
-    let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let p = |n| super::runs::placeholder(backend, n);
     let sql = format!(
         "UPDATE outbox SET status = 'sent', sent_at = {}, next_attempt_at = NULL, attempts = attempts + 1, \
-         last_error = NULL WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{} \
-         ORDER BY next_attempt_at LIMIT {}{lock}) RETURNING *",
-        p(1),
-        p(2),
-        channels.condition(),
-        p(3)
+         last_error = NULL WHERE id IN {} RETURNING *",
+        super::runs::placeholder(backend, 1),
+        due_ids(backend, &channels)
     );
     let values: [sea_orm::Value; 3] = [millis(now).into(), millis(now).into(), (limit as i64).into()];
     let mut sent =

@@ -342,6 +342,12 @@ async fn update_fenced<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Where several workers claim from the same table at once (PostgreSQL), each skips the
+/// rows another has locked; SQLite has one writer and no such clause.
+pub(crate) fn skip_locked(backend: sea_orm::DbBackend) -> &'static str {
+    if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
+}
+
 /// The `n`-th (1-based) statement parameter in the backend's syntax.
 pub(crate) fn placeholder(backend: sea_orm::DbBackend, n: usize) -> String {
     match backend {
@@ -388,7 +394,7 @@ pub async fn claim_due<C: ConnectionTrait>(
 ) -> Result<Vec<StoredRun>, Error> {
     let backend = db.get_database_backend();
     // On PostgreSQL, workers claiming at the same time skip each other's rows.
-    let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let lock = skip_locked(backend);
     let sql = format!(
         "UPDATE runs SET wake_at = {} WHERE id IN \
          (SELECT id FROM runs WHERE wake_at <= {} ORDER BY wake_at LIMIT {}{lock}) RETURNING *",
@@ -418,46 +424,10 @@ pub async fn next_wake<C: ConnectionTrait>(db: &C) -> Result<Option<DateTime<Utc
     Ok(row.flatten().map(from_millis))
 }
 
-/// Runs of `contact` that listen for `event`.
-pub async fn subscribed_runs<C: ConnectionTrait>(db: &C, contact: &str, event: &str) -> Result<Vec<StoredRun>, Error> {
-    let ids: Vec<String> = subscription::Entity::find()
-        .select_only()
-        .column(subscription::Column::RunId)
-        .filter(subscription::Column::ContactId.eq(contact))
-        .filter(subscription::Column::Event.eq(event))
-        .into_tuple()
-        .all(db)
-        .await?;
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut runs: Vec<StoredRun> = run::Entity::find()
-        .filter(run::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(decode)
-        .collect::<Result<_, _>>()?;
-    runs.sort_by_key(|r| (r.run.started_at, r.run.entry));
-    Ok(runs)
-}
-
 /// Earlier runs of a contact in a journey, for re-entry: (correlation, still active).
-pub async fn prior_runs<C: ConnectionTrait>(
-    db: &C,
-    contact: &str,
-    workflow: &str,
-) -> Result<Vec<(Option<String>, bool)>, Error> {
-    let rows: Vec<(Option<String>, String)> = run::Entity::find()
-        .select_only()
-        .column(run::Column::Correlation)
-        .column(run::Column::Status)
-        .filter(run::Column::ContactId.eq(contact))
-        .filter(run::Column::WorkflowId.eq(workflow))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|(c, s)| (c, matches!(s.as_str(), "active" | "waiting"))).collect())
+pub async fn prior_runs<C: ConnectionTrait>(db: &C, contact: &str, workflow: &str) -> Result<Vec<PriorRunRow>, Error> {
+    let mut all = prior_runs_many(db, &[contact.to_string()], &[workflow.to_string()]).await?;
+    Ok(all.remove(&(contact.to_string(), workflow.to_string())).unwrap_or_default())
 }
 
 pub async fn get_run<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<StoredRun>, Error> {
