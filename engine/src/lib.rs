@@ -14,6 +14,7 @@ pub mod problem;
 pub mod run;
 pub mod scheduler;
 pub mod schema;
+pub mod secrets;
 pub mod simulate;
 pub mod step;
 pub mod store;

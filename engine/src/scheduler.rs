@@ -773,11 +773,13 @@ impl Scheduler {
                 let channel = store::channel_name(item.message.channel());
                 match outcome {
                     Delivery::Delivered => sent.push(item.id),
-                    Delivery::Retry { after, error } if item.attempts < max_attempts => {
+                    Delivery::Retry { after, error } | Delivery::Uncertain { after, error }
+                        if item.attempts < max_attempts =>
+                    {
                         tracing::warn!(key = %item.key, channel, attempts = item.attempts, retry_in_ms = after.num_milliseconds(), error = %error, "Delivery failed; retrying later");
                         retries.push((item.id, now + after, error))
                     }
-                    Delivery::Retry { error, .. } | Delivery::Failed { error } => {
+                    Delivery::Retry { error, .. } | Delivery::Uncertain { error, .. } | Delivery::Failed { error } => {
                         tracing::error!(key = %item.key, channel, attempts = item.attempts, error = %error, "Delivery failed; giving up");
                         failed.push((item, error))
                     }
@@ -905,6 +907,13 @@ pub enum Delivery {
     Failed {
         error: String,
     },
+    /// The request may have reached the recipient (a timeout, a connection broken after
+    /// sending): retried with the same idempotency key like [`Delivery::Retry`], unless
+    /// the provider is at-most-once.
+    Uncertain {
+        after: TimeDelta,
+        error: String,
+    },
 }
 
 /// A delivery channel. Deliveries carry the message's idempotency key, and a channel must
@@ -924,6 +933,13 @@ pub trait Deliver: Send + Sync {
     /// Most messages leased and handed over at once.
     fn batch(&self) -> u64 {
         1000
+    }
+
+    /// True when the recipient deduplicates by the idempotency key (a re-send after a
+    /// crash or an uncertain attempt is harmless); else the provider may be set to
+    /// at-most-once.
+    fn idempotent(&self) -> bool {
+        false
     }
 
     /// Longest [`Deliver::deliver`] may take for one batch: added to the lease, so a

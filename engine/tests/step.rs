@@ -182,7 +182,10 @@ fn send_has_a_deterministic_key_and_skips_contacts_without_an_address() {
             subject: "Hi Ann".into(),
             body: "<b>J</b>".into(),
             from: None,
-            reply_to: None
+            reply_to: None,
+            text: None,
+            headers: Default::default(),
+            unsubscribe_url: None,
         }
     );
 

@@ -13,6 +13,7 @@ type Config = Record<string, unknown>;
 const FIELDS: Record<string, { key: string; label: string; multiline?: boolean; optional?: boolean }[]> = {
   email: [
     { key: 'subject', label: 'Subject' }, { key: 'body', label: 'Body (HTML)', multiline: true },
+    { key: 'text', label: 'Plain-text body (optional)', multiline: true, optional: true },
     { key: 'from', label: 'From (optional)', optional: true }, { key: 'reply_to', label: 'Reply-to (optional)', optional: true },
   ],
   sms: [{ key: 'body', label: 'Text', multiline: true }],

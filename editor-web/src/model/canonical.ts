@@ -132,7 +132,7 @@ const writeUntil: Writer = (u) => {
 const writeMessage: Writer = (m) => {
   if (!isObject(m)) return m;
   switch (m.channel) {
-    case 'email': return struct(m, ['channel', 'subject', 'body', 'from', 'reply_to']);
+    case 'email': return struct(m, ['channel', 'subject', 'body', 'from', 'reply_to', 'text', 'headers']);
     case 'sms': return struct(m, ['channel', 'body']);
     case 'push': return struct(m, ['channel', 'title', 'body', 'url']);
     case 'webhook': {

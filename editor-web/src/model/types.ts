@@ -86,7 +86,7 @@ export const CHANNELS: Channel[] = ['email', 'sms', 'push', 'webhook'];
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export const HTTP_METHODS: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 export type Message =
-  | { channel: 'email'; subject: string; body: string; from?: string; reply_to?: string }
+  | { channel: 'email'; subject: string; body: string; from?: string; reply_to?: string; text?: string; headers?: Record<string, string> }
   | { channel: 'sms'; body: string }
   | { channel: 'push'; title: string; body: string; url?: string }
   | { channel: 'webhook'; method?: HttpMethod; url: string; headers?: Record<string, string>; body?: Json };

@@ -5,6 +5,7 @@
 //! ([`crate::scheduler::Inbox`]). `kairos serve --deliver-webhooks` routes the webhook
 //! channel to [`Webhook`] (HTTP with reqwest); email, SMS and push stay in the inbox.
 
+pub mod http;
 mod webhook;
 
 pub use webhook::{Webhook, WebhookConfig};
@@ -12,6 +13,36 @@ pub use webhook::{Webhook, WebhookConfig};
 use crate::nodes::send::{Channel, Rendered};
 use crate::scheduler::Deliver;
 use std::sync::Arc;
+
+/// How a provider's deliverer runs, whatever the provider.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Longest a request may take, connection to the end of the response.
+    pub timeout: std::time::Duration,
+    /// Requests in flight at once (also the most messages leased together).
+    pub concurrency: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { timeout: std::time::Duration::from_secs(10), concurrency: 16 }
+    }
+}
+
+/// A provider configuration that cannot work: the field (`settings/from`,
+/// `secrets/api_key`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError { field: field.into(), message: message.into() }
+    }
+}
 
 /// Which deliverer each channel uses; channels without one go to the built-in inbox.
 #[derive(Clone, Default)]

@@ -45,6 +45,12 @@ pub enum Message {
         /// Reply-to address (template).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
+        /// Plain-text body (template) sent beside the HTML for mail clients that show text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        /// Extra email headers (values are templates), e.g. `X-Campaign`.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        headers: BTreeMap<String, String>,
     },
     /// A text message to the contact's `phone` attribute.
     Sms {
@@ -113,6 +119,13 @@ pub enum Rendered {
         from: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        headers: BTreeMap<String, String>,
+        /// The signed one-click unsubscribe link (`List-Unsubscribe`), for marketing email.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unsubscribe_url: Option<String>,
     },
     Sms {
         to: String,
@@ -178,9 +191,15 @@ impl Message {
         let mut out = Vec::new();
         let text = Escape::None;
         match self {
-            Message::Email { subject, body, from, reply_to } => {
+            Message::Email { subject, body, from, reply_to, text: plain, headers } => {
                 out.push(("message/subject".into(), subject.as_str(), text));
                 out.push(("message/body".into(), body.as_str(), Escape::Html));
+                if let Some(t) = plain {
+                    out.push(("message/text".into(), t.as_str(), text));
+                }
+                for (name, value) in headers {
+                    out.push((format!("message/headers/{}", escape_segment(name)), value.as_str(), text));
+                }
                 if let Some(f) = from {
                     out.push(("message/from".into(), f.as_str(), text));
                 }
@@ -287,12 +306,15 @@ impl Send {
         };
         let text = Escape::None;
         Ok(match &self.message {
-            Message::Email { from, reply_to, .. } => Rendered::Email {
+            Message::Email { from, reply_to, text: plain, headers, .. } => Rendered::Email {
                 to: address("email")?,
                 subject: r("message/subject", text)?,
                 body: r("message/body", Escape::Html)?,
                 from: from.as_ref().map(|_| r("message/from", text)).transpose()?,
                 reply_to: reply_to.as_ref().map(|_| r("message/reply_to", text)).transpose()?,
+                text: plain.as_ref().map(|_| r("message/text", text)).transpose()?,
+                headers: render_headers(headers, &r)?,
+                unsubscribe_url: None,
             },
             Message::Sms { .. } => Rendered::Sms { to: address("phone")?, body: r("message/body", text)? },
             Message::Push { url, .. } => Rendered::Push {
@@ -302,11 +324,7 @@ impl Send {
                 url: url.as_ref().map(|_| r("message/url", text)).transpose()?,
             },
             Message::Webhook { method, headers, body, .. } => {
-                let mut rendered_headers = BTreeMap::new();
-                for name in headers.keys() {
-                    rendered_headers
-                        .insert(name.clone(), r(&format!("message/headers/{}", escape_segment(name)), text)?);
-                }
+                let rendered_headers = render_headers(headers, &r)?;
                 let body = match body {
                     Some(b) => Some(render_json(b, "message/body".into(), data, &r)?),
                     None => None,
@@ -315,6 +333,16 @@ impl Send {
             }
         })
     }
+}
+
+fn render_headers(
+    headers: &BTreeMap<String, String>,
+    r: &dyn Fn(&str, Escape) -> Result<String, Skip>,
+) -> Result<BTreeMap<String, String>, Skip> {
+    headers
+        .keys()
+        .map(|name| Ok((name.clone(), r(&format!("message/headers/{}", escape_segment(name)), Escape::None)?)))
+        .collect()
 }
 
 fn render_json(
