@@ -25,6 +25,11 @@ pub struct Send {
     pub id: String,
     /// What to send, on which channel.
     pub message: Message,
+    /// A transactional message (a receipt, a password reset) is one the contact must get:
+    /// it ignores marketing opt-outs, quiet hours and frequency caps, and does not count
+    /// towards the caps. Marketing messages (the default) respect all three.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transactional: bool,
     /// The node to continue with.
     pub next: String,
 }
