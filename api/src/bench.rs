@@ -318,7 +318,11 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     // The real background loops.
     let (stop, shutdown) = watch::channel(false);
     let run_loop = tokio::spawn(scheduler.clone().run_loop(shutdown.clone()));
-    let dispatch_loop = tokio::spawn(scheduler.clone().dispatch_loop(Arc::new(router), shutdown));
+    let dispatch_loop =
+        tokio::spawn(scheduler.clone().dispatch_loop(
+            Arc::new(kairos_engine::delivery::Registry::new(router, None, Default::default())),
+            shutdown,
+        ));
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
 
     let outcome = async {

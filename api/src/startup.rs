@@ -7,9 +7,10 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use kairos_engine::clock::Clock;
-use kairos_engine::delivery::{Router, Webhook, WebhookConfig};
+use kairos_engine::delivery::{self, Registry, Router, Webhook, WebhookConfig};
 use kairos_engine::nodes::send::Channel;
 use kairos_engine::scheduler::{self, Scheduler};
+use kairos_engine::secrets::Key;
 use kairos_engine::store::{self, Store};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -44,6 +45,12 @@ pub struct Settings {
     pub deliver_webhooks: bool,
     /// The webhook channel's timeouts and concurrency (when `deliver_webhooks`).
     pub webhook: WebhookConfig,
+    /// The workspace key (`KAIROS_SECRET_KEY`). Without it: read from, or created in,
+    /// `kairos.key` beside a SQLite database file; a fresh one for an in-memory
+    /// database; an error for PostgreSQL (its workers must share one key).
+    pub secret_key: Option<Key>,
+    /// How provider deliverers run (timeouts, concurrency).
+    pub delivery: delivery::Options,
 }
 
 impl Settings {
@@ -61,6 +68,8 @@ impl Settings {
             background: true,
             deliver_webhooks: false,
             webhook: WebhookConfig::default(),
+            secret_key: None,
+            delivery: delivery::Options::default(),
         }
     }
 }
@@ -69,7 +78,7 @@ pub struct Application {
     port: u16,
     server: Server,
     scheduler: Arc<Scheduler>,
-    router: Arc<Router>,
+    registry: Arc<Registry>,
     shutdown: watch::Sender<bool>,
     loops: Vec<JoinHandle<()>>,
     /// A key created at this start because none existed: print it once.
@@ -93,7 +102,9 @@ impl Application {
                 tracing::info!(workflow = %id, outcome = %outcome, "Loaded journey");
             }
         }
-        let router = Arc::new(router(&settings)?);
+        let secret_key = secret_key(&settings)?;
+        let registry = Arc::new(Registry::new(router(&settings)?, Some(secret_key.clone()), settings.delivery.clone()));
+        registry.reload(scheduler.store()).await.context("cannot load the delivery providers")?;
         let listener =
             TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -101,12 +112,17 @@ impl Application {
         let mut loops = Vec::new();
         if settings.background {
             loops.push(tokio::spawn(scheduler.clone().run_loop(rx.clone())));
-            loops.push(tokio::spawn(scheduler.clone().dispatch_loop(router.clone(), rx)));
+            loops.push(tokio::spawn(scheduler.clone().dispatch_loop(registry.clone(), rx)));
         }
-        let state = web::Data::new(AppState { scheduler: scheduler.clone(), keys: Default::default() });
+        let state = web::Data::new(AppState {
+            scheduler: scheduler.clone(),
+            keys: Default::default(),
+            registry: registry.clone(),
+            secret_key,
+        });
         let limit = settings.body_limit;
         let server = HttpServer::new(move || app(state.clone(), limit)).listen(listener)?.shutdown_timeout(10).run();
-        Ok(Application { port, server, scheduler, router, shutdown, loops, created_key, created_admin })
+        Ok(Application { port, server, scheduler, registry, shutdown, loops, created_key, created_admin })
     }
 
     pub fn port(&self) -> u16 {
@@ -117,9 +133,14 @@ impl Application {
         self.scheduler.clone()
     }
 
-    /// Where each channel's messages are delivered (tests dispatch through it by hand).
+    /// Where each message is delivered now (tests dispatch through it by hand).
     pub fn router(&self) -> Arc<Router> {
-        self.router.clone()
+        self.registry.current()
+    }
+
+    /// The live delivery routes.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
     }
 
     /// Serve until the server stops (SIGTERM / SIGINT: stop accepting, finish requests),
@@ -147,6 +168,45 @@ fn router(settings: &Settings) -> anyhow::Result<Router> {
         "Webhooks are delivered over HTTP; email, SMS and push go to the built-in inbox"
     );
     Ok(Router::inbox().route(Channel::Webhook, Arc::new(webhook)))
+}
+
+/// The workspace key: given, or kept in `kairos.key` beside a SQLite database file.
+fn secret_key(settings: &Settings) -> anyhow::Result<Key> {
+    if let Some(k) = &settings.secret_key {
+        return Ok(k.clone());
+    }
+    let url = &settings.database_url;
+    if !url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "set KAIROS_SECRET_KEY (64 hex characters, e.g. from `openssl rand -hex 32`): with PostgreSQL every worker must use the same key"
+        );
+    }
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(Key::generate());
+    }
+    let file = std::path::Path::new(path).with_file_name("kairos.key");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => Key::parse(&text).with_context(|| format!("{} does not hold a valid key", file.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = Key::generate();
+            write_private(&file, &key.to_hex()).with_context(|| format!("cannot write {}", file.display()))?;
+            tracing::warn!(file = %file.display(), "Created the workspace key (KAIROS_SECRET_KEY was not set); keep it with the database");
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", file.display())),
+    }
+}
+
+/// Write a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 /// Create the admin key from `KAIROS_API_KEY`, or a random one when there is no key yet.

@@ -140,6 +140,9 @@ pub enum Effect {
         key: String,
         node: String,
         message: Rendered,
+        /// The provider to send through (its id); none: the channel's default provider.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
     },
     /// Apply these changes to the stored contact.
     UpdateContact { node: String, changes: Vec<Change> },
@@ -203,6 +206,10 @@ pub enum What {
     /// Delivery of a message was given up (a permanent failure, or too many attempts): it
     /// stays in the outbox as `failed` with this error.
     DeliveryFailed { key: String, channel: Channel, attempts: u32, error: String },
+    /// An at-most-once provider's message may or may not have been delivered (its attempt
+    /// timed out or vanished in a crash): it is not sent again, and stays in the outbox as
+    /// `unknown` with this error.
+    DeliveryUnknown { key: String, channel: Channel, attempts: u32, error: String },
     /// The contact was changed.
     ContactUpdated { changes: Vec<Change> },
     /// The goal was reached.

@@ -12,13 +12,15 @@
 
 use crate::clock::Clock;
 use crate::contact::{Contact, Event};
-use crate::delivery::Router;
+use crate::delivery::limit::TokenBucket;
+use crate::delivery::provider::Guarantee;
+use crate::delivery::{Registry, Route, Router};
 use crate::journey::Journey;
 use crate::nodes::trigger::Trigger;
 use crate::run::{Input, NewRun, Outcome, PriorRun, Refusal, Run, admit};
 use crate::step::step;
-use crate::store::Channels;
 use crate::store::{self, Committed, Store, StoredRun, Transition, VersionRecord};
+use crate::store::{Channels, Lane};
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use serde_json::{Map, Value};
@@ -175,7 +177,8 @@ pub struct Scheduler {
     /// The live version of each live workflow.
     live: RwLock<Vec<LiveJourney>>,
     wake: Notify,
-    outbox_wake: Notify,
+    /// Bumped when messages may be due: every delivery lane watches it.
+    outbox_wake: watch::Sender<u64>,
     pub metrics: Metrics,
     draining: AtomicBool,
 }
@@ -189,7 +192,7 @@ impl Scheduler {
             journeys: RwLock::new(HashMap::new()),
             live: RwLock::new(Vec::new()),
             wake: Notify::new(),
-            outbox_wake: Notify::new(),
+            outbox_wake: watch::channel(0).0,
             metrics: Metrics::default(),
             draining: AtomicBool::new(false),
         });
@@ -258,6 +261,24 @@ impl Scheduler {
         Ok(store::get_version(db, workflow, version).await?.and_then(|v| self.compile(v)))
     }
 
+    /// The journeys (`id v<version>`) loaded here whose send nodes name `provider`: every
+    /// published version a run may still be on.
+    pub fn journeys_using_provider(&self, provider: &str) -> Vec<String> {
+        let journeys = self.journeys.read().unwrap_or_else(|p| p.into_inner());
+        let mut using: Vec<String> = journeys
+            .iter()
+            .filter(|(_, j)| {
+                j.workflow()
+                    .nodes
+                    .iter()
+                    .any(|n| matches!(n, crate::nodes::Node::Send(s) if s.provider.as_deref() == Some(provider)))
+            })
+            .map(|((id, v), _)| format!("{id} v{v}"))
+            .collect();
+        using.sort();
+        using
+    }
+
     fn live_journeys(&self) -> Vec<LiveJourney> {
         self.live.read().map(|l| l.clone()).unwrap_or_default()
     }
@@ -265,7 +286,7 @@ impl Scheduler {
     /// Tell the loops that something may be due earlier than they think.
     pub fn nudge(&self) {
         self.wake.notify_one();
-        self.outbox_wake.notify_one();
+        self.outbox_wake.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     // ----- Event ingestion -----
@@ -676,7 +697,7 @@ impl Scheduler {
             .writer()
             .run_urgent(move |tx| Box::pin(async move { this.commit(tx, &transitions, now).await }))
             .await?;
-        self.outbox_wake.notify_one();
+        self.outbox_wake.send_modify(|v| *v = v.wrapping_add(1));
         Ok(results.iter().filter(|c| **c == Committed::Ok).count())
     }
 
@@ -713,25 +734,22 @@ impl Scheduler {
     /// Deliver every message due now through `channel`. Returns how many were delivered.
     pub async fn dispatch_due(&self, channel: &dyn Deliver) -> Result<usize, store::Error> {
         if channel.in_store() {
-            return self.dispatch_in_store(Channels::All).await;
+            return self.dispatch_in_store(Channels::All.into()).await;
         }
-        self.dispatch_leased(channel, Channels::All).await
+        self.dispatch_leased(channel, Channels::All.into(), None, Guarantee::AtLeastOnce).await
     }
 
-    /// Deliver every message due now, each channel's through the router: a channel with a
-    /// deliverer of its own through it, every other one to the built-in inbox. The
-    /// channels are delivered side by side, so a slow receiver does not hold up the inbox.
+    /// Deliver every message due now through the router: each provider's messages through
+    /// it, the others to the built-in inbox, and messages naming a provider that is not
+    /// configured given up. The lanes run side by side, so a slow provider does not hold
+    /// up the others.
     pub async fn dispatch_routed(&self, router: &Router) -> Result<usize, store::Error> {
         let mut jobs: Vec<futures::future::BoxFuture<'_, Result<usize, store::Error>>> = Vec::new();
-        for (channel, deliverer) in router.routes() {
-            let only = Channels::Only(vec![*channel]);
-            jobs.push(if deliverer.in_store() {
-                Box::pin(self.dispatch_in_store(only))
-            } else {
-                Box::pin(self.dispatch_leased(deliverer.as_ref(), only))
-            });
+        for route in router.routes() {
+            jobs.push(Box::pin(self.dispatch_route(route)));
         }
-        jobs.push(Box::pin(self.dispatch_in_store(Channels::Except(router.routed_channels()))));
+        jobs.push(Box::pin(self.dispatch_in_store(router.inbox_lane())));
+        jobs.push(Box::pin(self.dispatch_orphans(router)));
         let mut delivered = 0;
         let mut failure = None;
         for result in futures::future::join_all(jobs).await {
@@ -746,33 +764,69 @@ impl Scheduler {
         }
     }
 
-    /// Delivery by a channel outside the store: lease a batch, deliver it, record the
-    /// outcomes (sent, retry later, failed), until nothing is due.
-    async fn dispatch_leased(&self, channel: &dyn Deliver, channels: Channels) -> Result<usize, store::Error> {
+    async fn dispatch_route(&self, route: &Route) -> Result<usize, store::Error> {
+        if route.deliverer.in_store() {
+            self.dispatch_in_store(route.lane()).await
+        } else {
+            self.dispatch_leased(route.deliverer.as_ref(), route.lane(), route.limiter.as_deref(), route.guarantee)
+                .await
+        }
+    }
+
+    /// Delivery by a channel outside the store: lease a batch (no more than the rate limit
+    /// allows), deliver it, record the outcomes (sent, retry later, failed, unknown), until
+    /// nothing is due or the rate limit is reached.
+    async fn dispatch_leased(
+        &self,
+        channel: &dyn Deliver,
+        lane: Lane,
+        limiter: Option<&TokenBucket>,
+        guarantee: Guarantee,
+    ) -> Result<usize, store::Error> {
         let batch = channel.batch().max(1);
+        let at_most_once = guarantee == Guarantee::AtMostOnce;
         let mut delivered = 0;
         loop {
             let now = self.now();
-            let lease = self.config.lease + channel.batch_time();
-            let channels = channels.clone();
-            let items = self
-                .store
-                .writer()
-                .run(move |tx| Box::pin(async move { store::claim_outbox_of(tx, now, lease, batch, channels).await }))
-                .await?;
-            if items.is_empty() {
+            let allowed = limiter.map_or(batch, |l| l.take(now, batch));
+            if allowed == 0 {
                 return Ok(delivered);
             }
-            let n = items.len() as u64;
-            let outcomes = channel.deliver(&self.store, &items, now).await;
+            let lease = self.config.lease + channel.batch_time();
+            let lane = lane.clone();
+            let claimed = self
+                .store
+                .writer()
+                .run(move |tx| Box::pin(async move { store::claim_outbox_of(tx, now, lease, allowed, lane).await }))
+                .await?;
+            if let Some(l) = limiter {
+                l.give_back(allowed - claimed.len() as u64);
+            }
+            if claimed.is_empty() {
+                return Ok(delivered);
+            }
+            let n = claimed.len() as u64;
+            // At most once: an attempt that vanished (a crash after sending, before the
+            // outcome was recorded) may have been delivered; do not send it again.
+            let (vanished, items): (Vec<_>, Vec<_>) =
+                claimed.into_iter().partition(|i| at_most_once && i.has_vanished_attempt());
+            let outcomes = if items.is_empty() { Vec::new() } else { channel.deliver(&self.store, &items, now).await };
             let max_attempts = self.config.max_attempts;
             let mut sent = Vec::new();
             let mut retries = Vec::new();
             let mut failed = Vec::new();
+            let mut unknown: Vec<(store::OutboxItem, String)> = vanished
+                .into_iter()
+                .map(|i| (i, "an earlier attempt ended without an outcome (a crash or an expired lease); the provider is at-most-once, so it is not sent again".to_string()))
+                .collect();
             for (item, outcome) in items.into_iter().zip(outcomes) {
                 let channel = store::channel_name(item.message.channel());
                 match outcome {
                     Delivery::Delivered => sent.push(item.id),
+                    Delivery::Uncertain { error, .. } if at_most_once => {
+                        tracing::error!(key = %item.key, channel, attempts = item.attempts, error = %error, "Delivery outcome unknown; not retrying (at most once)");
+                        unknown.push((item, error))
+                    }
                     Delivery::Retry { after, error } | Delivery::Uncertain { after, error }
                         if item.attempts < max_attempts =>
                     {
@@ -797,29 +851,69 @@ impl Scheduler {
                         for (item, error) in failed {
                             store::give_up(tx, &item, &error, now).await?;
                         }
+                        for (item, error) in unknown {
+                            store::mark_unknown(tx, &item, &error, now).await?;
+                        }
                         Ok(())
                     })
                 })
                 .await?;
             delivered += done;
             self.metrics.messages_delivered.fetch_add(done as u64, Ordering::Relaxed);
-            if n < batch {
+            if n < allowed {
                 return Ok(delivered);
+            }
+        }
+    }
+
+    /// Give up the due messages that name a provider the router does not know (removed,
+    /// or never configured), each with a timeline entry saying so.
+    async fn dispatch_orphans(&self, router: &Router) -> Result<usize, store::Error> {
+        loop {
+            let now = self.now();
+            // A provider added on another worker a moment ago may not be loaded here yet.
+            let lane = router.orphan_lane(now - TimeDelta::seconds(30));
+            let lease = self.config.lease;
+            let items = self
+                .store
+                .writer()
+                .run(move |tx| Box::pin(async move { store::claim_outbox_of(tx, now, lease, 500, lane).await }))
+                .await?;
+            let n = items.len();
+            if n == 0 {
+                return Ok(0);
+            }
+            self.store
+                .writer()
+                .run(move |tx| {
+                    Box::pin(async move {
+                        for item in items {
+                            let provider = item.provider.clone().unwrap_or_default();
+                            tracing::error!(key = %item.key, provider = %provider, "Message names a provider that is not configured; giving up");
+                            let error = format!("provider `{provider}` is not configured (was it removed?)");
+                            store::give_up(tx, &item, &error, now).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await?;
+            if n < 500 {
+                return Ok(0);
             }
         }
     }
 
     /// Delivery by a channel that writes to the store (the inbox): claim and deliver in
     /// one transaction per 1,000 messages.
-    async fn dispatch_in_store(&self, channels: Channels) -> Result<usize, store::Error> {
+    async fn dispatch_in_store(&self, lane: Lane) -> Result<usize, store::Error> {
         let mut delivered = 0;
         loop {
             let now = self.now();
-            let channels = channels.clone();
+            let lane = lane.clone();
             let n = self
                 .store
                 .writer()
-                .run(move |tx| Box::pin(async move { store::deliver_due_to_inbox_of(tx, now, 1000, channels).await }))
+                .run(move |tx| Box::pin(async move { store::deliver_due_to_inbox_of(tx, now, 1000, lane).await }))
                 .await?;
             delivered += n;
             self.metrics.messages_delivered.fetch_add(n as u64, Ordering::Relaxed);
@@ -829,50 +923,92 @@ impl Scheduler {
         }
     }
 
-    /// The loops that deliver messages through `router`, until `shutdown` turns true: one
-    /// per routed channel and one for the inbox, so a slow receiver or a long backlog on
-    /// one channel does not hold up the others.
-    pub async fn dispatch_loop(self: Arc<Self>, router: Arc<Router>, shutdown: watch::Receiver<bool>) {
-        let this: &Scheduler = &self;
-        let mut lanes: Vec<futures::future::BoxFuture<'_, ()>> = Vec::new();
-        for (channel, deliverer) in router.routes() {
-            let only = Channels::Only(vec![*channel]);
-            let name = store::channel_name(*channel);
-            lanes.push(Box::pin(this.lane(name, shutdown.clone(), move || {
-                let (only, deliverer) = (only.clone(), deliverer.clone());
-                Box::pin(async move {
-                    if deliverer.in_store() {
-                        this.dispatch_in_store(only).await
-                    } else {
-                        this.dispatch_leased(deliverer.as_ref(), only).await
+    /// The loops that deliver messages through the registry's routes, until `shutdown`
+    /// turns true: one per route, one for the inbox and one for messages naming unknown
+    /// providers, so a slow provider or a long backlog on one does not hold up the others.
+    /// When the providers change (here or, within seconds, on another worker) the lanes
+    /// are rebuilt.
+    pub async fn dispatch_loop(self: Arc<Self>, registry: Arc<Registry>, mut shutdown: watch::Receiver<bool>) {
+        if let Err(e) = registry.reload(&self.store).await {
+            tracing::error!(error = %e, "Loading the delivery providers failed; retrying");
+        }
+        let mut changed = registry.subscribe();
+        while !*shutdown.borrow() {
+            let router = registry.current();
+            let (stop_lanes, lanes_stop) = watch::channel(false);
+            let lanes = self.lanes(router, lanes_stop);
+            let watcher = async {
+                let mut check = tokio::time::interval(std::time::Duration::from_secs(5));
+                check.tick().await;
+                loop {
+                    tokio::select! {
+                        _ = check.tick() => {
+                            if let Err(e) = registry.refresh(&self.store).await {
+                                tracing::error!(error = %e, "Checking the delivery providers failed");
+                            }
+                        }
+                        r = changed.changed() => { if r.is_err() { futures::future::pending::<()>().await } else { break } }
+                        _ = shutdown.changed() => break,
                     }
-                })
+                }
+                let _ = stop_lanes.send(true);
+            };
+            futures::future::join(lanes, watcher).await;
+        }
+    }
+
+    async fn lanes(&self, router: Arc<Router>, stop: watch::Receiver<bool>) {
+        let mut lanes: Vec<futures::future::BoxFuture<'_, ()>> = Vec::new();
+        for route in router.routes().iter().cloned() {
+            let limiter = route.limiter.clone();
+            let name = route.name();
+            let route = Arc::new(route);
+            lanes.push(Box::pin(self.lane(name, stop.clone(), limiter, move || {
+                let route = route.clone();
+                Box::pin(async move { self.dispatch_route(&route).await })
             })));
         }
-        let rest = Channels::Except(router.routed_channels());
-        lanes.push(Box::pin(this.lane("inbox", shutdown.clone(), move || {
-            let rest = rest.clone();
-            Box::pin(async move { this.dispatch_in_store(rest).await })
+        let inbox = router.inbox_lane();
+        lanes.push(Box::pin(self.lane("inbox".into(), stop.clone(), None, move || {
+            let inbox = inbox.clone();
+            Box::pin(async move { self.dispatch_in_store(inbox).await })
+        })));
+        let orphans = router.clone();
+        lanes.push(Box::pin(self.lane("unknown providers".into(), stop.clone(), None, move || {
+            let router = orphans.clone();
+            Box::pin(async move { self.dispatch_orphans(&router).await })
         })));
         futures::future::join_all(lanes).await;
     }
 
-    /// One delivery loop: `dispatch`, then wait for the next message or a second.
+    /// One delivery loop: `dispatch`, then wait for the next message, the rate limit's
+    /// next token, or a second.
     async fn lane<'a>(
         &'a self,
-        name: &'static str,
-        mut shutdown: watch::Receiver<bool>,
+        name: String,
+        mut stop: watch::Receiver<bool>,
+        limiter: Option<Arc<TokenBucket>>,
         dispatch: impl Fn() -> futures::future::BoxFuture<'a, Result<usize, store::Error>>,
     ) {
-        while !*shutdown.borrow() {
+        let mut wake = self.outbox_wake.subscribe();
+        while !*stop.borrow() {
+            wake.borrow_and_update();
             if let Err(e) = dispatch().await {
-                tracing::error!(lane = name, error = %e, "Delivering messages failed; retrying");
+                tracing::error!(lane = %name, error = %e, "Delivering messages failed; retrying");
             }
-            let soon = self.now() + TimeDelta::seconds(1);
-            tokio::select! {
-                _ = self.clock.sleep_until(soon, self.config.max_idle) => {}
-                _ = self.outbox_wake.notified() => {}
-                _ = shutdown.changed() => {}
+            let now = self.now();
+            let soon = now + TimeDelta::seconds(1);
+            match limiter.as_ref().map(|l| l.next_token_at(now)).filter(|t| *t > now) {
+                // Out of tokens: new messages cannot go before the next one anyway.
+                Some(token) => tokio::select! {
+                    _ = self.clock.sleep_until(token.min(soon), self.config.max_idle) => {}
+                    _ = stop.changed() => {}
+                },
+                None => tokio::select! {
+                    _ = self.clock.sleep_until(soon, self.config.max_idle) => {}
+                    _ = wake.changed() => {}
+                    _ = stop.changed() => {}
+                },
             }
         }
     }

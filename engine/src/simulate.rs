@@ -265,7 +265,7 @@ impl Sim<'_> {
             self.timeline.push(Moment { offset: format_duration(e.at - self.start), run: entry, entry: e });
         }
         for effect in effects {
-            if let Effect::Send { key, node, message } = effect {
+            if let Effect::Send { key, node, message, .. } = effect {
                 self.sends.push(SentMessage {
                     offset: format_duration(elapsed),
                     elapsed,

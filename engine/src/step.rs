@@ -225,7 +225,12 @@ impl Stepper<'_> {
                     Ok(message) => {
                         let key = format!("{}:{id}:{visit}", self.run.id);
                         self.log(Some(id), What::Sent { key: key.clone(), channel: message.channel() });
-                        self.effects.push(Effect::Send { key, node: id.to_string(), message });
+                        self.effects.push(Effect::Send {
+                            key,
+                            node: id.to_string(),
+                            message,
+                            provider: send.provider.clone(),
+                        });
                     }
                     Err(skip) => self.log(Some(id), What::SendSkipped { reason: skip.to_string() }),
                 }

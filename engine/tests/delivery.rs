@@ -394,7 +394,10 @@ async fn the_dispatch_loop_delivers_webhooks_and_the_inbox_side_by_side() {
     let h = harness(true).await;
     publish(&h, &receiver.url).await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let lanes = tokio::spawn(h.scheduler.clone().dispatch_loop(Arc::new(h.router.clone()), shutdown));
+    let lanes = tokio::spawn(h.scheduler.clone().dispatch_loop(
+        Arc::new(kairos_engine::delivery::Registry::new(h.router.clone(), None, Default::default())),
+        shutdown,
+    ));
     start(&h).await;
     h.scheduler.nudge();
     let reader = h.scheduler.store().reader();

@@ -173,7 +173,7 @@ fn send_has_a_deterministic_key_and_skips_contacts_without_an_address() {
         json!({}),
     );
     let o = start(&j, &contact());
-    let Effect::Send { key, node, message } = &o.effects[0] else { panic!() };
+    let Effect::Send { key, node, message, .. } = &o.effects[0] else { panic!() };
     assert_eq!((key.as_str(), node.as_str()), ("r1:hello:1", "hello"));
     assert_eq!(
         message,

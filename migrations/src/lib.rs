@@ -8,6 +8,7 @@ mod m20261122_000001_init;
 mod m20261201_000001_editor;
 mod m20261202_000001_node_counts;
 mod m20261203_000001_outbox_failed;
+mod m20261210_000001_providers;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_editor::Migration),
             Box::new(m20261202_000001_node_counts::Migration),
             Box::new(m20261203_000001_outbox_failed::Migration),
+            Box::new(m20261210_000001_providers::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod journey_tests;
 pub mod messages;
 pub mod outbox;
+pub mod providers;
 pub mod runs;
 pub mod session;
 pub mod simulate;
@@ -40,6 +41,7 @@ fn v1(cfg: &mut ServiceConfig) {
     catalog::configure(cfg);
     simulate::configure(cfg);
     journey_tests::configure(cfg);
+    providers::configure(cfg);
 }
 
 /// Default and largest page sizes of list routes.

@@ -27,6 +27,9 @@ pub enum DeliveryStatus {
     Sent,
     /// Given up after a permanent failure or too many attempts; `last_error` says why.
     Failed,
+    /// An at-most-once provider's message that may or may not have been delivered (an
+    /// attempt timed out or vanished in a crash): not sent again; `last_error` says why.
+    Unknown,
 }
 
 impl From<OutboxStatus> for DeliveryStatus {
@@ -35,6 +38,7 @@ impl From<OutboxStatus> for DeliveryStatus {
             OutboxStatus::Pending => DeliveryStatus::Pending,
             OutboxStatus::Sent => DeliveryStatus::Sent,
             OutboxStatus::Failed => DeliveryStatus::Failed,
+            OutboxStatus::Unknown => DeliveryStatus::Unknown,
         }
     }
 }
@@ -104,7 +108,7 @@ pub struct OutboxPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListOutboxQuery {
-    /// Only entries in this state: `pending`, `sent` or `failed`.
+    /// Only entries in this state: `pending`, `sent`, `failed` or `unknown`.
     #[param(inline)]
     status: Option<DeliveryStatus>,
     /// Only the messages to this contact.
@@ -171,6 +175,7 @@ pub async fn list_outbox(
         DeliveryStatus::Pending => OutboxStatus::Pending,
         DeliveryStatus::Sent => OutboxStatus::Sent,
         DeliveryStatus::Failed => OutboxStatus::Failed,
+        DeliveryStatus::Unknown => OutboxStatus::Unknown,
     });
     let mut rows =
         store::list_outbox(state.store().reader(), status, q.contact.as_deref(), q.run.as_deref(), after, limit + 1)

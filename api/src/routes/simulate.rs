@@ -135,6 +135,9 @@ pub enum TimelineKind {
     Exited,
     /// Delivery of a message was given up (only on a server, never simulated).
     DeliveryFailed,
+    /// An at-most-once provider's message may or may not have been delivered (only on a
+    /// server, never simulated).
+    DeliveryUnknown,
 }
 
 fn kind_of(what: &What) -> TimelineKind {
@@ -150,6 +153,7 @@ fn kind_of(what: &What) -> TimelineKind {
         What::Sent { .. } => TimelineKind::Sent,
         What::SendSkipped { .. } => TimelineKind::Skipped,
         What::DeliveryFailed { .. } => TimelineKind::DeliveryFailed,
+        What::DeliveryUnknown { .. } => TimelineKind::DeliveryUnknown,
         What::ContactUpdated { .. } => TimelineKind::ContactUpdated,
         What::Converted { .. } => TimelineKind::Converted,
         What::Completed => TimelineKind::Completed,

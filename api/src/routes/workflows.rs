@@ -679,6 +679,44 @@ impl ApiProblem for PublishError {
     }
 }
 
+/// Send nodes that name a provider which is not configured, or serves another channel.
+pub fn provider_problems(workflow: &kairos_engine::workflow::Workflow, providers: &[(String, String)]) -> Vec<Problem> {
+    use kairos_engine::nodes::Node;
+    use kairos_engine::problem::Kind;
+    let mut problems = Vec::new();
+    for (i, node) in workflow.nodes.iter().enumerate() {
+        let Node::Send(send) = node else { continue };
+        let Some(wanted) = &send.provider else { continue };
+        let channel = store::channel_name(send.message.channel());
+        let pointer = format!("/nodes/{i}/provider");
+        match providers.iter().find(|(id, _)| id == wanted) {
+            None => {
+                let known: Vec<&str> =
+                    providers.iter().filter(|(_, c)| c == channel).map(|(id, _)| id.as_str()).collect();
+                let hint = if known.is_empty() {
+                    format!("no {channel} provider is configured (Settings → Providers, or POST /v1/providers)")
+                } else {
+                    format!("the {channel} providers are {}", known.join(", "))
+                };
+                problems.push(
+                    Problem::new(Kind::InvalidValue, pointer, format!("there is no provider `{wanted}`; {hint}"))
+                        .at_node(send.id.clone()),
+                );
+            }
+            Some((_, c)) if c != channel => problems.push(
+                Problem::new(
+                    Kind::InvalidValue,
+                    pointer,
+                    format!("provider `{wanted}` delivers {c}, but this node sends {channel}"),
+                )
+                .at_node(send.id.clone()),
+            ),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
 /// What publishing did.
 enum Publication {
     Missing,
@@ -716,6 +754,11 @@ pub async fn publish_workflow(
         store::get_workflow(state.store().reader(), &id).await?.ok_or_else(|| PublishError::NotFound(id.clone()))?;
     // Validate outside the write transaction, then publish only if the draft is still the one validated.
     let journey = kairos_engine::validate_value(record.draft.clone()).map_err(PublishError::Invalid)?;
+    let providers = store::provider_channels(state.store().reader()).await?;
+    let problems = provider_problems(journey.workflow(), &providers);
+    if !problems.is_empty() {
+        return Err(PublishError::Invalid(problems));
+    }
     let canonical = journey.workflow().to_canonical();
     let now = state.scheduler.now();
     let (wid, draft) = (id.clone(), record.draft);

@@ -60,6 +60,10 @@ export function describeRunEntry(e: Entry): { label: string; detail: string } {
       return { label: 'sent', detail: `${text(e.channel)} (${text(e.key)})` };
     case 'send_skipped':
       return { label: 'skipped', detail: text(e.reason) };
+    case 'delivery_failed':
+      return { label: 'delivery failed', detail: `${text(e.channel)} (${text(e.key)}) after ${text(e.attempts)} attempts: ${text(e.error)}` };
+    case 'delivery_unknown':
+      return { label: 'delivery unknown', detail: `${text(e.channel)} (${text(e.key)}) after ${text(e.attempts)} attempts: ${text(e.error)}` };
     case 'contact_updated':
       return { label: 'contact updated', detail: text(e.changes) };
     case 'converted':

@@ -1,17 +1,28 @@
 //! Real delivery: the channels that send outside the store, and the [`Router`] that
 //! picks, per message channel, a configured deliverer or the built-in inbox.
 //!
-//! Nothing is configured by default: every channel delivers to the inbox
-//! ([`crate::scheduler::Inbox`]). `kairos serve --deliver-webhooks` routes the webhook
-//! channel to [`Webhook`] (HTTP with reqwest); email, SMS and push stay in the inbox.
+//! Providers are configured per workspace ([`provider::Config`], stored with sealed
+//! secrets, loaded by the [`Registry`]). A message goes through the provider its send
+//! node names, else its channel's default provider, else the built-in inbox
+//! ([`crate::scheduler::Inbox`]). `kairos serve --deliver-webhooks` makes [`Webhook`]
+//! the webhook channel's default without any configuration.
 
 pub mod http;
-mod webhook;
+pub mod limit;
+pub mod provider;
+pub mod webhook;
 
 pub use webhook::{Webhook, WebhookConfig};
 
+pub mod registry;
+
+pub use registry::Registry;
+
 use crate::nodes::send::{Channel, Rendered};
 use crate::scheduler::Deliver;
+use crate::store::Lane;
+use limit::TokenBucket;
+use provider::{Config, Guarantee};
 use std::sync::Arc;
 
 /// How a provider's deliverer runs, whatever the provider.
@@ -44,10 +55,42 @@ impl ConfigError {
     }
 }
 
-/// Which deliverer each channel uses; channels without one go to the built-in inbox.
+/// Where one provider's messages go, and how fast and how safely.
+#[derive(Clone)]
+pub struct Route {
+    /// The configured provider's id; none for a channel default set up in code (the
+    /// `--deliver-webhooks` flag, tests).
+    pub provider: Option<String>,
+    pub channel: Channel,
+    /// Messages of the channel that name no provider go here.
+    pub is_default: bool,
+    pub deliverer: Arc<dyn Deliver>,
+    pub limiter: Option<Arc<TokenBucket>>,
+    pub guarantee: Guarantee,
+}
+
+impl Route {
+    /// Which outbox messages this route takes.
+    pub fn lane(&self) -> Lane {
+        Lane::Route { channel: self.channel, provider: self.provider.clone(), default: self.is_default }
+    }
+
+    /// A name for logs.
+    pub fn name(&self) -> String {
+        match &self.provider {
+            Some(p) => format!("provider:{p}"),
+            None => format!("channel:{}", crate::store::channel_name(self.channel)),
+        }
+    }
+}
+
+/// Which deliverer each message uses: the provider it names, else its channel's default
+/// provider, else the built-in inbox.
 #[derive(Clone, Default)]
 pub struct Router {
-    routes: Vec<(Channel, Arc<dyn Deliver>)>,
+    routes: Vec<Route>,
+    /// Configured provider ids (from the store); a message naming another is failed.
+    known: Vec<String>,
 }
 
 impl Router {
@@ -56,26 +99,113 @@ impl Router {
         Router::default()
     }
 
-    /// Send `channel`'s messages through `deliverer` (replacing an earlier route).
+    /// Send `channel`'s messages that name no provider through `deliverer` (replacing the
+    /// channel's earlier default).
     pub fn route(mut self, channel: Channel, deliverer: Arc<dyn Deliver>) -> Router {
-        self.routes.retain(|(c, _)| *c != channel);
-        self.routes.push((channel, deliverer));
+        for r in &mut self.routes {
+            if r.channel == channel {
+                r.is_default = false;
+            }
+        }
+        self.routes.retain(|r| r.provider.is_some() || r.channel != channel);
+        self.routes.push(Route {
+            provider: None,
+            channel,
+            is_default: true,
+            deliverer,
+            limiter: None,
+            guarantee: Guarantee::AtLeastOnce,
+        });
         self
     }
 
-    /// The channels with a deliverer of their own, and those deliverers.
-    pub fn routes(&self) -> &[(Channel, Arc<dyn Deliver>)] {
+    /// Add a configured provider (a default one replaces the channel's earlier default).
+    pub fn provider(mut self, config: &Config, deliverer: Arc<dyn Deliver>) -> Router {
+        let channel = config.channel();
+        if config.is_default {
+            for r in &mut self.routes {
+                if r.channel == channel {
+                    r.is_default = false;
+                }
+            }
+            self.routes.retain(|r| r.provider.is_some() || r.channel != channel);
+        }
+        self.routes.retain(|r| r.provider.as_deref() != Some(config.id.as_str()));
+        self.known.push(config.id.clone());
+        self.routes.push(Route {
+            provider: Some(config.id.clone()),
+            channel,
+            is_default: config.is_default,
+            deliverer,
+            limiter: config.rate_limit.map(|l| Arc::new(TokenBucket::new(l))),
+            guarantee: config.guarantee,
+        });
+        self
+    }
+
+    /// A stored provider that cannot be read: its messages wait and are retried, so
+    /// fixing it (or the key) still sends them.
+    pub fn misconfigured(mut self, p: &crate::store::UnreadableProvider) -> Router {
+        self.known.push(p.id.clone());
+        let Some(kind) = p.kind else { return self };
+        let config = Config {
+            id: p.id.clone(),
+            name: p.id.clone(),
+            kind,
+            is_default: p.is_default,
+            rate_limit: None,
+            guarantee: Guarantee::AtLeastOnce,
+            settings: serde_json::Value::Null,
+            secrets: Default::default(),
+        };
+        self.provider(&config, Arc::new(Misconfigured { provider: p.id.clone(), error: p.error.clone() }))
+    }
+
+    /// Every route.
+    pub fn routes(&self) -> &[Route] {
         &self.routes
     }
 
-    /// The channels with a deliverer of their own.
+    /// The channels with a default deliverer of their own (the others go to the inbox).
     pub fn routed_channels(&self) -> Vec<Channel> {
-        self.routes.iter().map(|(c, _)| *c).collect()
+        self.routes.iter().filter(|r| r.is_default).map(|r| r.channel).collect()
     }
 
-    /// Whether `channel`'s messages leave through a real deliverer (else the inbox).
+    /// Whether `channel`'s messages that name no provider leave through a real deliverer.
     pub fn is_routed(&self, channel: Channel) -> bool {
-        self.routes.iter().any(|(c, _)| *c == channel)
+        self.routes.iter().any(|r| r.channel == channel && r.is_default)
+    }
+
+    /// The messages for the built-in inbox: no provider named, no default for the channel.
+    pub fn inbox_lane(&self) -> Lane {
+        Lane::Inbox { defaulted: self.routed_channels() }
+    }
+
+    /// The messages naming a provider that is not configured.
+    pub fn orphan_lane(&self, created_before: chrono::DateTime<chrono::Utc>) -> Lane {
+        Lane::Orphans { known: self.known.clone(), created_before }
+    }
+}
+
+/// A deliverer for a provider whose configuration cannot work (say, its secrets cannot be
+/// decrypted): its messages are retried, so fixing the configuration still sends them.
+pub struct Misconfigured {
+    pub provider: String,
+    pub error: String,
+}
+
+#[async_trait::async_trait]
+impl Deliver for Misconfigured {
+    async fn deliver(
+        &self,
+        _store: &crate::store::Store,
+        items: &[crate::store::OutboxItem],
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<crate::scheduler::Delivery> {
+        items
+            .iter()
+            .map(|i| http::retry(i, format!("provider `{}` is misconfigured: {}", self.provider, self.error)))
+            .collect()
     }
 }
 

@@ -13,6 +13,22 @@ use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
 
+/// A webhook provider's settings: none; each webhook node names its own URL, method and
+/// headers.
+///
+/// ```json
+/// {}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {}
+
+/// A webhook provider's secrets: none; put credentials in the node's headers (they are
+/// redacted wherever the message is shown).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Secrets {}
+
 /// Tuning of the webhook channel.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {

@@ -25,6 +25,11 @@ pub struct Send {
     pub id: String,
     /// What to send, on which channel.
     pub message: Message,
+    /// The provider to send through, by its id (`GET /v1/providers`); it must serve the
+    /// message's channel. Without it the channel's default provider is used (or, when the
+    /// channel has none, the built-in inbox). Checked when the journey is published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// A transactional message (a receipt, a password reset) is one the contact must get:
     /// it ignores marketing opt-outs, quiet hours and frequency caps, and does not count
     /// towards the caps. Marketing messages (the default) respect all three.

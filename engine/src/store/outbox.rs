@@ -42,6 +42,61 @@ impl Channels {
     }
 }
 
+/// Which outbox messages a dispatcher lane takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lane {
+    /// By channel only (whatever provider they name).
+    Channels(Channels),
+    /// One route's: of `channel`, naming `provider`, or naming none when it is the default.
+    Route { channel: Channel, provider: Option<String>, default: bool },
+    /// The inbox's: naming no provider, on a channel without a default provider.
+    Inbox { defaulted: Vec<Channel> },
+    /// Naming a provider not in `known`, queued before `created_before` (so a provider
+    /// another worker has just added is not mistaken for a missing one).
+    Orphans { known: Vec<String>, created_before: DateTime<Utc> },
+}
+
+impl From<Channels> for Lane {
+    fn from(c: Channels) -> Lane {
+        Lane::Channels(c)
+    }
+}
+
+/// A SQL string literal (provider ids are checked slugs; quotes are doubled regardless).
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl Lane {
+    fn condition(&self) -> String {
+        match self {
+            Lane::Channels(c) => c.condition(),
+            Lane::Route { channel, provider, default } => {
+                let c = channel_name(*channel);
+                match (provider, default) {
+                    (Some(p), true) => {
+                        format!(" AND channel = '{c}' AND (provider = {} OR provider IS NULL)", literal(p))
+                    }
+                    (Some(p), false) => format!(" AND channel = '{c}' AND provider = {}", literal(p)),
+                    (None, true) => format!(" AND channel = '{c}' AND provider IS NULL"),
+                    (None, false) => " AND 1 = 0".into(),
+                }
+            }
+            Lane::Inbox { defaulted } => {
+                format!(" AND provider IS NULL{}", Channels::Except(defaulted.clone()).condition())
+            }
+            Lane::Orphans { known, created_before } => {
+                let mut c = format!(" AND provider IS NOT NULL AND created_at < {}", millis(*created_before));
+                if !known.is_empty() {
+                    let list: Vec<String> = known.iter().map(|k| literal(k)).collect();
+                    c.push_str(&format!(" AND provider NOT IN ({})", list.join(", ")));
+                }
+                c
+            }
+        }
+    }
+}
+
 /// A message to deliver.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
@@ -54,6 +109,19 @@ pub struct OutboxItem {
     pub message: Rendered,
     /// Delivery attempts so far, this one included.
     pub attempts: u32,
+    /// Earlier attempts whose outcome was recorded: fewer than `attempts - 1` means an
+    /// attempt vanished in a crash (it may or may not have reached the provider).
+    pub recorded_attempts: u32,
+    /// The provider named by the send node.
+    pub provider: Option<String>,
+}
+
+impl OutboxItem {
+    /// Whether an earlier attempt ended without a recorded outcome (a crash or a lease
+    /// that ran out mid-delivery).
+    pub fn has_vanished_attempt(&self) -> bool {
+        self.attempts.saturating_sub(1) > self.recorded_attempts
+    }
 }
 
 /// A delivered message in the inbox.
@@ -71,7 +139,7 @@ pub struct MessageRecord {
 
 /// The subquery of the pending messages of `channels` due at parameter 2, oldest first, at
 /// most parameter 3 of them (parameter 1 is the caller's).
-fn due_ids(backend: sea_orm::DbBackend, channels: &Channels) -> String {
+fn due_ids(backend: sea_orm::DbBackend, channels: &Lane) -> String {
     let p = |n| super::runs::placeholder(backend, n);
     format!(
         "(SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{} ORDER BY next_attempt_at LIMIT {}{})",
@@ -89,8 +157,9 @@ pub async fn claim_outbox_of<C: ConnectionTrait>(
     now: DateTime<Utc>,
     lease: TimeDelta,
     limit: u64,
-    channels: Channels,
+    channels: impl Into<Lane>,
 ) -> Result<Vec<OutboxItem>, Error> {
+    let channels = channels.into();
     let backend = db.get_database_backend();
     let sql = format!(
         "UPDATE outbox SET next_attempt_at = {}, attempts = attempts + 1 WHERE id IN {} RETURNING *",
@@ -114,6 +183,8 @@ pub async fn claim_outbox_of<C: ConnectionTrait>(
                 node: r.node,
                 message,
                 attempts: r.attempts as u32,
+                recorded_attempts: r.recorded_attempts.max(0) as u32,
+                provider: r.provider,
             })
         })
         .collect()
@@ -168,12 +239,13 @@ pub async fn deliver_due_to_inbox_of<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
     limit: u64,
-    channels: Channels,
+    channels: impl Into<Lane>,
 ) -> Result<usize, Error> {
+    let channels = channels.into();
     let backend = db.get_database_backend();
     let sql = format!(
         "UPDATE outbox SET status = 'sent', sent_at = {}, next_attempt_at = NULL, attempts = attempts + 1, \
-         last_error = NULL WHERE id IN {} RETURNING *",
+         recorded_attempts = attempts + 1, last_error = NULL WHERE id IN {} RETURNING *",
         super::runs::placeholder(backend, 1),
         due_ids(backend, &channels)
     );
@@ -218,6 +290,7 @@ async fn mark<C: ConnectionTrait>(
         .col_expr(outbox::Column::SentAt, Expr::value(sent_at))
         .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
         .col_expr(outbox::Column::LastError, Expr::value(error.map(str::to_string)))
+        .col_expr(outbox::Column::RecordedAttempts, Expr::col(outbox::Column::Attempts).into())
         .filter(outbox::Column::Id.is_in(ids.to_vec()))
         .exec(db)
         .await?;
@@ -247,6 +320,40 @@ pub async fn give_up<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     mark(db, &[item.id], "failed", None, None, Some(error)).await?;
+    let what = What::DeliveryFailed {
+        key: item.key.clone(),
+        channel: item.message.channel(),
+        attempts: item.attempts,
+        error: error.to_string(),
+    };
+    record_on_timeline(db, item, what, now).await
+}
+
+/// An at-most-once provider's message whose attempt may or may not have reached the
+/// provider: not sent again. It stays in the outbox as `unknown` with why, and the run's
+/// timeline gets a `delivery_unknown` entry.
+pub async fn mark_unknown<C: ConnectionTrait>(
+    db: &C,
+    item: &OutboxItem,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    mark(db, &[item.id], "unknown", None, None, Some(error)).await?;
+    let what = What::DeliveryUnknown {
+        key: item.key.clone(),
+        channel: item.message.channel(),
+        attempts: item.attempts,
+        error: error.to_string(),
+    };
+    record_on_timeline(db, item, what, now).await
+}
+
+async fn record_on_timeline<C: ConnectionTrait>(
+    db: &C,
+    item: &OutboxItem,
+    what: What,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let version: Option<i32> = run::Entity::find_by_id(item.run_id.clone())
         .select_only()
         .column(run::Column::Version)
@@ -255,12 +362,6 @@ pub async fn give_up<C: ConnectionTrait>(
         .await?;
     // A run erased with its contact has no timeline left to tell.
     let Some(version) = version else { return Ok(()) };
-    let what = What::DeliveryFailed {
-        key: item.key.clone(),
-        channel: item.message.channel(),
-        attempts: item.attempts,
-        error: error.to_string(),
-    };
     let (kind, data) = super::runs::history_parts(&Entry { at: now, node: Some(item.node.clone()), what })?;
     run_history::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
@@ -343,6 +444,9 @@ pub enum OutboxStatus {
     Sent,
     /// Given up: a permanent failure or too many attempts (the dead letter).
     Failed,
+    /// An at-most-once provider's message that may or may not have been delivered (an
+    /// attempt timed out or vanished in a crash): reported, never sent again.
+    Unknown,
 }
 
 impl OutboxStatus {
@@ -351,6 +455,7 @@ impl OutboxStatus {
             OutboxStatus::Pending => "pending",
             OutboxStatus::Sent => "sent",
             OutboxStatus::Failed => "failed",
+            OutboxStatus::Unknown => "unknown",
         }
     }
 
@@ -359,6 +464,7 @@ impl OutboxStatus {
             "pending" => Some(OutboxStatus::Pending),
             "sent" => Some(OutboxStatus::Sent),
             "failed" => Some(OutboxStatus::Failed),
+            "unknown" => Some(OutboxStatus::Unknown),
             _ => None,
         }
     }

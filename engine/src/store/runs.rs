@@ -186,7 +186,7 @@ pub async fn commit<C: ConnectionTrait>(
         }
         for effect in &t.effects {
             match effect {
-                Effect::Send { key, node, message } => {
+                Effect::Send { key, node, message, provider } => {
                     let payload = serde_json::to_string(message)
                         .map_err(|e| Error::Corrupt { what: "message", detail: e.to_string() })?;
                     outbox_rows.push(outbox::ActiveModel {
@@ -204,6 +204,8 @@ pub async fn commit<C: ConnectionTrait>(
                         created_at: Set(now_ms),
                         sent_at: Set(None),
                         last_error: Set(None),
+                        provider: Set(provider.clone()),
+                        recorded_attempts: Set(0),
                     });
                 }
                 Effect::UpdateContact { changes, .. } => contact_changes.push((r.contact.clone(), changes.clone())),

@@ -7,6 +7,7 @@ pub mod event;
 pub mod message;
 pub mod node_count;
 pub mod outbox;
+pub mod provider;
 pub mod run;
 pub mod run_history;
 pub mod session;

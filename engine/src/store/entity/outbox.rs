@@ -20,6 +20,10 @@ pub struct Model {
     pub created_at: i64,
     pub sent_at: Option<i64>,
     pub last_error: Option<String>,
+    /// The provider named by the send node; none: the channel's default.
+    pub provider: Option<String>,
+    /// Attempts whose outcome was recorded (fewer than `attempts`: one vanished in a crash).
+    pub recorded_attempts: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
