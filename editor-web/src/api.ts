@@ -158,3 +158,24 @@ export function errorText(e: unknown): string {
   }
   return e instanceof Error ? e.message : String(e);
 }
+
+// ----- delivery providers -----
+export interface RateLimit { per_second: number; burst: number }
+export interface ProviderKind {
+  kind: string; channel: string; description: string; idempotent: boolean;
+  settings_schema: Record<string, unknown>; secrets_schema: Record<string, unknown>;
+}
+export interface Provider {
+  id: string; name: string; kind: string; channel: string; default: boolean; rate_limit: RateLimit | null;
+  guarantee: 'at_least_once' | 'at_most_once'; settings: Record<string, unknown>; secrets_set: string[];
+  created_at: string; updated_at: string;
+}
+export interface ProviderInput {
+  id?: string; name?: string; kind?: string; default?: boolean; rate_limit?: RateLimit | null;
+  guarantee?: Provider['guarantee']; settings?: Record<string, unknown>; secrets?: Record<string, unknown>;
+}
+export const listProviderKinds = () => request<{ data: ProviderKind[] }>('GET', '/v1/provider-kinds');
+export const listProviders = () => request<{ data: Provider[] }>('GET', '/v1/providers');
+export const createProvider = (p: ProviderInput) => request<Provider>('POST', '/v1/providers', p);
+export const updateProvider = (id: string, p: ProviderInput) => request<Provider>('PATCH', `/v1/providers/${enc(id)}`, p);
+export const deleteProvider = (id: string) => request<void>('DELETE', `/v1/providers/${enc(id)}`);

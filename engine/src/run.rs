@@ -131,6 +131,9 @@ pub enum Input<'a> {
 }
 
 /// Something the outside world must do because of a step.
+// A step makes a handful of effects and they live only until the commit: boxing the
+// message would cost more allocations than the size difference costs.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Effect {

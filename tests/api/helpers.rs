@@ -5,7 +5,7 @@
 use chrono::TimeDelta;
 use kairos::{Application, Settings};
 use kairos_engine::clock::ManualClock;
-use kairos_engine::delivery::Router;
+use kairos_engine::delivery::Registry;
 use kairos_engine::scheduler::Scheduler;
 use kairos_engine::time::parse_timestamp;
 use reqwest::{Method, Response};
@@ -29,7 +29,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub scheduler: Arc<Scheduler>,
-    pub router: Arc<Router>,
+    /// The live delivery routes (they change when providers are configured).
+    pub registry: Arc<Registry>,
     _dir: tempfile::TempDir,
 }
 
@@ -55,9 +56,9 @@ impl TestApp {
         let app = Application::build(settings).await.expect("the app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let scheduler = app.scheduler();
-        let router = app.router();
+        let registry = app.registry();
         tokio::spawn(app.run_until_stopped());
-        TestApp { address, client: reqwest::Client::new(), clock, scheduler, router, _dir: dir }
+        TestApp { address, client: reqwest::Client::new(), clock, scheduler, registry, _dir: dir }
     }
 
     /// A request with the admin key.
@@ -151,7 +152,7 @@ impl TestApp {
     /// Step every due run and deliver every due message, as the background loops would.
     pub async fn tick(&self) {
         self.scheduler.run_due().await.unwrap();
-        self.scheduler.dispatch_routed(&self.router).await.unwrap();
+        self.scheduler.dispatch_routed(&self.registry.current()).await.unwrap();
     }
 
     /// Move the clock forward, then [`TestApp::tick`].

@@ -1,6 +1,7 @@
-// API keys: list, create (the secret is shown once), revoke.
+// API keys: list, create (the secret is shown once), revoke; delivery providers.
 import { useCallback, useEffect, useState } from 'react';
 import { createApiKey, errorText, listApiKeys, revokeApiKey, type ApiKey } from '../api';
+import { ProvidersSection } from './Providers';
 
 export function SettingsPage() {
   const [keys, setKeys] = useState<ApiKey[] | null>(null);
@@ -57,6 +58,7 @@ export function SettingsPage() {
           </table>
         )}
       </section>
+      <ProvidersSection />
     </main>
   );
 }
