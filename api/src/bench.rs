@@ -1,15 +1,16 @@
 //! `kairos bench`: drive the real scheduler and store (SQLite in a fresh file by default)
 //! with the system clock and the real background loops, and print what they sustain.
 //!
-//! Two workloads, which may be combined:
+//! Three workloads, which may be combined; with none named the bench runs 100,000
+//! journeys and then 10,000 webhooks (the delivery row):
 //!
-//! - **journeys** (default 100,000): trigger → send → delay 5s → branch → send → exit,
+//! - **journeys** (`--journeys N`): trigger → send → delay 5s → branch → send → exit,
 //!   all started as fast as ingestion allows (events in batches of 1,000 per `ingest`
 //!   call), then the bench waits until every run has completed and every message (two
 //!   per journey) is in the inbox.
 //! - **waiting** (`--waiting N`): N runs that wait 30 days; reports memory (the scheduler
 //!   must never hold waiting runs in memory) and database bytes per waiting run.
-//! - **webhooks** (`--webhooks N`): N runs that each send one webhook, delivered over HTTP
+//! - **webhooks** (`--webhooks N`, the delivery row): N runs that each send one webhook, delivered over HTTP
 //!   by the real webhook channel to a receiver the bench starts on 127.0.0.1; reports
 //!   messages/s and the dispatcher's latency from queued to delivered.
 
@@ -37,9 +38,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0)]
     waiting: u64,
     /// Webhooks to deliver over HTTP to a local receiver (measures messages/s and the
-    /// dispatcher's latency from queued to delivered).
-    #[arg(long, default_value_t = 0)]
-    webhooks: u64,
+    /// dispatcher's latency from queued to delivered). Default: 10,000 when no workload
+    /// is named (the delivery row of the default table), else none.
+    #[arg(long)]
+    webhooks: Option<u64>,
     /// Events per `ingest` call.
     #[arg(long, default_value_t = 1000)]
     ingest_batch: usize,
@@ -254,8 +256,11 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<bool> {
 }
 
 async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
-    let journeys = args.journeys.unwrap_or(if args.waiting > 0 || args.webhooks > 0 { 0 } else { 100_000 });
-    if journeys == 0 && args.waiting == 0 && args.webhooks == 0 {
+    // Nothing named: the default table, journeys and a delivery row.
+    let defaults = args.journeys.is_none() && args.waiting == 0 && args.webhooks.is_none();
+    let journeys = args.journeys.unwrap_or(if defaults { 100_000 } else { 0 });
+    let webhooks = args.webhooks.unwrap_or(if defaults { 10_000 } else { 0 });
+    if journeys == 0 && args.waiting == 0 && webhooks == 0 {
         bail!("nothing to do: give --journeys, --waiting or --webhooks a number above 0");
     }
     if args.ingest_batch == 0 || args.claim_batch == 0 {
@@ -284,7 +289,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         journeys,
         waiting: args.waiting,
-        webhooks: args.webhooks,
+        webhooks,
         ingest_batch: args.ingest_batch,
         claim_batch: args.claim_batch,
         delay_secs: args.delay_secs,
@@ -304,7 +309,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         publish(&scheduler, &waiting_definition()).await?;
     }
     let mut router = kairos_engine::delivery::Router::inbox();
-    let receiver = if args.webhooks > 0 {
+    let receiver = if webhooks > 0 {
         let (url, count, handle) = start_receiver()?;
         publish(&scheduler, &webhook_definition(&url)).await?;
         let webhook = kairos_engine::delivery::Webhook::new(kairos_engine::delivery::WebhookConfig::default())
@@ -450,7 +455,7 @@ async fn bench_webhooks(
     report: &mut Report,
     deadline: Instant,
 ) -> anyhow::Result<()> {
-    let n = args.webhooks;
+    let n = report.webhooks;
     let t = Instant::now();
     ingest_all(scheduler, WEBHOOK_EVENT, "hook-", n, args.ingest_batch, deadline, |_| {}).await?;
     let reader = scheduler.store().reader();
