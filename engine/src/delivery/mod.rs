@@ -7,9 +7,13 @@
 //! ([`crate::scheduler::Inbox`]). `kairos serve --deliver-webhooks` makes [`Webhook`]
 //! the webhook channel's default without any configuration.
 
+pub mod email;
 pub mod http;
 pub mod limit;
+pub mod postmark;
 pub mod provider;
+pub mod resend;
+pub mod smtp;
 pub mod webhook;
 
 pub use webhook::{Webhook, WebhookConfig};
