@@ -542,6 +542,19 @@ mod tests {
         let again = String::from_utf8(smtp.message(&email, now + TimeDelta::hours(1)).unwrap().formatted()).unwrap();
         assert!(again.contains("Message-ID: <kairos.0190c1d2-aaaa-7bbb-8ccc-000000000001.welcome.1@acme.example>"));
 
+        // A long signed link stays one word (folded lines would break it for some clients).
+        let long = format!("https://kairos.example/u/{}", "a1B2c3D4e5".repeat(20));
+        let mut linked = item.clone();
+        if let Rendered::Email { unsubscribe_url, subject, .. } = &mut linked.message {
+            *unsubscribe_url = Some(long.clone());
+            *subject = "Bienvenue, Zoë — votre essai commence".into();
+        }
+        let email = email::prepare(&linked, &smtp.defaults).unwrap();
+        let raw = String::from_utf8(smtp.message(&email, now).unwrap().formatted()).unwrap();
+        assert!(raw.contains(&format!("List-Unsubscribe: <{long}>\r\n")), "{raw}");
+        assert!(raw.contains("Subject: Bienvenue, =?utf-8?b?"), "non-ASCII is encoded (RFC 2047): {raw}");
+        assert!(raw.is_ascii());
+
         // Without a text: HTML alone.
         let mut html_only = item.clone();
         if let Rendered::Email { text, .. } = &mut html_only.message {
