@@ -281,6 +281,16 @@ impl Send {
                 format!("`{url}` is not a web address; it must start with `https://` or `http://`"),
             );
         }
+        if let Message::Email { headers, .. } = &self.message {
+            for name in headers.keys() {
+                if let Some(problem) = crate::delivery::email::header_name_problem(name) {
+                    let pointer = format!("{}/message/headers/{}", cx.pointer, escape_segment(name));
+                    let mut p = crate::problem::Problem::new(Kind::InvalidValue, pointer, problem);
+                    p.node = cx.node.clone();
+                    cx.problems.push(p);
+                }
+            }
+        }
         for (field, source, _) in self.message.fields() {
             if matches!(field.as_str(), "message/subject" | "message/body" | "message/title")
                 && source.trim().is_empty()
@@ -459,6 +469,23 @@ mod tests {
             json!({ "text": "Lead a\"b@example.com is hot", "score": 55, "vip": true, "plan": "pro", "missing": null,
                     "fixed": 50, "tags": ["c1"] })
         );
+    }
+
+    #[test]
+    fn email_header_names_must_be_header_names_the_email_does_not_set_itself() {
+        let send: Send = serde_json::from_str(
+            r#"{ "id": "s", "message": { "channel": "email", "subject": "Hi", "body": "<p>Hi</p>",
+                 "headers": { "X-Campaign": "spring", "X Bad": "1", "Reply-To": "a@b.example", "A/B": "x" } }, "next": "x" }"#,
+        )
+        .unwrap();
+        let (_, problems) = build(&send);
+        let found: Vec<_> = problems.iter().map(|p| (p.code, p.pointer.as_str(), p.message.as_str())).collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].1, "/nodes/1/message/headers/Reply-To");
+        assert!(found[0].2.contains("set by message.reply_to"), "{found:?}");
+        assert_eq!(found[1].1, "/nodes/1/message/headers/X Bad");
+        assert!(found[1].2.contains("has ` `"), "{found:?}");
+        assert!(found.iter().all(|f| f.0 == Kind::InvalidValue));
     }
 
     #[test]
