@@ -1,4 +1,4 @@
-//! The HTTP email providers (Postmark, Resend) against local receivers that behave like
+//! The HTTP email providers (Postmark, Resend, SendGrid) against local receivers that behave like
 //! their APIs (actix-web on 127.0.0.1:0): each checks the credential and the request the
 //! way the real API does, answers with the real API's errors, records what it received,
 //! and can be told to fail with 500s, 429 + Retry-After or to hang past the timeout. The
@@ -9,7 +9,7 @@ mod support;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use kairos_engine::clock::Clock;
-use kairos_engine::delivery::{postmark, resend};
+use kairos_engine::delivery::{postmark, resend, sendgrid};
 use kairos_engine::scheduler::Deliver;
 use kairos_engine::store::OutboxStatus;
 use kairos_engine::time::parse_timestamp;
@@ -25,6 +25,7 @@ use support::*;
 enum Api {
     Postmark,
     Resend,
+    Sendgrid,
 }
 
 /// How the receiver answers one request (before the API's own checks).
@@ -34,6 +35,8 @@ enum Reply {
     Status(u16, String),
     /// 429 with this `Retry-After`.
     TooMany(String),
+    /// 429 with this `X-RateLimit-Reset` (a Unix time) and no `Retry-After`, as SendGrid answers.
+    RateLimitReset(i64),
     /// Handle the request as the API does (the email is sent), but answer only after
     /// this long: past the client's timeout.
     SendThenHang(Duration),
@@ -124,12 +127,18 @@ async fn receive(req: HttpRequest, body: web::Bytes, mock: web::Data<Mock>) -> H
         Some(Reply::TooMany(after)) => {
             return HttpResponse::TooManyRequests().insert_header(("Retry-After", after)).finish();
         }
+        Some(Reply::RateLimitReset(at)) => {
+            return HttpResponse::TooManyRequests()
+                .insert_header(("X-RateLimit-Reset", at.to_string()))
+                .json(json!({ "errors": [{ "field": null, "message": "too many requests" }] }));
+        }
         Some(Reply::SendThenHang(d)) => Some(d),
         None => None,
     };
     let response = match mock.api {
         Api::Postmark => postmark_api(&mock, &req, &headers, &json),
         Api::Resend => resend_api(&mock, &req, &headers, &json),
+        Api::Sendgrid => sendgrid_api(&mock, &req, &headers, &json),
     };
     if let Some(d) = hang {
         tokio::time::sleep(d).await;
@@ -226,10 +235,51 @@ fn resend_api(mock: &Mock, req: &HttpRequest, headers: &BTreeMap<String, String>
     reply(200, json!({ "id": id }))
 }
 
+/// `POST /v3/mail/send` as SendGrid answers it.
+fn sendgrid_api(mock: &Mock, req: &HttpRequest, headers: &BTreeMap<String, String>, body: &Value) -> HttpResponse {
+    let errors = |status: u16, list: Value| reply(status, json!({ "errors": list }));
+    if (req.method().as_str(), req.path()) != ("POST", "/v3/mail/send") {
+        return errors(404, json!([{ "field": null, "message": "resource not found" }]));
+    }
+    match headers.get("authorization").and_then(|a| a.strip_prefix("Bearer ")) {
+        Some(k) if k == mock.secret => {}
+        _ => {
+            return errors(
+                401,
+                json!([{ "field": null, "message": "The provided authorization grant is invalid, expired, or revoked", "help": null }]),
+            );
+        }
+    }
+    let to = &body["personalizations"][0]["to"][0]["email"];
+    if !to.is_string() {
+        return errors(
+            400,
+            json!([{ "field": "personalizations.0.to", "message": "The to parameter is required for all personalization objects, and must have at least one email object with a valid email address.", "help": "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message.personalizations.to" }]),
+        );
+    }
+    let types: Vec<&str> =
+        body["content"].as_array().into_iter().flatten().filter_map(|c| c["type"].as_str()).collect();
+    if types.len() > 1 && types[0] != "text/plain" {
+        return errors(
+            400,
+            json!([{ "field": "content", "message": "If present, text/plain content must be first, followed by text/html, then any other types." }]),
+        );
+    }
+    if body["from"]["email"].as_str().is_some_and(|f| !f.ends_with("@acme.example")) {
+        return errors(
+            403,
+            json!([{ "field": "from", "message": "The from address does not match a verified Sender Identity. Mail cannot be sent until this error is resolved. Visit https://sendgrid.com/docs/for-developers/sending-email/sender-identity/ to see the Sender Identity requirements", "help": null }]),
+        );
+    }
+    mock.sent.lock().unwrap().push(body.clone());
+    HttpResponse::Accepted().finish()
+}
+
 // ----- The deliverers -----
 
 const POSTMARK_TOKEN: &str = "pm-7f3c-server-token-0042";
 const RESEND_KEY: &str = "re_live_9b8a7c6d5e4f";
+const SENDGRID_KEY: &str = "SG.kairos-test.0123456789abcdef";
 
 fn postmark_at(receiver: &Receiver, token: &str) -> Arc<postmark::Postmark> {
     let settings: postmark::Settings = serde_json::from_value(json!({
@@ -245,6 +295,13 @@ fn resend_at(receiver: &Receiver, key: &str) -> Arc<resend::Resend> {
         serde_json::from_value(json!({ "base_url": receiver.base_url, "from": "Acme <news@acme.example>" })).unwrap();
     let secrets = resend::Secrets { api_key: key.to_string() };
     Arc::new(resend::Resend::new(settings, secrets, &options()).unwrap())
+}
+
+fn sendgrid_at(receiver: &Receiver, key: &str, from: &str) -> Arc<sendgrid::Sendgrid> {
+    let settings: sendgrid::Settings =
+        serde_json::from_value(json!({ "base_url": receiver.base_url, "from": from })).unwrap();
+    let secrets = sendgrid::Secrets { api_key: key.to_string() };
+    Arc::new(sendgrid::Sendgrid::new(settings, secrets, &options()).unwrap())
 }
 
 fn http_date(t: DateTime<Utc>) -> String {
@@ -515,5 +572,106 @@ async fn resend_rejection_fails_at_once_and_a_wrong_key_never_shows() {
     assert_eq!(row.last_error.unwrap(), "resend answered 403 Forbidden: invalid_api_key: API key is invalid");
     assert!(!everything_shown(&h, &[&run]).await.contains(wrong));
     assert!(receiver.sent().is_empty());
+    receiver.stop().await;
+}
+
+// ----- SendGrid -----
+
+#[tokio::test]
+async fn sendgrid_sends_the_email_with_its_key_and_fields() {
+    let receiver = Receiver::start(Api::Sendgrid, SENDGRID_KEY, vec![]).await;
+    let h = harness(sendgrid_at(&receiver, SENDGRID_KEY, "Acme <news@acme.example>")).await;
+    let run = start(&h, "ann", "Ann Lee <ann@example.com>").await;
+    set_unsubscribe_url(&h, &run, "https://kairos.example/u/ann-signed").await;
+
+    assert_eq!(dispatch(&h).await, 1);
+    let got = receiver.requests();
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/v3/mail/send"));
+    assert_eq!(r.headers["authorization"], format!("Bearer {SENDGRID_KEY}"));
+    assert_eq!(
+        r.body,
+        json!({
+            "personalizations": [{ "to": [{ "email": "ann@example.com", "name": "Ann Lee" }] }],
+            "from": { "email": "news@acme.example", "name": "Acme" },
+            "reply_to": { "email": "support@acme.example", "name": "Support" },
+            "subject": "Welcome, Ann",
+            "content": [
+                { "type": "text/plain", "value": "Hello Ann, your plan is pro." },
+                { "type": "text/html", "value": "<p>Hello Ann, your plan is <b>pro</b>.</p>" }
+            ],
+            "headers": {
+                "X-Campaign": "welcome-pro",
+                "List-Unsubscribe": "<https://kairos.example/u/ann-signed>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"
+            }
+        })
+    );
+    assert_eq!(receiver.sent().len(), 1);
+    let row = entry(&h, &run).await;
+    assert_eq!((row.status, row.attempts, row.last_error), (OutboxStatus::Sent, 1, None));
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn sendgrid_429_waits_for_the_rate_limit_reset_and_500_for_the_backoff() {
+    let receiver = Receiver::start(Api::Sendgrid, SENDGRID_KEY, vec![]).await;
+    let h = harness(sendgrid_at(&receiver, SENDGRID_KEY, "news@acme.example")).await;
+    let reset = (h.clock.now() + TimeDelta::seconds(90)).timestamp();
+    receiver.mock.script.lock().unwrap().extend([
+        Reply::RateLimitReset(reset),
+        Reply::Status(503, r#"{"errors":[{"message":"service unavailable"}]}"#.into()),
+    ]);
+    let run = start(&h, "ann", "ann@example.com").await;
+
+    assert_eq!(dispatch(&h).await, 0);
+    let row = entry(&h, &run).await;
+    assert_eq!(wait_of(&h, &row), TimeDelta::seconds(90), "until X-RateLimit-Reset");
+    assert!(row.last_error.unwrap().contains("sendgrid answered 429"));
+    assert_eq!(advance(&h, TimeDelta::seconds(89)).await, 0);
+    assert_eq!(receiver.requests().len(), 1);
+    assert_eq!(advance(&h, TimeDelta::seconds(1)).await, 0, "the 503");
+    let row = entry(&h, &run).await;
+    let wait = wait_of(&h, &row);
+    assert!(wait >= TimeDelta::seconds(4) && wait <= TimeDelta::milliseconds(5600), "the second backoff: {wait}");
+    assert_eq!(advance(&h, TimeDelta::seconds(6)).await, 1);
+    assert_eq!(entry(&h, &run).await.status, OutboxStatus::Sent);
+    assert_eq!(receiver.sent().len(), 1);
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn sendgrid_rejection_fails_at_once_and_a_wrong_key_never_shows() {
+    let receiver = Receiver::start(Api::Sendgrid, SENDGRID_KEY, vec![]).await;
+    let h = harness(sendgrid_at(&receiver, SENDGRID_KEY, "news@unverified.example")).await;
+    let run = start(&h, "ann", "ann@example.com").await;
+    assert_eq!(dispatch(&h).await, 0);
+    let row = entry(&h, &run).await;
+    assert_eq!((row.status, row.attempts), (OutboxStatus::Failed, 1));
+    let error = row.last_error.unwrap();
+    assert!(
+        error.starts_with(
+            "sendgrid answered 403 Forbidden: The from address does not match a verified Sender Identity."
+        ),
+        "{error}"
+    );
+    assert!(error.ends_with("(from)"), "{error}");
+    assert_eq!(advance(&h, TimeDelta::days(1)).await, 0);
+    assert_eq!(receiver.requests().len(), 1, "a rejection is not retried");
+    receiver.stop().await;
+
+    let receiver = Receiver::start(Api::Sendgrid, SENDGRID_KEY, vec![]).await;
+    let wrong = "SG.wrong.key-000111222";
+    let h = harness(sendgrid_at(&receiver, wrong, "news@acme.example")).await;
+    let run = start(&h, "ann", "ann@example.com").await;
+    assert_eq!(dispatch(&h).await, 0);
+    let row = entry(&h, &run).await;
+    assert_eq!(row.status, OutboxStatus::Failed);
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("sendgrid answered 401 Unauthorized: The provided authorization grant is invalid, expired, or revoked")
+    );
+    assert!(!everything_shown(&h, &[&run]).await.contains(wrong));
     receiver.stop().await;
 }

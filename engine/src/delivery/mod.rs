@@ -13,6 +13,7 @@ pub mod limit;
 pub mod postmark;
 pub mod provider;
 pub mod resend;
+pub mod sendgrid;
 pub mod smtp;
 pub mod webhook;
 
