@@ -349,3 +349,62 @@ async fn smtp_refused_connection_is_retried() {
     let error = row.last_error.unwrap();
     assert!(error.starts_with(&format!("smtp connection to 127.0.0.1:{port} failed")), "{error}");
 }
+
+/// A server that speaks just enough SMTP, then drops the connection: after `RCPT TO`
+/// (nothing can have been delivered) or after the data (the message may have been).
+async fn dropping_server(drop_after_data: bool) -> u16 {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = tokio::io::BufReader::new(read).lines();
+                write.write_all(b"220 test ESMTP\r\n").await.unwrap();
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            return; // the data is in; hang up without a reply
+                        }
+                        continue;
+                    }
+                    let verb = line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-test\r\n250 8BITMIME\r\n",
+                        "RCPT" if !drop_after_data => return, // hang up before the data
+                        "DATA" => {
+                            in_data = true;
+                            b"354 go ahead\r\n"
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn smtp_connection_dropped_after_the_data_is_uncertain_and_before_it_is_retried() {
+    for (after_data, expected) in
+        [(true, "broke after the message was sent; it may have been delivered"), (false, "failed")]
+    {
+        let port = dropping_server(after_data).await;
+        let settings: smtp::Settings = serde_json::from_value(
+            json!({ "host": "127.0.0.1", "port": port, "security": "none", "from": "news@acme.example" }),
+        )
+        .unwrap();
+        let h = harness(Arc::new(smtp::Smtp::new(settings, smtp::Secrets::default(), &options()).unwrap())).await;
+        let run = start(&h, "ann", "ann@example.com").await;
+        assert_eq!(dispatch(&h).await, 0);
+        let row = entry(&h, &run).await;
+        assert_eq!((row.status, row.attempts), (OutboxStatus::Pending, 1), "retried either way");
+        let error = row.last_error.unwrap();
+        assert!(error.starts_with(&format!("smtp connection to 127.0.0.1:{port} ")), "{error}");
+        assert!(error.contains(expected), "{error}");
+    }
+}
