@@ -359,6 +359,14 @@ step('see the validation problem on the send step, then fix it in its form', asy
     `[data-testid="send-subject"]`,
   );
   await page.fill(tid('send-body'), '<p>Your cart is waiting.</p>');
+  // An extra email header: a bad name is flagged at once, then corrected.
+  await page.click(tid('send-email-headers-add'));
+  await page.fill(tid('send-email-headers-0-key'), 'X Campaign');
+  await page.fill(tid('send-email-headers-0-value'), 'cart-{{contact.first_name}}');
+  await page.locator(tid('send-email-header-problem')).filter({ hasText: 'a space' }).waitFor();
+  if (process.env.E2E_DEBUG) await page.screenshot({ path: join(artifacts, 'email-headers.png') });
+  await page.fill(tid('send-email-headers-0-key'), 'X-Campaign');
+  await page.locator(tid('send-email-header-problem')).waitFor({ state: 'detached' });
   const subject = await page.locator(tid('send-subject')).inputValue();
   expect(subject === 'You left something behind, {{contact.first_name}}', `the subject is ${JSON.stringify(subject)}`);
   await waitSaved(page);
@@ -375,6 +383,7 @@ step('preview the reminder for a stored contact', async () => {
   const out = page.locator(tid('preview-output'));
   await out.filter({ hasText: 'You left something behind, Ann' }).waitFor();
   expect((await out.textContent()).includes('ann@example.com'), `preview shows the address: ${await out.textContent()}`);
+  expect((await out.textContent()).includes('X-Campaign: cart-Ann'), `preview shows the email header: ${await out.textContent()}`);
 });
 
 step('publish version 1', async () => {
@@ -383,6 +392,8 @@ step('publish version 1', async () => {
   expect((await page.locator(tid('journey-status')).textContent()).includes('v1'), 'live version 1');
   const r = await api('GET', '/v1/workflows/abandoned-cart/export');
   expect(r.status === 200 && r.json.trigger.event === 'cart_updated' && r.json.nodes.length === 6, `the published journey: ${r.text}`);
+  const reminder = r.json.nodes.find((n) => n.id === 'send_reminder');
+  expect(JSON.stringify(reminder.message.headers) === '{"X-Campaign":"cart-{{contact.first_name}}"}', `the email's headers: ${JSON.stringify(reminder.message)}`);
 });
 
 step('start runs through the API and watch the counts on the canvas', async () => {

@@ -248,6 +248,15 @@ async fn a_preview_renders_the_send_node_for_a_contact_like_a_real_send() {
     edited["nodes"][1]["message"]["subject"] = json!("Still thinking, {{contact.first_name}}?");
     let body = json!({ "definition": edited, "node": "send_reminder", "contact_id": "ann" });
     assert_eq!(json(app.post(path, &body).await, 200).await["subject"], "Still thinking, Ann <3?");
+    // An email's extra headers are rendered too; a name the email sets itself is refused.
+    edited["nodes"][1]["message"]["headers"] = json!({ "X-Campaign": "cart-{{contact.first_name}}" });
+    let body = json!({ "definition": edited, "node": "send_reminder", "contact_id": "ann" });
+    assert_eq!(json(app.post(path, &body).await, 200).await["headers"], json!({ "X-Campaign": "cart-Ann <3" }));
+    edited["nodes"][1]["message"]["headers"] = json!({ "Reply-To": "x@example.com" });
+    let body = json!({ "definition": edited, "node": "send_reminder" });
+    let refused = problem(app.post(path, &body).await, 422, "invalid_workflow").await;
+    assert_eq!(refused["errors"][0]["pointer"], "/nodes/1/message/headers/Reply-To");
+    edited["nodes"][1]["message"].as_object_mut().unwrap().remove("headers");
     edited["nodes"][1]["message"]["subject"] = json!("{{#if contact.vip}}VIP");
     let body = json!({ "definition": edited, "node": "send_reminder" });
     let refused = problem(app.post(path, &body).await, 422, "invalid_workflow").await;

@@ -430,9 +430,13 @@ fn message_fields(m: &Rendered) -> Fields {
         headers: BTreeMap::new(),
     };
     match m {
-        Rendered::Email { to: address, subject, body, .. } => {
-            Fields { to: to(address), subject: Some(subject.clone()), body: body.clone(), ..empty }
-        }
+        Rendered::Email { to: address, subject, body, headers, .. } => Fields {
+            to: to(address),
+            subject: Some(subject.clone()),
+            body: body.clone(),
+            headers: headers.clone(),
+            ..empty
+        },
         Rendered::Sms { to: address, body } => Fields { to: to(address), body: body.clone(), ..empty },
         Rendered::Push { to: address, title, body, url } => {
             Fields { to: to(address), title: Some(title.clone()), url: url.clone(), body: body.clone(), ..empty }
@@ -542,7 +546,7 @@ pub struct PreviewResult {
     pub body: String,
     /// Webhook method.
     pub method: Option<String>,
-    /// Webhook headers.
+    /// Webhook headers, or an email's extra headers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Why a real send to this contact would be skipped, if it would.

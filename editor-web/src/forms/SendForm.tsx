@@ -7,6 +7,8 @@ import type { FormProps } from './NodeForms';
 import { useCatalog } from '../catalog';
 import { useEditor } from '../store';
 import { errorText, preview, type Preview } from '../api';
+import { KeyValueRows, type Row } from '../panels/KeyValueRows';
+import { headerProblems, headerRows, headersOf, withHeaders } from './emailHeaders';
 
 type Config = Record<string, unknown>;
 
@@ -76,6 +78,7 @@ export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
             setMessage(m);
           }} />
       ))}
+      {channel === 'email' && <EmailHeaders message={message} onChange={setMessage} />}
       {channel === 'webhook' && <WebhookExtras message={message} onChange={setMessage} />}
       {channel !== 'webhook' && (
         <div className="variables" role="group" aria-label="Insert a variable">
@@ -86,6 +89,25 @@ export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
         </div>
       )}
       <PreviewBox nodeId={id} message={message} />
+    </>
+  );
+}
+
+// The email's extra headers (values are templates), e.g. X-Campaign. Rows live here so a
+// row being typed (still unnamed) is kept; a change from outside (undo) resets them.
+function EmailHeaders({ message, onChange }: { message: Config; onChange: (m: Config) => void }) {
+  const [rows, setRows] = useState<Row[]>(() => headerRows(message.headers));
+  const external = JSON.stringify(isObject(message.headers) ? message.headers : {});
+  useEffect(() => {
+    if (JSON.stringify(headersOf(rows)) !== external) setRows(headerRows(message.headers));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [external]);
+  const problems = headerProblems(rows);
+  return (
+    <>
+      <KeyValueRows label="Header" rows={rows} testid="send-email-headers"
+        onChange={(next) => { setRows(next); onChange(withHeaders(message, next)); }} />
+      {problems.map((p) => <div key={p} className="inline-error" role="alert" data-testid="send-email-header-problem">{p}</div>)}
     </>
   );
 }
