@@ -66,7 +66,7 @@ pub fn mailbox(what: &str, value: &str) -> Result<Mailbox, String> {
         format!("{what} `{value}` is not an email address (expected `name@example.com` or `Name <name@example.com>`)")
     };
     // The parser stops at the first mailbox of a list; a list is not one address.
-    if value.is_empty() || value.contains([',', ';', '\r', '\n']) && !value.contains('"') {
+    if value.is_empty() || value.chars().any(char::is_control) || (value.contains([',', ';']) && !value.contains('"')) {
         return Err(bad());
     }
     let parsed = Mailbox::from_str(value).map_err(|_| bad())?;
@@ -164,7 +164,7 @@ pub fn prepare<'a>(item: &'a OutboxItem, defaults: &Defaults) -> Result<Email<'a
         }
     }
     if let Some(url) = unsubscribe {
-        if url.contains(['\r', '\n', '<', '>', ' ']) || !url.starts_with("https://") && !url.starts_with("http://") {
+        if url.contains(['\r', '\n', '<', '>', ' ']) || !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(failed(format!("the unsubscribe link `{url}` is not an http(s) URL")));
         }
         extra.push((LIST_UNSUBSCRIBE.to_string(), format!("<{url}>")));

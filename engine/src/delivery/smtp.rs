@@ -326,7 +326,9 @@ impl Smtp {
                     self.host, self.port
                 )));
             }
-            let tls = self.tls.clone().expect("TLS parameters are built for starttls");
+            let Some(tls) = self.tls.clone() else {
+                return Err(Failure::Unsupported(format!("{KIND} has no TLS parameters for {}", self.host)));
+            };
             conn.starttls(tls, &self.hello).await?;
         }
         if let Some(credentials) = &self.credentials {
