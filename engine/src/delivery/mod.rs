@@ -6,10 +6,14 @@
 //! node names, else its channel's default provider, else the built-in inbox
 //! ([`crate::scheduler::Inbox`]). `kairos serve --deliver-webhooks` makes [`Webhook`]
 //! the webhook channel's default without any configuration.
+//!
+//! Providers, one file each, with non-secret `Settings`, `Secrets` and a deliverer built
+//! by `new(settings, secrets, &options)`: [`slack`] (team notifications).
 
 pub mod http;
 pub mod limit;
 pub mod provider;
+pub mod slack;
 pub mod webhook;
 
 pub use webhook::{Webhook, WebhookConfig};
