@@ -155,20 +155,8 @@ impl Deliver for Slack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::testing::doc_example;
     use serde_json::json;
-
-    fn doc_example<T: serde::de::DeserializeOwned>(source: &str, after: &str) -> T {
-        let start = source.find(after).unwrap();
-        let block = &source[start..];
-        let json_start = block.find("/// ```json\n").unwrap() + "/// ```json\n".len();
-        let json_end = block[json_start..].find("/// ```").unwrap();
-        let json: String = block[json_start..json_start + json_end]
-            .lines()
-            .map(|l| l.trim_start().trim_start_matches("///"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        serde_json::from_str(&json).unwrap()
-    }
 
     #[test]
     fn the_doc_examples_parse_and_build() {
