@@ -141,7 +141,7 @@ async fn a_webhook_that_hangs_past_the_timeout_is_uncertain_and_retried() {
     let (h, slack) = setup(format!("{}{HOOK}", api.base)).await;
 
     // The deliverer's own answer: the post may have reached Slack.
-    api.fail_next(HOOK, Fault::Hang(Duration::from_secs(2)));
+    api.fail_next(HOOK, Fault::Hang(Duration::from_secs(1)));
     let item = OutboxItem {
         id: 0,
         key: "run-1:send:1".into(),
@@ -154,12 +154,12 @@ async fn a_webhook_that_hangs_past_the_timeout_is_uncertain_and_retried() {
     };
     let began = std::time::Instant::now();
     let outcome = slack.deliver(h.scheduler.store(), &[item], h.now()).await;
-    assert!(began.elapsed() < Duration::from_millis(1500), "the timeout cut the request");
+    assert!(began.elapsed() < Duration::from_millis(900), "the timeout cut the request");
     let [Delivery::Uncertain { error, .. }] = outcome.as_slice() else { panic!("{outcome:?}") };
     assert!(error.contains("timed out") && !error.contains(SECRET), "{error}");
 
     // Through the dispatcher: pending, then delivered on the next attempt.
-    api.fail_next(HOOK, Fault::Hang(Duration::from_secs(2)));
+    api.fail_next(HOOK, Fault::Hang(Duration::from_secs(1)));
     h.start(lead()).await;
     assert_eq!(h.dispatch().await, 0);
     let entry = h.entry().await;

@@ -121,11 +121,7 @@ async fn twilio_5xx_and_a_full_queue_are_retried_then_delivered() {
     api.fail_next("Messages", Fault::Reply(Reply::text(503, "Service Unavailable")));
     api.fail_next(
         "Messages",
-        Fault::Reply(twilio_error(
-            400,
-            21611,
-            "This 'From' number has exceeded the maximum number of queued messages",
-        )),
+        Fault::Reply(twilio_error(400, 21611, "This 'From' number has exceeded the maximum number of queued messages")),
     );
     let h = twilio_harness(&api).await;
     h.start(contact("+447700900123")).await;
@@ -168,14 +164,14 @@ async fn twilio_past_the_timeout_is_uncertain() {
     let api = MockApi::start(twilio_api).await;
     let h = twilio_harness(&api).await;
     let provider = twilio_with(&api, TOKEN);
-    api.fail_next("Messages", Fault::Hang(Duration::from_secs(2)));
+    api.fail_next("Messages", Fault::Hang(Duration::from_secs(1)));
     let began = std::time::Instant::now();
     let outcome = provider.deliver(h.scheduler.store(), &[sms_item("+447700900123")], h.now()).await;
-    assert!(began.elapsed() < Duration::from_millis(1500));
+    assert!(began.elapsed() < Duration::from_millis(900));
     let [Delivery::Uncertain { error, .. }] = outcome.as_slice() else { panic!("{outcome:?}") };
     assert!(error.contains("twilio timed out"), "{error}");
 
-    api.fail_next("Messages", Fault::Hang(Duration::from_secs(2)));
+    api.fail_next("Messages", Fault::Hang(Duration::from_secs(1)));
     h.start(contact("+447700900123")).await;
     assert_eq!(h.dispatch().await, 0);
     assert_eq!(h.entry().await.status, OutboxStatus::Pending);
@@ -290,7 +286,10 @@ async fn vonage_delivers_an_sms_in_unicode_when_the_text_needs_it() {
 #[tokio::test]
 async fn vonage_throttling_and_5xx_are_retried_then_delivered() {
     let api = MockApi::start(vonage_api).await;
-    api.fail_next("/sms/json", Fault::Reply(vonage_status("1", "Throughput Rate Exceeded - please wait [ 1 ] and retry")));
+    api.fail_next(
+        "/sms/json",
+        Fault::Reply(vonage_status("1", "Throughput Rate Exceeded - please wait [ 1 ] and retry")),
+    );
     api.fail_next("/sms/json", Fault::Reply(Reply::text(500, "Internal Server Error")));
     let h = vonage_harness(&api, sms_message()).await;
     h.start(contact("447700900123")).await;
@@ -320,7 +319,7 @@ async fn vonage_429_waits_for_its_retry_after_and_a_hang_is_uncertain() {
     assert_eq!(h.advance(TimeDelta::seconds(1)).await, 1);
 
     let provider = vonage_with(&api, API_SECRET);
-    api.fail_next("/sms/json", Fault::Hang(Duration::from_secs(2)));
+    api.fail_next("/sms/json", Fault::Hang(Duration::from_secs(1)));
     let outcome = provider.deliver(h.scheduler.store(), &[sms_item("447700900123")], h.now()).await;
     let [Delivery::Uncertain { error, .. }] = outcome.as_slice() else { panic!("{outcome:?}") };
     assert!(error.contains("vonage timed out"), "{error}");

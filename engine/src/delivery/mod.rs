@@ -10,6 +10,7 @@
 //! Providers, one file each, with non-secret `Settings`, `Secrets` and a deliverer built
 //! by `new(settings, secrets, &options)`: [`slack`] (team notifications).
 
+pub mod fcm;
 pub mod http;
 pub mod limit;
 pub mod provider;

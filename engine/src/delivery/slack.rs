@@ -101,7 +101,7 @@ impl Slack {
         let Rendered::Slack { text, blocks } = &item.message else {
             return Delivery::Failed {
                 error: format!(
-                    "the slack provider got a {} message",
+                    "the slack provider delivers slack messages, not {}",
                     crate::store::channel_name(item.message.channel())
                 ),
             };

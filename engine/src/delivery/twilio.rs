@@ -103,35 +103,36 @@ impl Twilio {
                 "expected `AC` followed by 32 hexadecimal characters, as shown in the Twilio Console",
             ));
         }
-        let sender = match (settings.from.as_deref().map(str::trim), settings.messaging_service_sid.as_deref().map(str::trim)) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    "settings/messaging_service_sid",
-                    "set either `from` or `messaging_service_sid`, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(ConfigError::new(
-                    "settings/from",
-                    "set the sender: `from` (a Twilio number, short code or sender ID) or `messaging_service_sid`",
-                ));
-            }
-            (Some(from), None) => {
-                if let Some(problem) = sender_problem(from) {
-                    return Err(ConfigError::new("settings/from", problem));
-                }
-                Sender::From(from.to_string())
-            }
-            (None, Some(sid)) => {
-                if !is_sid(sid, "MG") {
+        let sender =
+            match (settings.from.as_deref().map(str::trim), settings.messaging_service_sid.as_deref().map(str::trim)) {
+                (Some(_), Some(_)) => {
                     return Err(ConfigError::new(
                         "settings/messaging_service_sid",
-                        "expected `MG` followed by 32 hexadecimal characters",
+                        "set either `from` or `messaging_service_sid`, not both",
                     ));
                 }
-                Sender::Service(sid.to_string())
-            }
-        };
+                (None, None) => {
+                    return Err(ConfigError::new(
+                        "settings/from",
+                        "set the sender: `from` (a Twilio number, short code or sender ID) or `messaging_service_sid`",
+                    ));
+                }
+                (Some(from), None) => {
+                    if let Some(problem) = sender_problem(from) {
+                        return Err(ConfigError::new("settings/from", problem));
+                    }
+                    Sender::From(from.to_string())
+                }
+                (None, Some(sid)) => {
+                    if !is_sid(sid, "MG") {
+                        return Err(ConfigError::new(
+                            "settings/messaging_service_sid",
+                            "expected `MG` followed by 32 hexadecimal characters",
+                        ));
+                    }
+                    Sender::Service(sid.to_string())
+                }
+            };
         let auth_token = secrets.auth_token.trim().to_string();
         if auth_token.is_empty() || auth_token.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ConfigError::new("secrets/auth_token", "expected the Auth Token from the Twilio Console"));
@@ -173,7 +174,10 @@ impl Twilio {
     async fn send(&self, item: &OutboxItem, now: DateTime<Utc>) -> Delivery {
         let Rendered::Sms { to, body } = &item.message else {
             return Delivery::Failed {
-                error: format!("the twilio provider got a {} message", crate::store::channel_name(item.message.channel())),
+                error: format!(
+                    "the twilio provider delivers sms messages, not {}",
+                    crate::store::channel_name(item.message.channel())
+                ),
             };
         };
         let answer = match http::read(KIND, item, self.request(to, body).send().await).await {
@@ -189,9 +193,10 @@ impl Twilio {
             None => http::failure_text(KIND, answer.status, &answer.body),
         };
         match error {
-            Some(e) if answer.status.is_client_error() && TRANSIENT_CODES.contains(&e.code) => {
-                Delivery::Retry { after: http::retry_after(item, &answer.headers, now, http::MAX_RETRY_AFTER), error: text }
-            }
+            Some(e) if answer.status.is_client_error() && TRANSIENT_CODES.contains(&e.code) => Delivery::Retry {
+                after: http::retry_after(item, &answer.headers, now, http::MAX_RETRY_AFTER),
+                error: text,
+            },
             _ => http::failure(item, &answer, text, now, http::MAX_RETRY_AFTER),
         }
     }
@@ -279,7 +284,12 @@ mod tests {
     const SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
     fn settings() -> Settings {
-        Settings { account_sid: SID.into(), from: Some("+15005550006".into()), messaging_service_sid: None, base_url: None }
+        Settings {
+            account_sid: SID.into(),
+            from: Some("+15005550006".into()),
+            messaging_service_sid: None,
+            base_url: None,
+        }
     }
 
     fn secrets() -> Secrets {
@@ -306,7 +316,8 @@ mod tests {
     fn bad_settings_are_refused_naming_the_field() {
         let e = refused(Settings { account_sid: "AC123".into(), ..settings() }, secrets());
         assert_eq!(e.field, "settings/account_sid");
-        let e = refused(Settings { messaging_service_sid: Some(format!("MG{}", "b".repeat(32))), ..settings() }, secrets());
+        let e =
+            refused(Settings { messaging_service_sid: Some(format!("MG{}", "b".repeat(32))), ..settings() }, secrets());
         assert_eq!(e.field, "settings/messaging_service_sid");
         assert!(e.message.contains("not both"), "{e}");
         let e = refused(Settings { from: None, ..settings() }, secrets());
@@ -316,12 +327,11 @@ mod tests {
             assert_eq!(e.field, "settings/from", "{bad}");
         }
         for good in ["+447700900123", "12345", "Acme", "ACME Shop 1"] {
-            assert!(Twilio::new(Settings { from: Some(good.into()), ..settings() }, secrets(), &Options::default()).is_ok());
+            assert!(
+                Twilio::new(Settings { from: Some(good.into()), ..settings() }, secrets(), &Options::default()).is_ok()
+            );
         }
-        let e = refused(
-            Settings { from: None, messaging_service_sid: Some("MGnope".into()), ..settings() },
-            secrets(),
-        );
+        let e = refused(Settings { from: None, messaging_service_sid: Some("MGnope".into()), ..settings() }, secrets());
         assert_eq!(e.field, "settings/messaging_service_sid");
         let e = refused(Settings { base_url: Some("api.twilio.com".into()), ..settings() }, secrets());
         assert_eq!(e.field, "settings/base_url");
@@ -340,7 +350,10 @@ mod tests {
         .unwrap();
         let request = twilio.request("+447700900123", "Hi Ann & co: 10% off").build().unwrap();
         assert_eq!(request.method(), reqwest::Method::POST);
-        assert_eq!(request.url().as_str(), format!("https://twilio.example.com/2010-04-01/Accounts/{SID}/Messages.json"));
+        assert_eq!(
+            request.url().as_str(),
+            format!("https://twilio.example.com/2010-04-01/Accounts/{SID}/Messages.json")
+        );
         use base64::Engine;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{SID}:0123456789abcdef0123456789abcdef"));
         assert_eq!(request.headers()["authorization"], format!("Basic {basic}").as_str());
@@ -356,7 +369,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(twilio.url.as_str(), format!("https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json"));
-        assert_eq!(twilio.form("+1555", "x"), [("To", "+1555"), ("MessagingServiceSid", service.as_str()), ("Body", "x")]);
+        assert_eq!(
+            twilio.form("+1555", "x"),
+            [("To", "+1555"), ("MessagingServiceSid", service.as_str()), ("Body", "x")]
+        );
     }
 
     #[tokio::test]
@@ -364,7 +380,7 @@ mod tests {
         let twilio = Twilio::new(settings(), secrets(), &Options::default()).unwrap();
         let push = Rendered::Push { to: "tok".into(), title: "t".into(), body: "b".into(), url: None };
         let outcome = twilio.send(&crate::delivery::testing::item(push), Utc::now()).await;
-        assert_eq!(outcome, Delivery::Failed { error: "the twilio provider got a push message".into() });
+        assert_eq!(outcome, Delivery::Failed { error: "the twilio provider delivers sms messages, not push".into() });
     }
 
     #[test]

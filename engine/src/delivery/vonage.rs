@@ -112,7 +112,10 @@ impl Vonage {
         };
         let api_secret = secrets.api_secret.trim().to_string();
         if api_secret.is_empty() || api_secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ConfigError::new("secrets/api_secret", "expected the API secret from the Vonage API Dashboard"));
+            return Err(ConfigError::new(
+                "secrets/api_secret",
+                "expected the API secret from the Vonage API Dashboard",
+            ));
         }
         let base = super::base_url(settings.base_url.as_deref(), DEFAULT_BASE_URL, "settings/base_url")?;
         let url = base
@@ -151,7 +154,10 @@ impl Vonage {
     async fn send(&self, item: &OutboxItem, now: DateTime<Utc>) -> Delivery {
         let Rendered::Sms { to, body } = &item.message else {
             return Delivery::Failed {
-                error: format!("the vonage provider got a {} message", crate::store::channel_name(item.message.channel())),
+                error: format!(
+                    "the vonage provider delivers sms messages, not {}",
+                    crate::store::channel_name(item.message.channel())
+                ),
             };
         };
         let request = self.client.post(self.url.clone()).form(&self.form(to, body));
@@ -336,14 +342,16 @@ mod tests {
             outcome(r#"{"message-count":"1","messages":[{"to":"447700900123","message-id":"0A","status":"0"}]}"#),
             Delivery::Delivered
         );
-        let Delivery::Retry { error, .. } =
-            outcome(r#"{"message-count":"1","messages":[{"status":"1","error-text":"Throughput Rate Exceeded - please wait [ 30 ] and retry"}]}"#)
-        else {
+        let Delivery::Retry { error, .. } = outcome(
+            r#"{"message-count":"1","messages":[{"status":"1","error-text":"Throughput Rate Exceeded - please wait [ 30 ] and retry"}]}"#,
+        ) else {
             panic!()
         };
         assert!(error.contains("status 1: Throughput Rate Exceeded"), "{error}");
         assert_eq!(
-            outcome(r#"{"message-count":"1","messages":[{"status":"6","error-text":"Unroutable message - rejected"}]}"#),
+            outcome(
+                r#"{"message-count":"1","messages":[{"status":"6","error-text":"Unroutable message - rejected"}]}"#
+            ),
             Delivery::Failed { error: "vonage refused the message: status 6: Unroutable message - rejected".into() }
         );
         let Delivery::Failed { error } = outcome(
