@@ -102,7 +102,7 @@ pub enum Message {
         /// With `blocks` it is the notification's fallback text.
         text: String,
         /// Block Kit blocks (a JSON array of block objects); every string inside is a
-        /// template, as in a webhook body, and the `text` of a `mrkdwn` text object is
+        /// template that renders to a string, and the `text` of a `mrkdwn` text object is
         /// escaped like `text`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         blocks: Option<Value>,
@@ -447,8 +447,8 @@ fn render_json(
     render_json_as(value, at, data, false, r)
 }
 
-/// A JSON template rendered; in Slack blocks (`slack`) the `text` of a `mrkdwn` object is
-/// always rendered as escaped Slack text.
+/// A JSON template rendered; in Slack blocks (`slack`) every string stays a string and
+/// the `text` of a `mrkdwn` object is rendered as escaped Slack text.
 fn render_json_as(
     value: &Value,
     at: String,
@@ -457,7 +457,8 @@ fn render_json_as(
     r: &dyn Fn(&str, Escape) -> Result<String, Skip>,
 ) -> Result<Value, Skip> {
     Ok(match value {
-        Value::String(s) => match lone_variable(s) {
+        // Block Kit takes strings only: a lone variable in Slack blocks stays text.
+        Value::String(s) => match lone_variable(s).filter(|_| !slack) {
             Some(path) => match path.split('.').try_fold(data, |v, key| v.get(key)) {
                 Some(Value::String(_)) => Value::String(r(&at, Escape::None)?),
                 Some(v) => v.clone(),
@@ -588,7 +589,7 @@ mod tests {
                 { "type": "section", "text": { "type": "mrkdwn", "text": "*&lt;!channel&gt; Ann* reached 55" } },
                 { "type": "header", "text": { "type": "plain_text", "text": "<!channel> Ann" } },
                 { "type": "actions", "elements": [ { "type": "button", "text": { "type": "plain_text", "text": "Open" },
-                  "url": "https://crm.example.com/c&1", "value": 55 } ] }
+                  "url": "https://crm.example.com/c&1", "value": "55" } ] }
             ])
         );
         // Slack messages go to the team, not to a contact address.
