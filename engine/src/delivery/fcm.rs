@@ -193,8 +193,9 @@ impl Fcm {
             .ok_or_else(|| ConfigError::new(format!("{field}/token_uri"), format!("expected `{DEFAULT_TOKEN_URI}`")))?;
         let key =
             Key { client_email, private_key_id: string("private_key_id").map(str::to_string), signing_key, token_uri };
-        // Sign once now, so that a key that parses but cannot sign is refused here.
-        key.assertion(Utc::now()).map_err(|_| bad_key())?;
+        // Sign once now (at any time: the result is thrown away), so that a key that
+        // parses but cannot sign is refused here rather than at the first send.
+        key.assertion(DateTime::<Utc>::UNIX_EPOCH).map_err(|_| bad_key())?;
 
         let project_id = match settings.project_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(p) => p.to_string(),
