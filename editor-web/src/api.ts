@@ -104,7 +104,7 @@ export interface SimRun {
 export interface SimTimelineEntry { at: string; offset: string; run: number | null; node: string | null; kind: string; detail: string; data?: Record<string, unknown> | null }
 export interface SimSend {
   run: number; node: string; channel: string; to?: string | null; subject?: string | null; title?: string | null; url?: string | null;
-  body: string; at: string; offset: string;
+  body: string; blocks?: unknown[]; at: string; offset: string;
 }
 export interface Simulation {
   start: string; runs: SimRun[]; timeline: SimTimelineEntry[]; sends: SimSend[];
@@ -115,6 +115,8 @@ export const simulate = (id: string, scenario: Scenario) => request<Simulation>(
 export interface Preview {
   channel: string; to: string | null; subject?: string | null; title?: string | null; url?: string | null; body: string;
   method?: string | null; headers?: Record<string, string>;
+  /** A Slack message's Block Kit blocks, rendered. */
+  blocks?: unknown[];
   /** Why a real send to this contact would be skipped (e.g. no address), if it would. */
   warning?: string | null;
 }

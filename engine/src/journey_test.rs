@@ -327,6 +327,7 @@ fn channel_name(c: Channel) -> &'static str {
         Channel::Sms => "sms",
         Channel::Push => "push",
         Channel::Webhook => "webhook",
+        Channel::Slack => "slack",
     }
 }
 

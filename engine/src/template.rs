@@ -1,7 +1,9 @@
 //! Handlebars templates of send nodes, compiled once per journey version.
 //!
-//! Two registries: email bodies are HTML and escape what they insert; every other
-//! field (subjects, SMS, push, URLs, webhook values) is plain text and inserts verbatim.
+//! Three registries: email bodies are HTML and escape what they insert; Slack mrkdwn
+//! escapes `&`, `<` and `>` in what it inserts (so a contact's value cannot become a
+//! mention such as `<!channel>` or a link); every other field (subjects, SMS, push, URLs,
+//! webhook values) is plain text and inserts verbatim.
 
 use handlebars::Handlebars;
 use serde_json::Value;
@@ -10,6 +12,7 @@ use serde_json::Value;
 pub struct Templates {
     html: Handlebars<'static>,
     text: Handlebars<'static>,
+    slack: Handlebars<'static>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -23,14 +26,35 @@ impl Default for Templates {
         let html = Handlebars::new();
         let mut text = Handlebars::new();
         text.register_escape_fn(handlebars::no_escape);
-        Templates { html, text }
+        let mut slack = Handlebars::new();
+        slack.register_escape_fn(escape_mrkdwn);
+        Templates { html, text, slack }
     }
 }
 
-/// Whether a template inserts values HTML-escaped.
+/// Slack's control characters in inserted text, as Slack documents for `mrkdwn`
+/// (<https://api.slack.com/reference/surfaces/formatting#escaping>): only `&`, `<`, `>`.
+pub fn escape_mrkdwn(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// How a template escapes the values it inserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Escape {
+    /// HTML (email bodies).
     Html,
+    /// Slack `mrkdwn`: `&`, `<`, `>`.
+    Slack,
+    /// Verbatim.
     None,
 }
 
@@ -38,6 +62,7 @@ impl Templates {
     fn registry(&self, escape: Escape) -> &Handlebars<'static> {
         match escape {
             Escape::Html => &self.html,
+            Escape::Slack => &self.slack,
             Escape::None => &self.text,
         }
     }
@@ -47,6 +72,7 @@ impl Templates {
     pub fn add(&mut self, name: &str, source: &str, escape: Escape) -> Result<(), String> {
         let registry = match escape {
             Escape::Html => &mut self.html,
+            Escape::Slack => &mut self.slack,
             Escape::None => &mut self.text,
         };
         registry.register_template_string(name, source).map_err(|e| compile_error(&e))?;
@@ -97,6 +123,22 @@ mod tests {
         let data = json!({ "contact": { "first_name": "Ann & <Bob>" } });
         assert_eq!(t.render("a/body", &data, Escape::Html).unwrap(), "Hi Ann &amp; &lt;Bob&gt;");
         assert_eq!(t.render("a/subject", &data, Escape::None).unwrap(), "Hi Ann & <Bob>");
+    }
+
+    #[test]
+    fn slack_text_escapes_only_its_control_characters() {
+        let mut t = Templates::default();
+        t.add(
+            "a/text",
+            "<https://crm.example.com|Lead> {{contact.name}} \"{{contact.note}}\" {{{contact.raw}}}",
+            Escape::Slack,
+        )
+        .unwrap();
+        let data = json!({ "contact": { "name": "<!channel> & co", "note": "it's", "raw": "<@U1>" } });
+        assert_eq!(
+            t.render("a/text", &data, Escape::Slack).unwrap(),
+            "<https://crm.example.com|Lead> &lt;!channel&gt; &amp; co \"it's\" <@U1>"
+        );
     }
 
     #[test]

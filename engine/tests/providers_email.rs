@@ -4,7 +4,7 @@
 //! and can be told to fail with 500s, 429 + Retry-After or to hang past the timeout. The
 //! deliverers run under the real dispatcher, so outbox rows end `sent` or `failed`.
 
-mod support;
+mod email_support;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::*;
+use email_support::*;
 
 // ----- The receivers -----
 

@@ -6,7 +6,7 @@
 //! install aiosmtpd==1.4.6`, as `scripts/test` does). Without it the tests fail under
 //! `CI=true` and are skipped, with the reason printed, elsewhere.
 
-mod support;
+mod email_support;
 
 use chrono::TimeDelta;
 use kairos_engine::delivery::smtp;
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use support::*;
+use email_support::*;
 use tokio::io::AsyncBufReadExt;
 
 // ----- The SMTP server -----

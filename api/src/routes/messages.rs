@@ -31,12 +31,13 @@ pub struct MessageDto {
     pub contact_id: String,
     /// The `send` node that rendered it.
     pub node: String,
-    /// `email`, `sms`, `push` or `webhook`.
+    /// `email`, `sms`, `push`, `webhook` or `slack`.
     pub channel: String,
     /// The rendered content, by channel: email `{channel, to, subject, body, from?, reply_to?}`,
     /// sms `{channel, to, body}`, push `{channel, to, title, body, url?}`, webhook
     /// `{channel, method, url, headers, body?}` (the values of secret headers such as
-    /// `Authorization` and a password in the URL show as `[redacted]`).
+    /// `Authorization` and a password in the URL show as `[redacted]`), slack
+    /// `{channel, text, blocks?}`.
     #[schema(value_type = Object)]
     pub message: Rendered,
     /// When it was delivered to the inbox (RFC 3339).

@@ -55,7 +55,7 @@ pub struct OutboxEntryDto {
     pub contact_id: String,
     /// The `send` node that rendered it.
     pub node: String,
-    /// `email`, `sms`, `push` or `webhook`.
+    /// `email`, `sms`, `push`, `webhook` or `slack`.
     pub channel: String,
     pub status: DeliveryStatus,
     /// Attempts so far.

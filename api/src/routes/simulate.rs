@@ -202,7 +202,7 @@ pub struct SimulatedSend {
     pub node: String,
     #[schema(value_type = String, example = "email")]
     pub channel: String,
-    /// The address (email, phone, push token); `null` for webhooks.
+    /// The address (email, phone, push token); `null` for webhooks and Slack.
     pub to: Option<String>,
     /// Email subject.
     pub subject: Option<String>,
@@ -210,8 +210,12 @@ pub struct SimulatedSend {
     pub title: Option<String>,
     /// Push link or webhook URL.
     pub url: Option<String>,
-    /// The text or HTML body; a webhook's JSON body as text.
+    /// The text or HTML body; a webhook's JSON body as text; a Slack message's text.
     pub body: String,
+    /// A Slack message's Block Kit blocks, rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub blocks: Option<Value>,
     pub at: DateTime<Utc>,
     pub offset: String,
 }
@@ -383,6 +387,7 @@ fn result_of(sim: Simulation, scenario: &Scenario) -> SimulationResult {
                 title: m.title,
                 url: m.url,
                 body: m.body,
+                blocks: m.blocks,
                 at: start + s.elapsed,
                 offset: s.offset.clone(),
             }
@@ -409,6 +414,7 @@ struct Fields {
     title: Option<String>,
     url: Option<String>,
     body: String,
+    blocks: Option<Value>,
     method: Option<String>,
     headers: BTreeMap<String, String>,
 }
@@ -426,6 +432,7 @@ fn message_fields(m: &Rendered) -> Fields {
         title: None,
         url: None,
         body: String::new(),
+        blocks: None,
         method: None,
         headers: BTreeMap::new(),
     };
@@ -448,6 +455,7 @@ fn message_fields(m: &Rendered) -> Fields {
             headers: headers.clone(),
             ..empty
         },
+        Rendered::Slack { text, blocks } => Fields { body: text.clone(), blocks: blocks.clone(), ..empty },
     }
 }
 
@@ -542,8 +550,12 @@ pub struct PreviewResult {
     pub title: Option<String>,
     /// Push link or webhook URL.
     pub url: Option<String>,
-    /// Text or HTML body (a webhook's JSON body as text).
+    /// Text or HTML body (a webhook's JSON body as text; a Slack message's text).
     pub body: String,
+    /// A Slack message's Block Kit blocks, rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub blocks: Option<Value>,
     /// Webhook method.
     pub method: Option<String>,
     /// Webhook headers, or an email's extra headers.
@@ -713,6 +725,7 @@ pub async fn preview_send(
         title: m.title,
         url: m.url,
         body: m.body,
+        blocks: m.blocks,
         method: m.method,
         headers: m.headers,
         warning,

@@ -12,7 +12,7 @@ const HINTS: Record<NodeType | 'trigger', string> = {
   wait_for_event: 'Wait for an event, or time out',
   branch: 'If / else by conditions',
   split: 'A/B test by percentage',
-  send: 'Email, SMS, push or webhook',
+  send: 'Email, SMS, push, webhook or Slack',
   update_contact: 'Set attributes, tags, stage',
   exit: 'End the journey',
 };

@@ -2,6 +2,7 @@
 // field last focused, and a live preview rendered by the server for a chosen contact.
 import { useEffect, useRef, useState } from 'react';
 import { CHANNELS, HTTP_METHODS, isObject } from '../model/types';
+import { defaultMessage } from '../model/defaults';
 import { SelectField, TextField } from './fields';
 import type { FormProps } from './NodeForms';
 import { useCatalog } from '../catalog';
@@ -21,19 +22,11 @@ const FIELDS: Record<string, { key: string; label: string; multiline?: boolean; 
   sms: [{ key: 'body', label: 'Text', multiline: true }],
   push: [{ key: 'title', label: 'Title' }, { key: 'body', label: 'Text', multiline: true }, { key: 'url', label: 'Link (optional)', optional: true }],
   webhook: [{ key: 'url', label: 'URL' }],
+  slack: [{ key: 'text', label: 'Text (Slack mrkdwn: *bold*, _italic_, <https://…|link>)', multiline: true }],
 };
 
-function emptyMessage(channel: string): Config {
-  switch (channel) {
-    case 'email': return { channel, subject: '', body: '' };
-    case 'sms': return { channel, body: '' };
-    case 'push': return { channel, title: '', body: '' };
-    default: return { channel, method: 'POST', url: 'https://', body: {} };
-  }
-}
-
 export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
-  const message = isObject(config.message) ? config.message : emptyMessage('email');
+  const message = isObject(config.message) ? config.message : defaultMessage('email');
   const channel = String(message.channel ?? 'email');
   const setMessage = (m: Config) => onChange({ ...config, message: m });
   const attributes = useCatalog((s) => s.attributes);
@@ -64,7 +57,7 @@ export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
 
   return (
     <>
-      <SelectField label="Channel" value={channel} options={CHANNELS} testid="send-channel" onChange={(c) => setMessage(emptyMessage(c))} />
+      <SelectField label="Channel" value={channel} options={CHANNELS} testid="send-channel" onChange={(c) => setMessage(defaultMessage(c))} />
       {channel === 'webhook' && (
         <SelectField label="Method" value={String(message.method ?? 'POST')} options={HTTP_METHODS} testid="send-method" onChange={(m) => setMessage({ ...message, method: m })} />
       )}
@@ -80,6 +73,7 @@ export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
       ))}
       {channel === 'email' && <EmailHeaders message={message} onChange={setMessage} />}
       {channel === 'webhook' && <WebhookExtras message={message} onChange={setMessage} />}
+      {channel === 'slack' && <SlackBlocks message={message} onChange={setMessage} />}
       {channel !== 'webhook' && (
         <div className="variables" role="group" aria-label="Insert a variable">
           <div className="hint">Insert a variable into the field you last selected:</div>
@@ -148,6 +142,25 @@ function WebhookExtras({ message, onChange }: { message: Config; onChange: (m: C
   );
 }
 
+/** Optional Block Kit blocks, typed as JSON; the message keeps the last valid array. */
+function SlackBlocks({ message, onChange }: { message: Config; onChange: (m: Config) => void }) {
+  const [text, setText] = useState(() => (message.blocks === undefined ? '' : JSON.stringify(message.blocks, null, 2)));
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <TextField label="Block Kit blocks (optional JSON array; strings are templates)" multiline value={text} error={error}
+      testid="send-slack-blocks"
+      onChange={(v) => {
+        setText(v);
+        if (v.trim() === '') { setError(null); const m = { ...message }; delete m.blocks; onChange(m); return; }
+        let parsed: unknown;
+        try { parsed = JSON.parse(v); } catch (e) { setError(`not JSON yet: ${(e as Error).message}`); return; }
+        if (!Array.isArray(parsed)) { setError('blocks are a JSON array: [ { "type": "section", … } ]'); return; }
+        setError(null);
+        onChange({ ...message, blocks: parsed });
+      }} />
+  );
+}
+
 function PreviewBox({ nodeId, message }: { nodeId: string; message: Config }) {
   const workflowId = useEditor((s) => s.workflowId);
   const [contactId, setContactId] = useState('');
@@ -185,7 +198,7 @@ function PreviewBox({ nodeId, message }: { nodeId: string; message: Config }) {
       {result && (
         <div className="preview-out" data-testid="preview-output">
           {result.warning && <div className="inline-error" role="status" data-testid="preview-warning">{result.warning}</div>}
-          {result.channel !== 'webhook' && <div><b>To:</b> {result.to ?? <span className="muted">no address</span>}</div>}
+          {result.channel !== 'webhook' && result.channel !== 'slack' && <div><b>To:</b> {result.to ?? <span className="muted">no address</span>}</div>}
           {result.method && <div><b>{result.method}</b> {result.url}</div>}
           {result.headers && Object.entries(result.headers).map(([k, v]) => <div key={k} className="muted">{k}: {v}</div>)}
           {typeof result.subject === 'string' && <div><b>Subject:</b> {result.subject}</div>}
@@ -196,6 +209,7 @@ function PreviewBox({ nodeId, message }: { nodeId: string; message: Config }) {
           ) : (
             <pre className="json">{result.body}</pre>
           )}
+          {result.blocks && <pre className="json" data-testid="preview-blocks">{JSON.stringify(result.blocks, null, 2)}</pre>}
         </div>
       )}
     </fieldset>

@@ -140,6 +140,7 @@ const writeMessage: Writer = (m) => {
       if (isObject(o.headers) && Object.keys(o.headers).length === 0) o.headers = undefined;
       return struct(o, ['channel', 'method', 'url', 'headers', 'body']);
     }
+    case 'slack': return struct(m, ['channel', 'text', 'blocks']);
     default: return struct(m, ['channel']);
   }
 };

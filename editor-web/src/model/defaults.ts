@@ -15,6 +15,17 @@ export function defaultConfig(type: NodeType | 'trigger'): Record<string, unknow
   }
 }
 
+/** The empty message of `channel`, when a send node switches to it. */
+export function defaultMessage(channel: string): Record<string, unknown> {
+  switch (channel) {
+    case 'email': return { channel, subject: '', body: '' };
+    case 'sms': return { channel, body: '' };
+    case 'push': return { channel, title: '', body: '' };
+    case 'slack': return { channel, text: '' };
+    default: return { channel: 'webhook', method: 'POST', url: 'https://', body: {} };
+  }
+}
+
 /** A slug node id for `type` not in `taken`: `send_1`, `send_2`, ... */
 export function freshId(type: string, taken: Set<string>): string {
   for (let i = 1; ; i++) {

@@ -33,7 +33,8 @@ export function describeNode(type: string, config: Record<string, unknown>): str
     }
     case 'send': {
       const m = isObject(config.message) ? config.message : {};
-      const what = m.channel === 'email' ? m.subject : m.channel === 'push' ? m.title : m.channel === 'webhook' ? m.url : m.body;
+      const what = m.channel === 'email' ? m.subject : m.channel === 'push' ? m.title : m.channel === 'webhook' ? m.url
+        : m.channel === 'slack' ? m.text : m.body;
       return `${String(m.channel ?? '?')}: ${s(what)}`;
     }
     case 'update_contact': {

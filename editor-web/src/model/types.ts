@@ -81,15 +81,17 @@ export interface Variant { name: string; weight: number; next: string }
 export interface Holdout { weight: number; next: string }
 export interface Split { type: 'split'; id: string; variants: Variant[]; holdout?: Holdout }
 
-export type Channel = 'email' | 'sms' | 'push' | 'webhook';
-export const CHANNELS: Channel[] = ['email', 'sms', 'push', 'webhook'];
+export type Channel = 'email' | 'sms' | 'push' | 'webhook' | 'slack';
+export const CHANNELS: Channel[] = ['email', 'sms', 'push', 'webhook', 'slack'];
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export const HTTP_METHODS: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 export type Message =
   | { channel: 'email'; subject: string; body: string; from?: string; reply_to?: string; text?: string; headers?: Record<string, string> }
   | { channel: 'sms'; body: string }
   | { channel: 'push'; title: string; body: string; url?: string }
-  | { channel: 'webhook'; method?: HttpMethod; url: string; headers?: Record<string, string>; body?: Json };
+  | { channel: 'webhook'; method?: HttpMethod; url: string; headers?: Record<string, string>; body?: Json }
+  /** A team notification through the Slack workspace's incoming webhook (not to the contact). */
+  | { channel: 'slack'; text: string; blocks?: Json[] };
 export interface Send { type: 'send'; id: string; message: Message; next: string }
 
 export const LIFECYCLE_STAGES = [

@@ -32,7 +32,7 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
-/// A successful (2xx) response, read whole.
+/// A response, read whole (a 2xx one from [`answer`], any one from [`read`]).
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: StatusCode,
@@ -49,6 +49,21 @@ pub async fn answer(
     now: DateTime<Utc>,
     max_retry_after: TimeDelta,
 ) -> Result<Answer, Delivery> {
+    let answer = read(provider, item, result).await?;
+    if answer.status.is_success() {
+        return Ok(answer);
+    }
+    let error = failure_text(provider, answer.status, &answer.body);
+    Err(failure(item, &answer, error, now, max_retry_after))
+}
+
+/// The response to a request, whatever its status, for a provider that words its errors
+/// from its own error body; or the [`Delivery`] of a request that got no answer.
+pub async fn read(
+    provider: &str,
+    item: &OutboxItem,
+    result: Result<reqwest::Response, reqwest::Error>,
+) -> Result<Answer, Delivery> {
     let response = match result {
         Ok(r) => r,
         Err(e) => return Err(request_failed(provider, item, &e)),
@@ -61,23 +76,41 @@ pub async fn answer(
         Err(_) if status.is_success() => String::new(),
         Err(e) => return Err(request_failed(provider, item, &e)),
     };
-    if status.is_success() {
-        return Ok(Answer { status, headers, body });
+    Ok(Answer { status, headers, body })
+}
+
+/// A non-2xx `answer` as a [`Delivery`] with `error` as its text: 429 after its
+/// `Retry-After` (else [`backoff`]), 5xx with [`backoff`], anything else permanent.
+pub fn failure(
+    item: &OutboxItem,
+    answer: &Answer,
+    error: String,
+    now: DateTime<Utc>,
+    max_retry_after: TimeDelta,
+) -> Delivery {
+    if answer.status == StatusCode::TOO_MANY_REQUESTS {
+        return Delivery::Retry { after: retry_after(item, &answer.headers, now, max_retry_after), error };
     }
-    let error = failure_text(provider, status, &body);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        let after = headers
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, now))
-            .map(|d| d.clamp(TimeDelta::seconds(1), max_retry_after))
-            .unwrap_or_else(|| backoff(item.attempts, &item.key));
-        return Err(Delivery::Retry { after, error });
+    if answer.status.is_server_error() {
+        return retry(item, error);
     }
-    if status.is_server_error() {
-        return Err(retry(item, error));
-    }
-    Err(Delivery::Failed { error })
+    Delivery::Failed { error }
+}
+
+/// The delay a 429 asks for in `Retry-After` (at least a second, at most
+/// `max_retry_after`), else the backoff of `item`'s attempt.
+pub fn retry_after(
+    item: &OutboxItem,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+    max_retry_after: TimeDelta,
+) -> TimeDelta {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, now))
+        .map(|d| d.clamp(TimeDelta::seconds(1), max_retry_after))
+        .unwrap_or_else(|| backoff(item.attempts, &item.key))
 }
 
 /// `<provider> answered <status>: <start of the body>`.

@@ -6,15 +6,23 @@
 //! node names, else its channel's default provider, else the built-in inbox
 //! ([`crate::scheduler::Inbox`]). `kairos serve --deliver-webhooks` makes [`Webhook`]
 //! the webhook channel's default without any configuration.
+//!
+//! Providers, one file each, with non-secret `Settings`, `Secrets` and a deliverer built
+//! by `new(settings, secrets, &options)`: [`smtp`], [`postmark`], [`resend`], [`sendgrid`]
+//! (email), [`twilio`], [`vonage`] (SMS), [`fcm`] (push), [`slack`] (team notifications).
 
 pub mod email;
+pub mod fcm;
 pub mod http;
 pub mod limit;
 pub mod postmark;
 pub mod provider;
 pub mod resend;
 pub mod sendgrid;
+pub mod slack;
 pub mod smtp;
+pub mod twilio;
+pub mod vonage;
 pub mod webhook;
 
 pub use webhook::{Webhook, WebhookConfig};
@@ -59,6 +67,26 @@ impl ConfigError {
         ConfigError { field: field.into(), message: message.into() }
     }
 }
+
+/// A provider's API address: `configured` (the `field` of its settings) or `default`,
+/// an `http` or `https` URL ending in `/`, so that API paths join below it.
+pub fn base_url(configured: Option<&str>, default: &str, field: &str) -> Result<reqwest::Url, ConfigError> {
+    let raw = configured.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(default);
+    let mut url = reqwest::Url::parse(raw)
+        .map_err(|e| ConfigError::new(field, format!("is not a web address ({e}); expected e.g. `{default}`")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::new(field, format!("must be an http:// or https:// address such as `{default}`")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(field, "must not have a query or fragment"));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
 
 /// Where one provider's messages go, and how fast and how safely.
 #[derive(Clone)]
@@ -251,6 +279,37 @@ fn redact_url(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_string(),
+    }
+}
+
+/// What every provider's unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// The JSON example in the doc comment that starts with `heading` in `source`.
+    pub fn doc_example<T: serde::de::DeserializeOwned>(source: &str, heading: &str) -> T {
+        let block = &source[source.find(heading).unwrap_or_else(|| panic!("no `{heading}`"))..];
+        let start = block.find("/// ```json\n").expect("a JSON example") + "/// ```json\n".len();
+        let end = block[start..].find("/// ```").expect("the end of the example");
+        let json: String = block[start..start + end]
+            .lines()
+            .map(|l| l.trim_start().trim_start_matches("///"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("the example of `{heading}` does not parse: {e}"))
+    }
+
+    /// An outbox item of `message` on its first attempt.
+    pub fn item(message: crate::nodes::send::Rendered) -> crate::store::OutboxItem {
+        crate::store::OutboxItem {
+            id: 1,
+            key: "run-1:send:1".into(),
+            run_id: "run-1".into(),
+            workflow_id: "notify".into(),
+            contact_id: "ann".into(),
+            node: "send".into(),
+            message,
+            attempts: 1,
+        }
     }
 }
 

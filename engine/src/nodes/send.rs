@@ -93,7 +93,24 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         body: Option<Value>,
     },
+    /// A message to a team's Slack channel through the workspace's incoming webhook (not
+    /// to the contact), e.g. "notify sales when a lead is hot". It never skips for a
+    /// missing address.
+    Slack {
+        /// Text in Slack `mrkdwn` (template; inserted values have `&`, `<` and `>`
+        /// escaped, so a contact's value cannot mention `@channel`; `{{{ }}}` inserts raw).
+        /// With `blocks` it is the notification's fallback text.
+        text: String,
+        /// Block Kit blocks (a JSON array of block objects); every string inside is a
+        /// template that renders to a string, and the `text` of a `mrkdwn` text object is
+        /// escaped like `text`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        blocks: Option<Value>,
+    },
 }
+
+/// Most blocks Slack accepts in one message.
+pub const SLACK_MAX_BLOCKS: usize = 50;
 
 /// HTTP method of a webhook.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -115,6 +132,7 @@ pub enum Channel {
     Sms,
     Push,
     Webhook,
+    Slack,
 }
 
 /// A message rendered for one contact, ready for delivery.
@@ -155,6 +173,11 @@ pub enum Rendered {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         body: Option<Value>,
     },
+    Slack {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        blocks: Option<Value>,
+    },
 }
 
 impl Rendered {
@@ -164,6 +187,7 @@ impl Rendered {
             Rendered::Sms { .. } => Channel::Sms,
             Rendered::Push { .. } => Channel::Push,
             Rendered::Webhook { .. } => Channel::Webhook,
+            Rendered::Slack { .. } => Channel::Slack,
         }
     }
 }
@@ -193,6 +217,7 @@ impl Message {
             Message::Sms { .. } => Channel::Sms,
             Message::Push { .. } => Channel::Push,
             Message::Webhook { .. } => Channel::Webhook,
+            Message::Slack { .. } => Channel::Slack,
         }
     }
 
@@ -231,7 +256,13 @@ impl Message {
                     out.push((format!("message/headers/{}", escape_segment(name)), value.as_str(), text));
                 }
                 if let Some(b) = body {
-                    json_strings(b, "message/body".into(), &mut out);
+                    json_strings(b, "message/body".into(), false, &mut out);
+                }
+            }
+            Message::Slack { text: mrkdwn, blocks } => {
+                out.push(("message/text".into(), mrkdwn.as_str(), Escape::Slack));
+                if let Some(b) = blocks {
+                    json_strings(b, "message/blocks".into(), true, &mut out);
                 }
             }
         }
@@ -243,21 +274,61 @@ fn escape_segment(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
 }
 
-fn json_strings<'a>(value: &'a Value, at: String, out: &mut Vec<(String, &'a str, Escape)>) {
+/// Every string of a JSON template, with its pointer and escaping. In Slack blocks
+/// (`slack`), the `text` of a `{"type": "mrkdwn"}` object is escaped as Slack text.
+fn json_strings<'a>(value: &'a Value, at: String, slack: bool, out: &mut Vec<(String, &'a str, Escape)>) {
     match value {
         Value::String(s) => out.push((at, s.as_str(), Escape::None)),
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                json_strings(v, format!("{at}/{i}"), out);
+                json_strings(v, format!("{at}/{i}"), slack, out);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                json_strings(v, format!("{at}/{}", escape_segment(k)), out);
+                let at = format!("{at}/{}", escape_segment(k));
+                match v {
+                    Value::String(s) if slack && is_mrkdwn(map, k) => out.push((at, s.as_str(), Escape::Slack)),
+                    _ => json_strings(v, at, slack, out),
+                }
             }
         }
         _ => {}
     }
+}
+
+/// Whether `map[key]` is the text of a Slack `mrkdwn` text object.
+fn is_mrkdwn(map: &serde_json::Map<String, Value>, key: &str) -> bool {
+    key == "text" && map.get("type").and_then(Value::as_str) == Some("mrkdwn")
+}
+
+/// Block Kit's shape: an array of at most [`SLACK_MAX_BLOCKS`] objects, each with a
+/// `type`. The first problem: (pointer below the node, what is wrong).
+fn check_blocks(blocks: &Value) -> Option<(String, String)> {
+    let Value::Array(items) = blocks else {
+        return Some(("message/blocks".into(), "blocks must be a JSON array of Block Kit blocks".into()));
+    };
+    if items.len() > SLACK_MAX_BLOCKS {
+        return Some((
+            "message/blocks".into(),
+            format!("Slack takes at most {SLACK_MAX_BLOCKS} blocks in a message; this has {}", items.len()),
+        ));
+    }
+    for (i, block) in items.iter().enumerate() {
+        match block.get("type") {
+            _ if !block.is_object() => {
+                return Some((format!("message/blocks/{i}"), "a block must be a JSON object with a `type`".into()));
+            }
+            Some(Value::String(t)) if !t.trim().is_empty() => {}
+            _ => {
+                return Some((
+                    format!("message/blocks/{i}/type"),
+                    "a block needs a `type`, such as `section`, `header`, `divider`, `context` or `actions`".into(),
+                ));
+            }
+        }
+    }
+    None
 }
 
 impl Send {
@@ -291,10 +362,15 @@ impl Send {
                 }
             }
         }
+        if let Message::Slack { blocks: Some(blocks), .. } = &self.message
+            && let Some((field, message)) = check_blocks(blocks)
+        {
+            cx.error(Kind::InvalidValue, &field, message);
+        }
         for (field, source, _) in self.message.fields() {
-            if matches!(field.as_str(), "message/subject" | "message/body" | "message/title")
-                && source.trim().is_empty()
-            {
+            let required = matches!(field.as_str(), "message/subject" | "message/body" | "message/title")
+                || (field == "message/text" && self.message.channel() == Channel::Slack);
+            if required && source.trim().is_empty() {
                 cx.error(Kind::InvalidValue, &field, "this field is empty; write the text to send");
             }
         }
@@ -351,6 +427,13 @@ impl Send {
                 };
                 Rendered::Webhook { method: *method, url: r("message/url", text)?, headers: rendered_headers, body }
             }
+            Message::Slack { blocks, .. } => Rendered::Slack {
+                text: r("message/text", Escape::Slack)?,
+                blocks: match blocks {
+                    Some(b) => Some(render_json_as(b, "message/blocks".into(), data, true, &r)?),
+                    None => None,
+                },
+            },
         })
     }
 }
@@ -371,8 +454,21 @@ fn render_json(
     data: &Value,
     r: &dyn Fn(&str, Escape) -> Result<String, Skip>,
 ) -> Result<Value, Skip> {
+    render_json_as(value, at, data, false, r)
+}
+
+/// A JSON template rendered; in Slack blocks (`slack`) every string stays a string and
+/// the `text` of a `mrkdwn` object is rendered as escaped Slack text.
+fn render_json_as(
+    value: &Value,
+    at: String,
+    data: &Value,
+    slack: bool,
+    r: &dyn Fn(&str, Escape) -> Result<String, Skip>,
+) -> Result<Value, Skip> {
     Ok(match value {
-        Value::String(s) => match lone_variable(s) {
+        // Block Kit takes strings only: a lone variable in Slack blocks stays text.
+        Value::String(s) => match lone_variable(s).filter(|_| !slack) {
             Some(path) => match path.split('.').try_fold(data, |v, key| v.get(key)) {
                 Some(Value::String(_)) => Value::String(r(&at, Escape::None)?),
                 Some(v) => v.clone(),
@@ -384,12 +480,19 @@ fn render_json(
             items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| render_json(v, format!("{at}/{i}"), data, r))
+                .map(|(i, v)| render_json_as(v, format!("{at}/{i}"), data, slack, r))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| Ok((k.clone(), render_json(v, format!("{at}/{}", escape_segment(k)), data, r)?)))
+                .map(|(k, v)| {
+                    let at = format!("{at}/{}", escape_segment(k));
+                    let value = match v {
+                        Value::String(_) if slack && is_mrkdwn(map, k) => Value::String(r(&at, Escape::Slack)?),
+                        _ => render_json_as(v, at, data, slack, r)?,
+                    };
+                    Ok((k.clone(), value))
+                })
                 .collect::<Result<_, Skip>>()?,
         ),
         other => other.clone(),
@@ -486,6 +589,69 @@ mod tests {
         assert_eq!(found[1].1, "/nodes/1/message/headers/X Bad");
         assert!(found[1].2.contains("has ` `"), "{found:?}");
         assert!(found.iter().all(|f| f.0 == Kind::InvalidValue));
+    }
+
+    #[test]
+    fn a_slack_message_renders_text_and_blocks_without_an_address() {
+        let send: Send = serde_json::from_str(
+            r#"{ "id": "tell_sales", "next": "x", "message": { "channel": "slack",
+                 "text": "Hot lead: {{contact.name}} ({{contact.lead_score}})",
+                 "blocks": [
+                   { "type": "section", "text": { "type": "mrkdwn", "text": "*{{contact.name}}* reached {{contact.lead_score}}" } },
+                   { "type": "header", "text": { "type": "plain_text", "text": "{{contact.name}}" } },
+                   { "type": "actions", "elements": [ { "type": "button", "text": { "type": "plain_text", "text": "Open" },
+                     "url": "https://crm.example.com/{{contact.id}}", "value": "{{contact.lead_score}}" } ] } ] } }"#,
+        )
+        .unwrap();
+        let (templates, problems) = build(&send);
+        assert!(problems.is_empty(), "{problems:?}");
+        let data = json!({ "contact": { "id": "c&1", "name": "<!channel> Ann", "lead_score": 55 } });
+        let rendered = send.render(&templates, &data).unwrap();
+        assert_eq!(rendered.channel(), Channel::Slack);
+        let Rendered::Slack { text, blocks } = rendered else { panic!() };
+        assert_eq!(text, "Hot lead: &lt;!channel&gt; Ann (55)", "inserted values cannot mention @channel");
+        assert_eq!(
+            blocks.unwrap(),
+            json!([
+                { "type": "section", "text": { "type": "mrkdwn", "text": "*&lt;!channel&gt; Ann* reached 55" } },
+                { "type": "header", "text": { "type": "plain_text", "text": "<!channel> Ann" } },
+                { "type": "actions", "elements": [ { "type": "button", "text": { "type": "plain_text", "text": "Open" },
+                  "url": "https://crm.example.com/c&1", "value": "55" } ] }
+            ])
+        );
+        // Slack messages go to the team, not to a contact address.
+        assert!(matches!(send.render(&templates, &json!({ "contact": {} })), Ok(Rendered::Slack { .. })));
+    }
+
+    #[test]
+    fn slack_blocks_must_be_block_kit_and_text_is_required() {
+        let problems = |message: Value| {
+            let send: Send = serde_json::from_value(json!({ "id": "s", "message": message, "next": "x" })).unwrap();
+            build(&send).1.into_iter().map(|p| (p.pointer, p.message)).collect::<Vec<_>>()
+        };
+        let got = problems(json!({ "channel": "slack", "text": " ", "blocks": { "type": "section" } }));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, "/nodes/1/message/blocks");
+        assert!(got[0].1.contains("JSON array"), "{got:?}");
+        assert_eq!(got[1].0, "/nodes/1/message/text");
+        let got =
+            problems(json!({ "channel": "slack", "text": "hi", "blocks": [ { "type": "divider" }, { "text": "x" } ] }));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, "/nodes/1/message/blocks/1/type");
+        let got = problems(json!({ "channel": "slack", "text": "hi", "blocks": [ "section" ] }));
+        assert_eq!(got[0].0, "/nodes/1/message/blocks/0");
+        let many: Vec<Value> = (0..51).map(|_| json!({ "type": "divider" })).collect();
+        let got = problems(json!({ "channel": "slack", "text": "hi", "blocks": many }));
+        assert!(got[0].1.contains("at most 50"), "{got:?}");
+        let got = problems(json!({ "channel": "slack", "text": "hi {{#if}}" }));
+        assert_eq!(got[0].0, "/nodes/1/message/text");
+        // Unknown fields are refused, as for every message.
+        assert!(
+            serde_json::from_value::<Send>(
+                json!({ "id": "s", "message": { "channel": "slack", "text": "hi", "to": "#sales" }, "next": "x" })
+            )
+            .is_err()
+        );
     }
 
     #[test]

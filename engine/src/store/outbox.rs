@@ -17,6 +17,7 @@ pub fn channel_name(c: Channel) -> &'static str {
         Channel::Sms => "sms",
         Channel::Push => "push",
         Channel::Webhook => "webhook",
+        Channel::Slack => "slack",
     }
 }
 
