@@ -8,6 +8,7 @@ mod email_support;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::{DateTime, TimeDelta, Utc};
+use email_support::*;
 use kairos_engine::clock::Clock;
 use kairos_engine::delivery::{postmark, resend, sendgrid};
 use kairos_engine::scheduler::Deliver;
@@ -17,7 +18,6 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use email_support::*;
 
 // ----- The receivers -----
 

@@ -197,6 +197,8 @@ fn push_item() -> OutboxItem {
         node: "send".into(),
         message: Rendered::Push { to: "device-1".into(), title: "t".into(), body: "b".into(), url: None },
         attempts: 1,
+        recorded_attempts: 0,
+        provider: None,
     }
 }
 

@@ -151,6 +151,8 @@ async fn a_webhook_that_hangs_past_the_timeout_is_uncertain_and_retried() {
         node: "send".into(),
         message: Rendered::Slack { text: "hi".into(), blocks: None },
         attempts: 1,
+        recorded_attempts: 0,
+        provider: None,
     };
     let began = std::time::Instant::now();
     let outcome = slack.deliver(h.scheduler.store(), &[item], h.now()).await;

@@ -34,6 +34,8 @@ fn sms_item(to: &str) -> OutboxItem {
         node: "send".into(),
         message: Rendered::Sms { to: to.into(), body: "hi".into() },
         attempts: 1,
+        recorded_attempts: 0,
+        provider: None,
     }
 }
 

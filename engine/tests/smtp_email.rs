@@ -9,6 +9,7 @@
 mod email_support;
 
 use chrono::TimeDelta;
+use email_support::*;
 use kairos_engine::delivery::smtp;
 use kairos_engine::scheduler::Deliver;
 use kairos_engine::store::OutboxStatus;
@@ -17,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use email_support::*;
 use tokio::io::AsyncBufReadExt;
 
 // ----- The SMTP server -----

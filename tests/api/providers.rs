@@ -164,3 +164,69 @@ async fn a_new_default_provider_takes_its_channels_messages_at_once() {
     assert_eq!(sent["data"].as_array().unwrap().len(), 2);
     server.stop(false).await;
 }
+
+#[tokio::test]
+async fn an_email_providers_secret_is_write_only_and_kept_when_other_fields_change() {
+    let app = TestApp::spawn().await;
+    let token = "pm-secret-0123456789";
+    let created = json(
+        app.post(
+            "/v1/providers",
+            &json!({ "id": "postmark", "name": "Postmark", "kind": "postmark", "default": true,
+                                            "settings": { "from": "Acme <news@acme.example>" },
+                                            "secrets": { "server_token": token } }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!((created["channel"].clone(), created["secrets_set"].clone()), (json!("email"), json!(["server_token"])));
+    for body in [
+        created.to_string(),
+        app.get("/v1/providers").await.text().await.unwrap(),
+        app.get("/v1/providers/postmark").await.text().await.unwrap(),
+    ] {
+        assert!(!body.contains(token), "a secret came back: {body}");
+    }
+    // Changing the settings keeps the stored token; a missing required secret is refused by field.
+    let changed =
+        json(app.patch("/v1/providers/postmark", &json!({ "settings": { "from": "news@acme.example" } })).await, 200)
+            .await;
+    assert_eq!(changed["secrets_set"], json!(["server_token"]));
+    let p = problem(
+        app.patch("/v1/providers/postmark", &json!({ "secrets": { "server_token": null } })).await,
+        400,
+        "invalid_provider",
+    )
+    .await;
+    assert!(p["errors"][0]["pointer"].as_str().unwrap().starts_with("/secrets"), "{p}");
+    let p = problem(
+        app.post("/v1/providers", &json!({ "id": "pm2", "name": "x", "kind": "postmark", "settings": {}, "secrets": { "server_token": "t" } }))
+            .await,
+        400,
+        "invalid_provider",
+    )
+    .await;
+    assert!(p["errors"][0]["pointer"].as_str().unwrap().starts_with("/settings"), "{p}");
+    // Every built kind is offered, each with its channel.
+    let kinds = json(app.get("/v1/provider-kinds").await, 200).await;
+    let names: Vec<(String, String)> = kinds["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kind"].as_str().unwrap().to_string(), k["channel"].as_str().unwrap().to_string()))
+        .collect();
+    for (kind, channel) in [
+        ("smtp", "email"),
+        ("postmark", "email"),
+        ("resend", "email"),
+        ("sendgrid", "email"),
+        ("twilio", "sms"),
+        ("vonage", "sms"),
+        ("fcm", "push"),
+        ("slack", "slack"),
+        ("webhook", "webhook"),
+    ] {
+        assert!(names.contains(&(kind.to_string(), channel.to_string())), "{kind}: {names:?}");
+    }
+}

@@ -87,7 +87,6 @@ pub fn base_url(configured: Option<&str>, default: &str, field: &str) -> Result<
     Ok(url)
 }
 
-
 /// Where one provider's messages go, and how fast and how safely.
 #[derive(Clone)]
 pub struct Route {
@@ -309,6 +308,8 @@ pub(crate) mod testing {
             node: "send".into(),
             message,
             attempts: 1,
+            recorded_attempts: 0,
+            provider: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! its settings and secrets, whether it is its channel's default, its rate limit and its
 //! delivery guarantee; and the one place that turns a configuration into a deliverer.
 
-use super::{ConfigError, Options, webhook};
+use super::{ConfigError, Options, fcm, postmark, resend, sendgrid, slack, smtp, twilio, vonage, webhook};
 use crate::nodes::send::Channel;
 use crate::scheduler::Deliver;
 use schemars::JsonSchema;
@@ -15,16 +15,50 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// Email over SMTP (STARTTLS or TLS).
+    Smtp,
+    /// Email through Postmark's API.
+    Postmark,
+    /// Email through Resend's API.
+    Resend,
+    /// Email through SendGrid's v3 API.
+    Sendgrid,
+    /// SMS through Twilio's Messages API.
+    Twilio,
+    /// SMS through Vonage's SMS API.
+    Vonage,
+    /// Push notifications through Firebase Cloud Messaging HTTP v1.
+    Fcm,
+    /// Team notifications to a Slack-compatible incoming webhook.
+    Slack,
     /// HTTP requests as the journey's webhook node describes them.
     Webhook,
 }
 
 impl Kind {
     /// Every kind, in the order the editor lists them.
-    pub const ALL: &'static [Kind] = &[Kind::Webhook];
+    pub const ALL: &'static [Kind] = &[
+        Kind::Smtp,
+        Kind::Postmark,
+        Kind::Resend,
+        Kind::Sendgrid,
+        Kind::Twilio,
+        Kind::Vonage,
+        Kind::Fcm,
+        Kind::Slack,
+        Kind::Webhook,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
+            Kind::Smtp => smtp::KIND,
+            Kind::Postmark => postmark::KIND,
+            Kind::Resend => resend::KIND,
+            Kind::Sendgrid => sendgrid::KIND,
+            Kind::Twilio => twilio::KIND,
+            Kind::Vonage => vonage::KIND,
+            Kind::Fcm => fcm::KIND,
+            Kind::Slack => slack::KIND,
             Kind::Webhook => "webhook",
         }
     }
@@ -36,6 +70,14 @@ impl Kind {
     /// The channel this kind delivers.
     pub fn channel(self) -> Channel {
         match self {
+            Kind::Smtp => smtp::CHANNEL,
+            Kind::Postmark => postmark::CHANNEL,
+            Kind::Resend => resend::CHANNEL,
+            Kind::Sendgrid => sendgrid::CHANNEL,
+            Kind::Twilio => twilio::CHANNEL,
+            Kind::Vonage => vonage::CHANNEL,
+            Kind::Fcm => fcm::CHANNEL,
+            Kind::Slack => slack::CHANNEL,
             Kind::Webhook => Channel::Webhook,
         }
     }
@@ -43,6 +85,14 @@ impl Kind {
     /// What a user reads about this kind.
     pub fn description(self) -> &'static str {
         match self {
+            Kind::Smtp => "Email over SMTP (STARTTLS or TLS) with lettre; Message-ID from the idempotency key",
+            Kind::Postmark => "Email through Postmark's API (POST /email)",
+            Kind::Resend => "Email through Resend's API (POST /emails) with its Idempotency-Key",
+            Kind::Sendgrid => "Email through SendGrid's v3 Mail Send API",
+            Kind::Twilio => "SMS through Twilio's Messages API",
+            Kind::Vonage => "SMS through Vonage's SMS API",
+            Kind::Fcm => "Push notifications through Firebase Cloud Messaging HTTP v1 (a service account key)",
+            Kind::Slack => "Team notifications (the slack channel) to a Slack-compatible incoming webhook",
             Kind::Webhook => "HTTP requests to the URL each webhook node names, with its Idempotency-Key",
         }
     }
@@ -50,9 +100,7 @@ impl Kind {
     /// Whether the provider deduplicates by the idempotency key Kairos sends, so a
     /// re-send after a crash is harmless.
     pub fn idempotent(self) -> bool {
-        match self {
-            Kind::Webhook => true,
-        }
+        matches!(self, Kind::Resend | Kind::Webhook)
     }
 
     /// JSON Schemas of the settings and the secrets.
@@ -61,6 +109,14 @@ impl Kind {
             serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
         }
         match self {
+            Kind::Smtp => (of::<smtp::Settings>(), of::<smtp::Secrets>()),
+            Kind::Postmark => (of::<postmark::Settings>(), of::<postmark::Secrets>()),
+            Kind::Resend => (of::<resend::Settings>(), of::<resend::Secrets>()),
+            Kind::Sendgrid => (of::<sendgrid::Settings>(), of::<sendgrid::Secrets>()),
+            Kind::Twilio => (of::<twilio::Settings>(), of::<twilio::Secrets>()),
+            Kind::Vonage => (of::<vonage::Settings>(), of::<vonage::Secrets>()),
+            Kind::Fcm => (of::<fcm::Settings>(), of::<fcm::Secrets>()),
+            Kind::Slack => (of::<slack::Settings>(), of::<slack::Secrets>()),
             Kind::Webhook => (of::<webhook::Settings>(), of::<webhook::Secrets>()),
         }
     }
@@ -79,7 +135,22 @@ impl Kind {
         options: &Options,
     ) -> Result<Arc<dyn Deliver>, ConfigError> {
         let secrets = Value::Object(secrets.clone());
+        macro_rules! build {
+            ($m:ident, $t:ty) => {{
+                let settings: $m::Settings = parse("settings", settings)?;
+                let secrets: $m::Secrets = parse("secrets", &secrets)?;
+                Ok(Arc::new(<$t>::new(settings, secrets, options)?) as Arc<dyn Deliver>)
+            }};
+        }
         match self {
+            Kind::Smtp => build!(smtp, smtp::Smtp),
+            Kind::Postmark => build!(postmark, postmark::Postmark),
+            Kind::Resend => build!(resend, resend::Resend),
+            Kind::Sendgrid => build!(sendgrid, sendgrid::Sendgrid),
+            Kind::Twilio => build!(twilio, twilio::Twilio),
+            Kind::Vonage => build!(vonage, vonage::Vonage),
+            Kind::Fcm => build!(fcm, fcm::Fcm),
+            Kind::Slack => build!(slack, slack::Slack),
             Kind::Webhook => {
                 let _: webhook::Settings = parse("settings", settings)?;
                 let _: webhook::Secrets = parse("secrets", &secrets)?;
