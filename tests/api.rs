@@ -17,6 +17,8 @@ mod ingest;
 mod journeys;
 #[path = "api/providers.rs"]
 mod providers;
+#[path = "api/pressure.rs"]
+mod pressure;
 #[path = "api/runs.rs"]
 mod runs;
 #[path = "api/session.rs"]
