@@ -439,9 +439,17 @@ pub fn describe(what: &What, start: chrono::DateTime<chrono::Utc>) -> String {
             let when = until.with_timezone(&timezone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::UTC));
             let local = when.format("%H:%M %Z");
             if *skipped {
-                format!("skipped {}: quiet hours until {local} (+{})", channel_name(*channel), format_duration(*until - start))
+                format!(
+                    "skipped {}: quiet hours until {local} (+{})",
+                    channel_name(*channel),
+                    format_duration(*until - start)
+                )
             } else {
-                format!("{} waits for the end of quiet hours at {local} (+{})", channel_name(*channel), format_duration(*until - start))
+                format!(
+                    "{} waits for the end of quiet hours at {local} (+{})",
+                    channel_name(*channel),
+                    format_duration(*until - start)
+                )
             }
         }
         What::FrequencyCapped { channel, max, period, until, skipped } => {

@@ -187,7 +187,10 @@ impl DeliverySettings {
                     problems.push(Problem::new(
                         Kind::InvalidValue,
                         join_pointer(&at, "period"),
-                        format!("`{}` is not a usable period; expected 1 minute to 90 days, e.g. `1d` or `7d`", limit.period),
+                        format!(
+                            "`{}` is not a usable period; expected 1 minute to 90 days, e.g. `1d` or `7d`",
+                            limit.period
+                        ),
                     ));
                     None
                 }
@@ -390,12 +393,14 @@ impl JourneyRules {
         let quiet_hours = match quiet_hours {
             QuietHoursOverride::Mode(QuietHoursMode::Inherit) => QuietRule::Inherit,
             QuietHoursOverride::Mode(QuietHoursMode::Off) => QuietRule::Off,
-            QuietHoursOverride::Window(w) => match (window(&w.start, &w.end, "/settings/quiet_hours", problems), timezone) {
-                (Some((start, end)), Some(timezone)) => {
-                    QuietRule::Own(QuietHours { start, end, timezone, behaviour: w.behaviour })
+            QuietHoursOverride::Window(w) => {
+                match (window(&w.start, &w.end, "/settings/quiet_hours", problems), timezone) {
+                    (Some((start, end)), Some(timezone)) => {
+                        QuietRule::Own(QuietHours { start, end, timezone, behaviour: w.behaviour })
+                    }
+                    _ => QuietRule::Off,
                 }
-                _ => QuietRule::Off,
-            },
+            }
         };
         JourneyRules { quiet_hours, caps: caps == CapsOverride::Apply }
     }
@@ -752,9 +757,16 @@ mod tests {
             sent(Channel::Push, "2026-01-05T09:30:00Z"),
         ];
         let ctx = Context { rules: &rules, recent: &recent };
-        let hold =
-            gate(&JourneyRules::default(), &ctx, &[], Channel::Push, false, &Contact::new("a"), utc("2026-01-05T10:00:00Z"))
-                .unwrap();
+        let hold = gate(
+            &JourneyRules::default(),
+            &ctx,
+            &[],
+            Channel::Push,
+            false,
+            &Contact::new("a"),
+            utc("2026-01-05T10:00:00Z"),
+        )
+        .unwrap();
         // Hourly: free at 10:30. Daily: 3 counted, max 2, so two must leave: 02:00 + 1d.
         assert_eq!(hold.until(), utc("2026-01-06T02:00:00Z"));
         let Reason::Capped { cap, .. } = hold.reason else { panic!() };
@@ -770,9 +782,16 @@ mod tests {
         };
         let recent = [sent(Channel::Sms, "2026-01-05T20:00:00Z")];
         let ctx = Context { rules: &rules, recent: &recent };
-        let hold =
-            gate(&JourneyRules::default(), &ctx, &[], Channel::Sms, false, &Contact::new("a"), utc("2026-01-05T22:00:00Z"))
-                .unwrap();
+        let hold = gate(
+            &JourneyRules::default(),
+            &ctx,
+            &[],
+            Channel::Sms,
+            false,
+            &Contact::new("a"),
+            utc("2026-01-05T22:00:00Z"),
+        )
+        .unwrap();
         assert!(matches!(hold.reason, Reason::QuietHours { .. }));
     }
 
@@ -840,7 +859,9 @@ mod tests {
         assert_eq!(serde_json::to_value(QuietHoursOverride::default()).unwrap(), json!("inherit"));
         let err = read(json!("sometimes")).unwrap_err().to_string();
         assert!(err.contains("`sometimes` is not a quiet-hours setting"), "{err}");
-        assert!(read(json!({ "start": "22:00", "end": "07:00", "days": [] })).unwrap_err().to_string().contains("days"));
+        assert!(
+            read(json!({ "start": "22:00", "end": "07:00", "days": [] })).unwrap_err().to_string().contains("days")
+        );
         assert!(read(json!(3)).unwrap_err().to_string().contains("inherit"));
     }
 }

@@ -264,7 +264,10 @@ impl Outcome {
 }
 
 /// The marketing messages among `effects` (they count towards the frequency caps), as sent at `now`.
-pub fn marketing_sends(effects: &[Effect], now: DateTime<Utc>) -> impl Iterator<Item = crate::pressure::RecentSend> + '_ {
+pub fn marketing_sends(
+    effects: &[Effect],
+    now: DateTime<Utc>,
+) -> impl Iterator<Item = crate::pressure::RecentSend> + '_ {
     effects.iter().filter_map(move |e| match e {
         Effect::Send { message, transactional: false, .. } => {
             Some(crate::pressure::RecentSend { channel: message.channel(), at: now })

@@ -746,13 +746,15 @@ impl Scheduler {
         } else {
             // With caps, the recent sends are counted, the runs stepped and the sends
             // committed in one transaction: nothing else can send to these contacts meanwhile.
-            self.store.writer().run_urgent(move |tx| {
-                Box::pin(async move {
-                    let transitions = this.step_batch(tx, claimed, &rules, now).await?;
-                    this.commit(tx, &transitions, now).await
+            self.store
+                .writer()
+                .run_urgent(move |tx| {
+                    Box::pin(async move {
+                        let transitions = this.step_batch(tx, claimed, &rules, now).await?;
+                        this.commit(tx, &transitions, now).await
+                    })
                 })
-            })
-            .await?
+                .await?
         };
         self.outbox_wake.send_modify(|v| *v = v.wrapping_add(1));
         Ok(results.iter().filter(|c| **c == Committed::Ok).count())
@@ -781,7 +783,8 @@ impl Scheduler {
                 contacts.get(&stored.run.contact).cloned().unwrap_or_else(|| Contact::new(&stored.run.contact));
             let sent = recent.entry(contact.id.clone()).or_default();
             // Always commit, even a no-op: the claim moved `wake_at` to the lease's end.
-            let outcome = step_with(&journey, &stored.run, &contact, Input::Timer, now, &Context { rules, recent: sent });
+            let outcome =
+                step_with(&journey, &stored.run, &contact, Input::Timer, now, &Context { rules, recent: sent });
             sent.extend(outcome.marketing_sends(now));
             contacts.insert(contact.id.clone(), outcome.contact.clone());
             transitions.push(self.transition(&journey, Some(&stored), None, outcome));

@@ -235,7 +235,8 @@ mod postgres {
         let name = format!("kairos_test_{}", uuid::Uuid::new_v4().simple());
         admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
         let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-        let outcome = tokio::spawn(async move { test(harness_on(&url, tempfile::tempdir().unwrap()).await).await }).await;
+        let outcome =
+            tokio::spawn(async move { test(harness_on(&url, tempfile::tempdir().unwrap()).await).await }).await;
         admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
         if let Err(e) = outcome {
             std::panic::resume_unwind(e.into_panic());

@@ -37,7 +37,11 @@ fn contact(tz: Option<&str>) -> Contact {
 
 fn new_run(j: &Journey, now: DateTime<Utc>) -> Run {
     let trigger = Event::new("api", now);
-    Run::new(j.id(), NewRun { id: "r1".into(), version: 1, contact: "c1".into(), entry: 1, correlation: None, trigger }, now)
+    Run::new(
+        j.id(),
+        NewRun { id: "r1".into(), version: 1, contact: "c1".into(), entry: 1, correlation: None, trigger },
+        now,
+    )
 }
 
 fn rules(settings: Value) -> Rules {
@@ -60,7 +64,8 @@ fn whats(o: &Outcome) -> Vec<&What> {
 
 #[test]
 fn a_marketing_send_in_quiet_hours_waits_at_its_node_and_sends_the_same_visit_in_the_morning() {
-    let j = journey(json!({}), json!({ "quiet_hours": { "start": "21:00", "end": "08:00" }, "timezone": "Europe/Berlin" }));
+    let j =
+        journey(json!({}), json!({ "quiet_hours": { "start": "21:00", "end": "08:00" }, "timezone": "Europe/Berlin" }));
     // 22:30 in New York on the evening before the clocks go forward.
     let evening = at("2026-03-08T03:30:00Z");
     let c = contact(Some("America/New_York"));
@@ -72,7 +77,12 @@ fn a_marketing_send_in_quiet_hours_waits_at_its_node_and_sends_the_same_visit_in
     assert!(o.effects.is_empty());
     assert_eq!(
         o.history.last().unwrap().what,
-        What::QuietHours { channel: Channel::Email, until: morning, timezone: "America/New_York".into(), skipped: false }
+        What::QuietHours {
+            channel: Channel::Email,
+            until: morning,
+            timezone: "America/New_York".into(),
+            skipped: false
+        }
     );
     assert_eq!(o.run.visits["hello"], 1);
 
@@ -118,7 +128,9 @@ fn a_transactional_send_ignores_quiet_hours_and_skip_behaviour_carries_on() {
 
 #[test]
 fn the_workspace_quiet_hours_apply_unless_the_journey_turns_them_off() {
-    let workspace = rules(json!({ "quiet_hours": { "enabled": true, "start": "20:00", "end": "09:00", "timezone": "Europe/Berlin" } }));
+    let workspace = rules(
+        json!({ "quiet_hours": { "enabled": true, "start": "20:00", "end": "09:00", "timezone": "Europe/Berlin" } }),
+    );
     let ctx = Context { rules: &workspace, recent: &[] };
     let evening = at("2026-01-05T20:00:00Z"); // 21:00 in Berlin
     let inherit = journey(json!({}), json!({}));
@@ -138,7 +150,8 @@ fn the_workspace_quiet_hours_apply_unless_the_journey_turns_them_off() {
 
 #[test]
 fn a_capped_send_waits_until_the_oldest_counted_message_leaves_the_period() {
-    let workspace = rules(json!({ "frequency_caps": { "limits": [ { "channel": "email", "max": 2, "period": "1d" } ] } }));
+    let workspace =
+        rules(json!({ "frequency_caps": { "limits": [ { "channel": "email", "max": 2, "period": "1d" } ] } }));
     let now = at("2026-01-05T12:00:00Z");
     let recent = [
         RecentSend { channel: Channel::Email, at: at("2026-01-05T09:00:00Z") },
@@ -168,14 +181,21 @@ fn a_capped_send_waits_until_the_oldest_counted_message_leaves_the_period() {
     assert_eq!(keys(&o).len(), 1);
 
     // With `skip`, the capped message is dropped and the run carries on.
-    let skipping =
-        rules(json!({ "frequency_caps": { "behaviour": "skip", "limits": [ { "channel": "email", "max": 2, "period": "1d" } ] } }));
+    let skipping = rules(
+        json!({ "frequency_caps": { "behaviour": "skip", "limits": [ { "channel": "email", "max": 2, "period": "1d" } ] } }),
+    );
     let ctx = Context { rules: &skipping, recent: &recent };
     let o = step_with(&j, &new_run(&j, now), &contact(None), Input::Start, now, &ctx);
     assert!(o.effects.is_empty());
     assert_eq!(o.run.status, Status::Completed);
-    assert!(matches!(o.history.iter().find(|e| e.node.as_deref() == Some("hello") && !matches!(e.what, What::NodeEntered { .. })).unwrap().what,
-        What::FrequencyCapped { skipped: true, .. }));
+    assert!(matches!(
+        o.history
+            .iter()
+            .find(|e| e.node.as_deref() == Some("hello") && !matches!(e.what, What::NodeEntered { .. }))
+            .unwrap()
+            .what,
+        What::FrequencyCapped { skipped: true, .. }
+    ));
 }
 
 #[test]
@@ -185,7 +205,8 @@ fn sends_earlier_in_the_same_step_count_towards_the_cap() {
         { "id": "second", "type": "send", "message": { "channel": "sms", "body": "Two" }, "next": "done" },
         { "id": "done", "type": "exit" } ] });
     let j = validate_value(doc).unwrap();
-    let workspace = rules(json!({ "frequency_caps": { "limits": [ { "channel": "sms", "max": 1, "period": "1h" } ] } }));
+    let workspace =
+        rules(json!({ "frequency_caps": { "limits": [ { "channel": "sms", "max": 1, "period": "1h" } ] } }));
     let now = at("2026-01-05T12:00:00Z");
     let mut c = contact(None);
     c.attributes.insert("phone".into(), json!("+15555550100"));

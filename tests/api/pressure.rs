@@ -223,8 +223,15 @@ fn browse_journeys() -> (Value, Value) {
 }
 
 async fn browse(app: &TestApp, contact: &str, message_id: &str) -> Vec<String> {
-    json(app.post("/v1/identify", &json!({ "userId": contact, "traits": { "email": format!("{contact}@example.com") } })).await, 200)
-        .await;
+    json(
+        app.post(
+            "/v1/identify",
+            &json!({ "userId": contact, "traits": { "email": format!("{contact}@example.com") } }),
+        )
+        .await,
+        200,
+    )
+    .await;
     let body = json!({ "userId": contact, "event": "browsed", "messageId": message_id });
     let r = json(app.post("/v1/track", &body).await, 200).await;
     r["started_runs"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
@@ -311,10 +318,15 @@ async fn a_simulation_uses_the_stored_delivery_settings_unless_given_others() {
         "start": "2026-03-08T03:30:00Z"
     });
     let sim = json(app.post("/v1/workflows/order-followup/simulate", &scenario).await, 200).await;
-    let sends: Vec<(&str, &str)> =
-        sim["sends"].as_array().unwrap().iter().map(|s| (s["node"].as_str().unwrap(), s["at"].as_str().unwrap())).collect();
+    let sends: Vec<(&str, &str)> = sim["sends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["node"].as_str().unwrap(), s["at"].as_str().unwrap()))
+        .collect();
     assert_eq!(sends, [("receipt", "2026-03-08T03:30:00Z"), ("offer", "2026-03-08T12:00:00Z")]);
-    let quiet: Vec<&Value> = sim["timeline"].as_array().unwrap().iter().filter(|e| e["kind"] == "quiet_hours").collect();
+    let quiet: Vec<&Value> =
+        sim["timeline"].as_array().unwrap().iter().filter(|e| e["kind"] == "quiet_hours").collect();
     assert_eq!(quiet.len(), 1);
     assert!(quiet[0]["detail"].as_str().unwrap().contains("08:00 EDT"), "{}", quiet[0]["detail"]);
 

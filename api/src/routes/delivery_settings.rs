@@ -129,7 +129,13 @@ pub struct PutDeliverySettingsRequest {
 }
 
 fn quiet_dto(q: QuietHoursSettings) -> QuietHoursDto {
-    QuietHoursDto { enabled: q.enabled, start: q.start, end: q.end, timezone: q.timezone, behaviour: q.behaviour.into() }
+    QuietHoursDto {
+        enabled: q.enabled,
+        start: q.start,
+        end: q.end,
+        timezone: q.timezone,
+        behaviour: q.behaviour.into(),
+    }
 }
 
 impl From<DeliveryRecord> for DeliverySettingsResponse {
@@ -245,7 +251,9 @@ pub enum PutDeliverySettingsError {
     InvalidBody(ProblemItem),
     #[error("the settings are not valid: {}", .0.iter().map(|p| format!("{} {}", p.pointer, p.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<ProblemItem>),
-    #[error("the settings were changed meanwhile (version {expected} was edited, version {current} is stored); load them again and redo the change")]
+    #[error(
+        "the settings were changed meanwhile (version {expected} was edited, version {current} is stored); load them again and redo the change"
+    )]
     Conflict { expected: i64, current: i64 },
     #[error(transparent)]
     Unexpected(#[from] store::Error),
@@ -309,7 +317,10 @@ pub async fn put_delivery_settings(
         .writer()
         .run(move |tx| Box::pin(async move { store::put_delivery_settings(tx, &settings, expected, now).await }))
         .await?
-        .map_err(|c| PutDeliverySettingsError::Conflict { expected: expected.unwrap_or_default(), current: c.current })?;
+        .map_err(|c| PutDeliverySettingsError::Conflict {
+            expected: expected.unwrap_or_default(),
+            current: c.current,
+        })?;
     tracing::info!(
         version = saved.version,
         quiet_hours = saved.settings.quiet_hours.enabled,

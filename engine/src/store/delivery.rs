@@ -12,20 +12,14 @@ use std::collections::HashMap;
 /// The one row's id.
 const ROW: i32 = 1;
 
-/// The delivery settings as stored.
-#[derive(Debug, Clone, PartialEq)]
+/// The delivery settings as stored (by default: the defaults, never saved).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeliveryRecord {
     pub settings: DeliverySettings,
     /// Bumped by every change; 0 until the settings are first saved.
     pub version: i64,
     /// When they were last changed; `None` until then.
     pub updated_at: Option<DateTime<Utc>>,
-}
-
-impl Default for DeliveryRecord {
-    fn default() -> Self {
-        DeliveryRecord { settings: DeliverySettings::default(), version: 0, updated_at: None }
-    }
 }
 
 fn decode(model: delivery_settings::Model) -> Result<DeliveryRecord, Error> {
