@@ -108,14 +108,6 @@ pub struct DeliverySettingsResponse {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Quiet hours and frequency caps, e.g. for a simulation.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryRulesDto {
-    pub quiet_hours: QuietHoursDto,
-    pub frequency_caps: FrequencyCapsDto,
-}
-
 /// Body of `PUT /v1/settings/delivery`: every field (the settings are replaced).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -157,15 +149,18 @@ impl From<DeliveryRecord> for DeliverySettingsResponse {
     }
 }
 
-/// Delivery settings that passed every check.
+/// Delivery settings that passed every check, and the version they were edited from.
 #[derive(Debug, Clone)]
-pub struct ValidDeliverySettings(pub DeliverySettings);
+pub struct ValidDeliverySettings {
+    pub settings: DeliverySettings,
+    pub expected_version: Option<i64>,
+}
 
-impl TryFrom<DeliveryRulesDto> for ValidDeliverySettings {
+impl TryFrom<PutDeliverySettingsRequest> for ValidDeliverySettings {
     type Error = Vec<ProblemItem>;
 
     /// Check every field; each problem names its pointer (`/frequency_caps/limits/0/period`).
-    fn try_from(dto: DeliveryRulesDto) -> Result<Self, Self::Error> {
+    fn try_from(dto: PutDeliverySettingsRequest) -> Result<Self, Self::Error> {
         let limits = dto
             .frequency_caps
             .limits
@@ -184,7 +179,7 @@ impl TryFrom<DeliveryRulesDto> for ValidDeliverySettings {
             frequency_caps: FrequencyCaps { behaviour: dto.frequency_caps.behaviour.into(), limits },
         };
         match settings.compile("") {
-            Ok(_) => Ok(ValidDeliverySettings(settings)),
+            Ok(_) => Ok(ValidDeliverySettings { settings, expected_version: dto.version }),
             Err(problems) => Err(problems.iter().map(ProblemItem::from).collect()),
         }
     }
@@ -308,9 +303,8 @@ pub async fn put_delivery_settings(
 ) -> Result<web::Json<DeliverySettingsResponse>, PutDeliverySettingsError> {
     let request: PutDeliverySettingsRequest =
         read_body(body.into_inner().into_inner(), "").map_err(PutDeliverySettingsError::InvalidBody)?;
-    let expected = request.version;
-    let rules = DeliveryRulesDto { quiet_hours: request.quiet_hours, frequency_caps: request.frequency_caps };
-    let ValidDeliverySettings(settings) = rules.try_into().map_err(PutDeliverySettingsError::Invalid)?;
+    let ValidDeliverySettings { settings, expected_version: expected } =
+        request.try_into().map_err(PutDeliverySettingsError::Invalid)?;
     let now = state.scheduler.now();
     let saved = state
         .store()
@@ -328,11 +322,6 @@ pub async fn put_delivery_settings(
         "Delivery settings saved"
     );
     Ok(web::Json(saved.into()))
-}
-
-/// The problems of delivery settings given for a simulation, below `base`.
-pub fn problems_below(base: &str, items: Vec<ProblemItem>) -> Vec<ProblemItem> {
-    items.into_iter().map(|i| ProblemItem { pointer: format!("{base}{}", i.pointer), ..i }).collect()
 }
 
 crate::problem_response!(GetDeliverySettingsError, PutDeliverySettingsError);

@@ -10,7 +10,6 @@
 use crate::problem::{ApiProblem, ProblemItem};
 use crate::routes::JsonObject;
 use crate::routes::contacts::ContactId;
-use crate::routes::delivery_settings::{DeliveryRulesDto, ValidDeliverySettings, problems_below};
 use crate::routes::runs::RunStatus;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -100,10 +99,15 @@ pub struct SimulateRequest {
     /// How long after the last event to keep going (default `400d`).
     #[schema(example = "30d")]
     pub horizon: Option<String>,
-    /// The quiet hours and frequency caps to simulate with (as `PUT /v1/settings/delivery`
-    /// takes them); default: the workspace's stored settings. The journey's own
-    /// `settings.quiet_hours` apply either way; caps count this simulation's messages only.
-    pub delivery: Option<DeliveryRulesDto>,
+    /// The quiet hours and frequency caps to simulate with, as a test case's `delivery`:
+    /// `{"quiet_hours": {...}, "frequency_caps": {...}}` as `GET /v1/settings/delivery`
+    /// shows them, where a field left out takes its default (quiet hours off, 21:00 to
+    /// 08:00 UTC, `wait`; no caps). Without it: the workspace's stored settings. The
+    /// journey's own `settings.quiet_hours` apply either way; caps count this
+    /// simulation's messages only.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub delivery: Option<Value>,
 }
 
 /// What a timeline entry is.
@@ -305,11 +309,13 @@ impl SimulateRequest {
     /// start. `stored` is the workspace's delivery settings, used when none are given.
     fn scenario(self, api_trigger: bool, stored: DeliverySettings) -> Result<Scenario, Vec<ProblemItem>> {
         let mut problems = Vec::new();
-        let delivery = match self.delivery.map(ValidDeliverySettings::try_from) {
+        // Read here; its values are checked with the rest of the scenario.
+        let delivery = match self.delivery.map(serde_path_to_error::deserialize::<_, DeliverySettings>) {
             None => Some(stored),
-            Some(Ok(ValidDeliverySettings(settings))) => Some(settings),
-            Some(Err(items)) => {
-                problems.extend(problems_below("/delivery", items));
+            Some(Ok(settings)) => Some(settings),
+            Some(Err(e)) => {
+                let pointer = kairos_engine::problem::path_pointer("/delivery", e.path());
+                problems.push(scenario_item(pointer, e.inner().to_string()));
                 None
             }
         };
