@@ -15,10 +15,10 @@ mod health;
 mod ingest;
 #[path = "api/journeys.rs"]
 mod journeys;
-#[path = "api/providers.rs"]
-mod providers;
 #[path = "api/pressure.rs"]
 mod pressure;
+#[path = "api/providers.rs"]
+mod providers;
 #[path = "api/runs.rs"]
 mod runs;
 #[path = "api/session.rs"]
