@@ -15,6 +15,8 @@ mod health;
 mod ingest;
 #[path = "api/journeys.rs"]
 mod journeys;
+#[path = "api/pressure.rs"]
+mod pressure;
 #[path = "api/providers.rs"]
 mod providers;
 #[path = "api/runs.rs"]

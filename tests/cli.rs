@@ -203,6 +203,11 @@ fn the_readme_examples_are_valid() {
     assert_eq!(journey.id(), "welcome-mini");
     let tests = kairos_engine::journey_test::parse(blocks[1]).unwrap();
     assert_eq!(tests.tests.len(), 1);
+    // The delivery settings, as `PUT /v1/settings/delivery` takes them (with `version`).
+    let mut delivery: serde_json::Value = serde_json::from_str(blocks[2]).unwrap();
+    assert!(delivery.as_object_mut().unwrap().remove("version").is_some());
+    let delivery: kairos_engine::pressure::DeliverySettings = serde_json::from_value(delivery).unwrap();
+    assert!(delivery.compile("").unwrap().quiet_hours.is_some());
 }
 
 #[test]

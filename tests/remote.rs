@@ -225,7 +225,7 @@ fn push_uploads_each_journeys_tests_and_reports_a_refused_file() {
     let dir = copy_of_workflows();
     let out = server.kairos(&["push", s(dir.path())]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("abandoned-cart: tests uploaded (8 case(s))\n"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("abandoned-cart: tests uploaded (9 case(s))\n"), "{}", stdout(&out));
     let (status, tests) = server.get("/v1/workflows/abandoned-cart/tests");
     assert_eq!(status, 200);
     assert_eq!(tests, read_json(&root().join("workflows/abandoned-cart.test.json")));

@@ -137,14 +137,17 @@ pub fn test(paths: &[PathBuf]) -> anyhow::Result<bool> {
     Ok(failed == 0)
 }
 
-pub fn simulate(
-    file: &Path,
-    contact: &Path,
-    events: Option<&Path>,
-    start: Option<String>,
-    horizon: Option<String>,
-    as_json: bool,
-) -> anyhow::Result<bool> {
+/// The options of `kairos simulate` beside its files.
+pub struct SimulateOptions {
+    pub start: Option<String>,
+    pub horizon: Option<String>,
+    /// A file of workspace delivery settings.
+    pub delivery: Option<std::path::PathBuf>,
+    pub json: bool,
+}
+
+pub fn simulate(file: &Path, contact: &Path, events: Option<&Path>, options: SimulateOptions) -> anyhow::Result<bool> {
+    let SimulateOptions { start, horizon, delivery, json: as_json } = options;
     let journey = match check::validate(&read(file)?) {
         Ok(j) => j,
         Err(problems) => {
@@ -161,7 +164,16 @@ pub fn simulate(
         })?,
         None => vec![],
     };
-    let scenario = Scenario { contact, start, events, horizon };
+    let delivery = match delivery {
+        Some(path) => Some(serde_json::from_str(&read(&path)?).with_context(|| {
+            format!(
+                "{} is not delivery settings (`{{\"quiet_hours\": {{\"enabled\": true, \"start\": \"21:00\", \"end\": \"08:00\"}}}}`)",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
+    let scenario = Scenario { contact, start, events, horizon, delivery };
     let sim = match kairos_engine::simulate::simulate(&journey, &scenario, "") {
         Ok(sim) => sim,
         Err(errors) => {

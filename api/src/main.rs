@@ -68,6 +68,10 @@ enum Command {
         /// How long after the last event to keep going (default 400d).
         #[arg(long)]
         horizon: Option<String>,
+        /// Workspace delivery settings to simulate with (quiet hours, frequency caps), as
+        /// `GET /v1/settings/delivery` shows them: `{"quiet_hours": {"enabled": true, "start": "21:00", ...}}`.
+        #[arg(long)]
+        delivery: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -116,9 +120,12 @@ fn main() -> ExitCode {
             let paths = if paths.is_empty() { vec![PathBuf::from("workflows")] } else { paths };
             journeys::test(&paths)
         }
-        Command::Simulate { file, contact, events, start, horizon, format } => {
-            journeys::simulate(&file, &contact, events.as_deref(), start, horizon, format == Format::Json)
-        }
+        Command::Simulate { file, contact, events, start, horizon, delivery, format } => journeys::simulate(
+            &file,
+            &contact,
+            events.as_deref(),
+            journeys::SimulateOptions { start, horizon, delivery, json: format == Format::Json },
+        ),
         Command::Schema { dir, check } => journeys::schema(&dir, check),
         Command::Bench(args) => bench::bench(args),
         Command::Push(args) => remote::push(args),

@@ -6,7 +6,8 @@
 // then, as a marketer would: sign in, create an API key, build the abandoned-cart
 // journey from an empty canvas only by dragging steps from the palette, connecting
 // ports with the mouse and filling forms, see a validation problem on a step and fix
-// it, publish, start runs through the API, watch the counts on the canvas, run the
+// it, set the workspace's quiet hours and a frequency cap on the settings page, publish,
+// start runs through the API, watch the counts on the canvas, run the
 // test panel, save a screenshot (e2e-artifacts/canvas.png). Any console error or page
 // error fails the run. Prints `e2e: N passed, M failed`.
 //
@@ -252,6 +253,44 @@ step('create an API key on the settings page', async () => {
   // The key works for the API.
   const r = await api('GET', '/v1/workflows');
   expect(r.status === 200, `GET /v1/workflows with the new key: ${r.status}`);
+});
+
+step('set quiet hours and a frequency cap on the settings page', async () => {
+  const section = page.locator(tid('delivery-settings'));
+  await section.getByRole('heading', { name: 'Quiet hours and frequency caps' }).waitFor();
+  await page.check(tid('quiet-enabled'));
+  await page.fill(tid('quiet-start'), '22:00');
+  await page.fill(tid('quiet-end'), '07:30');
+  await page.locator(tid('quiet-window')).filter({ hasText: '22:00–07:30 (overnight)' }).waitFor();
+  await page.selectOption(tid('quiet-timezone'), 'Europe/Berlin');
+  await page.click(tid('cap-add'));
+  await page.fill(tid('cap-0-max'), '2');
+  await page.fill(tid('cap-0-period'), '1');
+  await page.click(tid('delivery-save'));
+  await page.locator(tid('delivery-message')).filter({ hasText: 'Saved (version 1)' }).waitFor();
+  const saved = (await api('GET', '/v1/settings/delivery')).json;
+  const want = { quiet_hours: { enabled: true, start: '22:00', end: '07:30', timezone: 'Europe/Berlin', behaviour: 'wait' },
+    frequency_caps: { behaviour: 'wait', limits: [{ channel: 'email', max: 2, period: '1d' }] } };
+  expect(JSON.stringify({ quiet_hours: saved.quiet_hours, frequency_caps: saved.frequency_caps }) === JSON.stringify(want) && saved.version === 1,
+    `saved delivery settings: ${JSON.stringify(saved)}`);
+  // A second cap for the same channel and period is refused, shown on its field; nothing is stored.
+  await page.click(tid('cap-add'));
+  await page.fill(tid('cap-1-max'), '5');
+  await page.fill(tid('cap-1-period'), '1');
+  expectedErrors.push(/400.*\/v1\/settings\/delivery/);
+  await page.click(tid('delivery-save'));
+  await section.locator('.inline-error').filter({ hasText: 'already a cap for email over 1d' }).first().waitFor();
+  expect((await api('GET', '/v1/settings/delivery')).json.version === 1, 'the refused change was not stored');
+  expect(expectedErrors.length === 0, 'the refused save did not log the expected 400');
+  const bad = await unlabelledControls(page);
+  expect(bad.length === 0, `settings page: ${bad.join('; ')}`);
+  await noOverflow(page, 'settings with caps');
+  // Back to no quiet hours and no caps, so the runs below go out at any hour.
+  await page.getByRole('button', { name: 'Remove cap 2' }).click();
+  await page.getByRole('button', { name: 'Remove cap 1' }).click();
+  await page.uncheck(tid('quiet-enabled'));
+  await page.click(tid('delivery-save'));
+  await page.locator(tid('delivery-message')).filter({ hasText: 'Saved (version 2)' }).waitFor();
 });
 
 async function api(method, path, body) {

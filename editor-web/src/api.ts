@@ -2,6 +2,8 @@
 // The editor authenticates with the session cookie; every write sends the CSRF token.
 // A 401 from any call (other than signing in) sends the user to /login.
 
+import type { DeliverySettings, StoredDeliverySettings } from './model/delivery';
+
 export interface ProblemItem { pointer: string; node?: string; message: string; code: string }
 export interface ProblemDetails { type?: string; title?: string; status: number; detail?: string; code?: string; errors?: ProblemItem[] }
 
@@ -45,6 +47,11 @@ export interface ApiKey { id: string; name: string; prefix: string; created_at: 
 export const listApiKeys = () => request<{ data: ApiKey[] }>('GET', '/v1/api-keys');
 export const createApiKey = (name: string) => request<ApiKey & { key: string }>('POST', '/v1/api-keys', { name });
 export const revokeApiKey = (id: string) => request<void>('DELETE', `/v1/api-keys/${enc(id)}`);
+
+// ----- delivery settings (quiet hours, frequency caps) -----
+export const getDeliverySettings = () => request<StoredDeliverySettings>('GET', '/v1/settings/delivery');
+/** Answers 409 (`version_conflict`) when `version` is given and someone else saved meanwhile. */
+export const putDeliverySettings = (body: DeliverySettings) => request<StoredDeliverySettings>('PUT', '/v1/settings/delivery', body);
 
 // ----- catalog -----
 export type JsonType = 'string' | 'number' | 'boolean' | 'object' | 'array' | 'null';

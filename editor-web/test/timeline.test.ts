@@ -4,7 +4,7 @@ import { describeRunEntry, kindLabel, TIMELINE_KINDS } from '../src/model/timeli
 describe('timeline entries in words', () => {
   it('labels every kind the simulate endpoint sends (api/src/routes/simulate.rs TimelineKind)', () => {
     const server = ['event', 'entered', 'node_entered', 'decision', 'variant', 'waiting', 'no_wait', 'resumed', 'timed_out',
-      'sent', 'skipped', 'contact_updated', 'converted', 'completed', 'exited'];
+      'sent', 'skipped', 'quiet_hours', 'frequency_capped', 'contact_updated', 'converted', 'completed', 'exited'];
     expect(Object.keys(TIMELINE_KINDS).sort()).toEqual([...server].sort());
     expect(kindLabel('timed_out')).toBe('timed out');
     expect(kindLabel('node_entered')).toBe('step');
@@ -20,6 +20,18 @@ describe('timeline entries in words', () => {
     expect(describeRunEntry({ at: 'x', node: 'w', type: 'timed_out', event: 'order_completed' }).detail).toBe('waiting for order_completed');
     expect(describeRunEntry({ at: 'x', node: 's', type: 'sent', key: 'r:s:1', channel: 'email' })).toEqual({ label: 'sent', detail: 'email (r:s:1)' });
     expect(describeRunEntry({ at: 'x', type: 'completed' })).toEqual({ label: 'completed', detail: '' });
+    const until = '2026-03-08T12:00:00Z';
+    const local = new Date(until).toLocaleString();
+    expect(describeRunEntry({ at: 'x', node: 'offer', type: 'quiet_hours', channel: 'email', until, timezone: 'America/New_York', skipped: false }))
+      .toEqual({ label: 'quiet hours', detail: `email waits until quiet hours end in America/New_York: ${local}` });
+    expect(describeRunEntry({ at: 'x', node: 'offer', type: 'quiet_hours', channel: 'sms', until, timezone: 'UTC', skipped: true }).detail)
+      .toBe(`sms skipped: quiet hours in UTC until ${local}`);
+    expect(describeRunEntry({ at: 'x', node: 'remind', type: 'frequency_capped', channel: 'email', max: 2, period: '1d', until, skipped: false }))
+      .toEqual({ label: 'capped', detail: `email waits until ${local}: frequency cap (at most 2 email per 1d)` });
+    expect(describeRunEntry({ at: 'x', node: 'remind', type: 'frequency_capped', channel: 'email', max: 2, period: '1d', until, skipped: true }).detail)
+      .toBe('email skipped: frequency cap (at most 2 email per 1d)');
+    expect(kindLabel('quiet_hours')).toBe('quiet hours');
+    expect(kindLabel('frequency_capped')).toBe('capped');
     expect(describeRunEntry({ at: 'x', node: 'n', type: 'brand_new', extra: 1 })).toEqual({ label: 'brand new', detail: '{"extra":1}' });
   });
 });

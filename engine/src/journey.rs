@@ -1,6 +1,7 @@
 //! A validated journey in its runtime form: what the engine runs.
 
 use crate::nodes::{Node, wait_for_event, wait_until};
+use crate::pressure::JourneyRules;
 use crate::template::Templates;
 use crate::workflow::Workflow;
 use chrono::TimeDelta;
@@ -35,6 +36,7 @@ pub struct Journey {
     runtime: Vec<Runtime>,
     timezone: Tz,
     templates: Templates,
+    delivery: JourneyRules,
 }
 
 impl Journey {
@@ -45,7 +47,18 @@ impl Journey {
         timezone: Tz,
         templates: Templates,
     ) -> Self {
-        Journey { workflow, index, runtime, timezone, templates }
+        Journey { workflow, index, runtime, timezone, templates, delivery: JourneyRules::default() }
+    }
+
+    /// The journey's quiet hours and frequency-cap settings in their runtime form.
+    pub(crate) fn with_delivery(mut self, delivery: JourneyRules) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Which quiet hours and caps apply to this journey's marketing sends.
+    pub fn delivery(&self) -> &JourneyRules {
+        &self.delivery
     }
 
     pub fn workflow(&self) -> &Workflow {

@@ -13,6 +13,7 @@
 use crate::contact::Contact;
 use crate::journey::Journey;
 use crate::nodes::send::Channel;
+use crate::pressure::DeliverySettings;
 use crate::run::{Run, Status, What};
 use crate::simulate::{Scenario, Simulation, TimedEvent, simulate};
 use crate::time::{format_duration, parse_duration};
@@ -49,6 +50,11 @@ pub struct Case {
     /// How long after the last event to keep simulating (default 400 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizon: Option<String>,
+    /// The workspace's delivery settings to test with (quiet hours, frequency caps), as
+    /// `GET /v1/settings/delivery` shows them; default none. The journey's own
+    /// `settings.quiet_hours` apply either way; caps count this test's messages only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliverySettings>,
     /// What must happen.
     pub expect: Expect,
 }
@@ -178,6 +184,7 @@ fn run_case(journey: &Journey, case: &Case, index: usize) -> CaseReport {
         start: case.start.clone(),
         events: case.events.clone(),
         horizon: case.horizon.clone(),
+        delivery: case.delivery.clone(),
     };
     let sim = match simulate(journey, &scenario, &format!("/tests/{index}")) {
         Ok(sim) => sim,
@@ -428,6 +435,31 @@ pub fn describe(what: &What, start: chrono::DateTime<chrono::Utc>) -> String {
         What::TimedOut { event } => format!("timed out waiting for `{event}`"),
         What::Sent { key, channel } => format!("sent {} ({key})", channel_name(*channel)),
         What::SendSkipped { reason } => format!("skipped send: {reason}"),
+        What::QuietHours { channel, until, timezone, skipped } => {
+            let when = until.with_timezone(&timezone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::UTC));
+            let local = when.format("%H:%M %Z");
+            if *skipped {
+                format!(
+                    "skipped {}: quiet hours until {local} (+{})",
+                    channel_name(*channel),
+                    format_duration(*until - start)
+                )
+            } else {
+                format!(
+                    "{} waits for the end of quiet hours at {local} (+{})",
+                    channel_name(*channel),
+                    format_duration(*until - start)
+                )
+            }
+        }
+        What::FrequencyCapped { channel, max, period, until, skipped } => {
+            let cap = format!("at most {max} {} per {period}", channel_name(*channel));
+            if *skipped {
+                format!("skipped {}: frequency cap ({cap})", channel_name(*channel))
+            } else {
+                format!("{} capped ({cap}): waits until +{}", channel_name(*channel), format_duration(*until - start))
+            }
+        }
         What::DeliveryFailed { key, channel, attempts, error } => {
             format!("delivery of {} ({key}) failed after {attempts} attempts: {error}", channel_name(*channel))
         }

@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod journey;
 pub mod journey_test;
 pub mod nodes;
+pub mod pressure;
 pub mod problem;
 pub mod run;
 pub mod scheduler;

@@ -146,6 +146,10 @@ pub enum Effect {
         /// The provider to send through (its id); none: the channel's default provider.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         provider: Option<String>,
+        /// A transactional message: it bypassed quiet hours and frequency caps and does
+        /// not count towards the caps.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        transactional: bool,
     },
     /// Apply these changes to the stored contact.
     UpdateContact { node: String, changes: Vec<Change> },
@@ -206,6 +210,15 @@ pub enum What {
     Sent { key: String, channel: Channel },
     /// A message was not sent.
     SendSkipped { reason: String },
+    /// A marketing message fell inside quiet hours (in the contact's time zone
+    /// `timezone`): the run waits at the send node until `until`, when they end, or, if
+    /// `skipped`, the message was dropped and the run carried on.
+    QuietHours { channel: Channel, until: DateTime<Utc>, timezone: String, skipped: bool },
+    /// A frequency cap (at most `max` marketing messages of `channel` per `period`, across
+    /// journeys) was reached: the run waits at the send node until `until`, when a counted
+    /// message leaves the period, or, if `skipped`, the message was dropped and the run
+    /// carried on.
+    FrequencyCapped { channel: Channel, max: u32, period: String, until: DateTime<Utc>, skipped: bool },
     /// Delivery of a message was given up (a permanent failure, or too many attempts): it
     /// stays in the outbox as `failed` with this error.
     DeliveryFailed { key: String, channel: Channel, attempts: u32, error: String },
@@ -242,6 +255,25 @@ impl Outcome {
     pub fn is_noop(&self) -> bool {
         self.history.is_empty() && self.effects.is_empty()
     }
+
+    /// The marketing messages this step handed to delivery (they count towards the
+    /// frequency caps), as sent at `now`.
+    pub fn marketing_sends(&self, now: DateTime<Utc>) -> impl Iterator<Item = crate::pressure::RecentSend> + '_ {
+        marketing_sends(&self.effects, now)
+    }
+}
+
+/// The marketing messages among `effects` (they count towards the frequency caps), as sent at `now`.
+pub fn marketing_sends(
+    effects: &[Effect],
+    now: DateTime<Utc>,
+) -> impl Iterator<Item = crate::pressure::RecentSend> + '_ {
+    effects.iter().filter_map(move |e| match e {
+        Effect::Send { message, transactional: false, .. } => {
+            Some(crate::pressure::RecentSend { channel: message.channel(), at: now })
+        }
+        _ => None,
+    })
 }
 
 /// A contact's earlier run of the same journey, for re-entry decisions.

@@ -17,8 +17,9 @@ use crate::delivery::provider::Guarantee;
 use crate::delivery::{Registry, Route, Router};
 use crate::journey::Journey;
 use crate::nodes::trigger::Trigger;
+use crate::pressure::{Context, RecentSend, Rules};
 use crate::run::{Input, NewRun, Outcome, PriorRun, Refusal, Run, admit};
-use crate::step::step;
+use crate::step::step_with;
 use crate::store::{self, Committed, Store, StoredRun, Transition, VersionRecord};
 use crate::store::{Channels, Lane};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -181,6 +182,8 @@ pub struct Scheduler {
     outbox_wake: watch::Sender<u64>,
     pub metrics: Metrics,
     draining: AtomicBool,
+    /// The workspace's delivery rules, compiled, with the version they were read at.
+    delivery: RwLock<Option<(i64, Arc<Rules>)>>,
 }
 
 impl Scheduler {
@@ -195,6 +198,7 @@ impl Scheduler {
             outbox_wake: watch::channel(0).0,
             metrics: Metrics::default(),
             draining: AtomicBool::new(false),
+            delivery: RwLock::new(None),
         });
         s.reload_live().await?;
         Ok(s)
@@ -283,6 +287,44 @@ impl Scheduler {
         self.live.read().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// The workspace's quiet hours and frequency caps as stored now. Read again for every
+    /// batch (one row), compiled again only when their version changed: a change saved
+    /// through any worker sharing the database applies to every worker's next batch.
+    pub async fn delivery_rules<C: ConnectionTrait>(&self, db: &C) -> Result<Arc<Rules>, store::Error> {
+        let record = store::get_delivery_settings(db).await?;
+        if let Some((version, rules)) = self.delivery.read().ok().and_then(|d| d.clone())
+            && version == record.version
+        {
+            return Ok(rules);
+        }
+        let rules = match record.settings.compile("") {
+            Ok(rules) => Arc::new(rules),
+            Err(problems) => {
+                // Saving validates them, so only a hand-edited database gets here.
+                tracing::error!(version = record.version, problems = problems.len(), first = %problems[0], "Stored delivery settings are not valid; sending without quiet hours and caps");
+                Arc::new(Rules::NONE)
+            }
+        };
+        if let Ok(mut d) = self.delivery.write() {
+            *d = Some((record.version, rules.clone()));
+        }
+        Ok(rules)
+    }
+
+    /// The marketing messages of `contacts` that the caps of `rules` count, and a lock on
+    /// those contacts until the transaction ends (PostgreSQL), so that no other worker
+    /// sends to them meanwhile. Nothing is read without caps.
+    async fn recent_sends<C: ConnectionTrait>(
+        db: &C,
+        rules: &Rules,
+        contacts: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, Vec<RecentSend>>, store::Error> {
+        let Some(lookback) = rules.lookback() else { return Ok(HashMap::new()) };
+        store::lock_contacts(db, contacts).await?;
+        store::recent_marketing_sends(db, contacts, now - lookback).await
+    }
+
     /// Tell the loops that something may be due earlier than they think.
     pub fn nudge(&self) {
         self.wake.notify_one();
@@ -322,6 +364,7 @@ impl Scheduler {
                 Box::pin(async move {
                     let mut out = Vec::with_capacity(items.len());
                     let mut rest = items.as_slice();
+                    let mut rules: Option<Arc<Rules>> = None;
                     while let Some(first) = rest.first() {
                         if let IngestItem::Identify { contact_id, traits } = first {
                             let (contact, created) =
@@ -342,7 +385,11 @@ impl Scheduler {
                             }
                         }
                         rest = &rest[group.len()..];
-                        let reports = this.ingest_group(tx, &group, &live, now).await?;
+                        let rules = match &rules {
+                            Some(r) => r.clone(),
+                            None => rules.insert(this.delivery_rules(tx).await?).clone(),
+                        };
+                        let reports = this.ingest_group(tx, &group, &live, &rules, now).await?;
                         out.extend(reports.into_iter().map(IngestOutcome::Tracked));
                     }
                     Ok(out)
@@ -363,6 +410,7 @@ impl Scheduler {
         tx: &DatabaseTransaction,
         group: &[&Incoming],
         live: &[LiveJourney],
+        rules: &Rules,
         now: DateTime<Utc>,
     ) -> Result<Vec<Ingested>, store::Error> {
         let mut reports = vec![Ingested::default(); group.len()];
@@ -377,6 +425,8 @@ impl Scheduler {
             return Ok(reports);
         }
         let mut contacts = store::ensure_contacts(tx, &ids, now).await?;
+        // Each contact's marketing sends, those of this group's steps added as they are made.
+        let mut recent = Self::recent_sends(tx, rules, &ids, now).await?;
         let mut subscribed = store::subscribed_runs_many(tx, &ids).await?;
         // Earlier runs of the journeys these events may start (for re-entry).
         let names: std::collections::HashSet<&str> = group.iter().map(|i| i.event.name.as_str()).collect();
@@ -399,12 +449,15 @@ impl Scheduler {
             }
             let key = (incoming.contact_id.clone(), incoming.event.name.clone());
             let Some(contact) = contacts.get_mut(&incoming.contact_id) else { continue };
+            let sent = recent.entry(incoming.contact_id.clone()).or_default();
             for stored in subscribed.remove(&key).unwrap_or_default() {
                 let Some(journey) = self.journey(tx, &stored.run.journey, stored.run.version).await? else { continue };
-                let outcome = step(&journey, &stored.run, contact, Input::Event(&incoming.event), now);
+                let ctx = Context { rules, recent: sent };
+                let outcome = step_with(&journey, &stored.run, contact, Input::Event(&incoming.event), now, &ctx);
                 if outcome.is_noop() {
                     continue;
                 }
+                sent.extend(outcome.marketing_sends(now));
                 reports[k].delivered += 1;
                 *contact = outcome.contact.clone();
                 stepped.insert(stored.run.id.clone(), !outcome.run.status.is_ended());
@@ -423,9 +476,11 @@ impl Scheduler {
                     continue;
                 }
                 let entry = rows.len() as u32 + 1;
+                let ctx = Context { rules, recent: sent };
                 let (t, after) =
-                    self.begin(journey, *version, contact, entry, correlation, incoming.event.clone(), None, now);
+                    self.begin(journey, *version, contact, entry, correlation, incoming.event.clone(), None, now, &ctx);
                 *contact = after;
+                sent.extend(crate::run::marketing_sends(&t.effects, now));
                 transitions.push(t);
                 owners.push((k, true));
             }
@@ -453,6 +508,7 @@ impl Scheduler {
         trigger: Event,
         start_key: Option<String>,
         now: DateTime<Utc>,
+        ctx: &Context<'_>,
     ) -> (Transition, Contact) {
         let new = NewRun {
             id: uuid::Uuid::now_v7().to_string(),
@@ -463,7 +519,7 @@ impl Scheduler {
             trigger,
         };
         let run = Run::new(journey.id(), new, now);
-        let outcome = step(journey, &run, contact, Input::Start, now);
+        let outcome = step_with(journey, &run, contact, Input::Start, now, ctx);
         let after = outcome.contact.clone();
         (self.transition(journey, None, start_key, outcome), after)
     }
@@ -486,8 +542,11 @@ impl Scheduler {
         if admit(&journey.workflow().settings, correlation.as_deref(), prior_runs).is_err() {
             return Ok(None);
         }
-        let (t, _) =
-            self.begin(journey, version, contact, prior.len() as u32 + 1, correlation, trigger, start_key, now);
+        let rules = self.delivery_rules(tx).await?;
+        let recent = Self::recent_sends(tx, &rules, std::slice::from_ref(&contact.id), now).await?;
+        let ctx = Context { rules: &rules, recent: recent.get(&contact.id).map(Vec::as_slice).unwrap_or_default() };
+        let entry = prior.len() as u32 + 1;
+        let (t, _) = self.begin(journey, version, contact, entry, correlation, trigger, start_key, now, &ctx);
         let run = t.run.clone();
         let committed = self.commit(tx, std::slice::from_ref(&t), now).await?;
         if committed.first() != Some(&Committed::Ok) {
@@ -675,30 +734,62 @@ impl Scheduler {
         claimed: Vec<StoredRun>,
         now: DateTime<Utc>,
     ) -> Result<usize, store::Error> {
-        let reader = self.store.reader();
+        let rules = self.delivery_rules(self.store.reader()).await?;
+        let this = self.clone();
+        let results = if rules.lookback().is_none() {
+            // Stepped outside the write transaction, so the writer is busy only committing.
+            let transitions = self.step_batch(self.store.reader(), claimed, &rules, now).await?;
+            self.store
+                .writer()
+                .run_urgent(move |tx| Box::pin(async move { this.commit(tx, &transitions, now).await }))
+                .await?
+        } else {
+            // With caps, the recent sends are counted, the runs stepped and the sends
+            // committed in one transaction: nothing else can send to these contacts meanwhile.
+            self.store
+                .writer()
+                .run_urgent(move |tx| {
+                    Box::pin(async move {
+                        let transitions = this.step_batch(tx, claimed, &rules, now).await?;
+                        this.commit(tx, &transitions, now).await
+                    })
+                })
+                .await?
+        };
+        self.outbox_wake.send_modify(|v| *v = v.wrapping_add(1));
+        Ok(results.iter().filter(|c| **c == Committed::Ok).count())
+    }
+
+    /// Step claimed runs with [`Input::Timer`]. Runs of one contact see each other's
+    /// contact changes and marketing sends, in claim order: two runs of a contact in one
+    /// batch cannot both slip under a frequency cap.
+    async fn step_batch<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        claimed: Vec<StoredRun>,
+        rules: &Rules,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Transition>, store::Error> {
         let ids: Vec<String> = claimed.iter().map(|s| s.run.contact.clone()).collect();
-        let mut contacts: HashMap<String, Contact> = store::get_contacts(reader, &ids).await?;
+        let mut recent = Self::recent_sends(db, rules, &ids, now).await?;
+        let mut contacts: HashMap<String, Contact> = store::get_contacts(db, &ids).await?;
         let mut transitions = Vec::with_capacity(claimed.len());
         for stored in claimed {
             if let Some(wake) = stored.run.wake_at() {
                 self.metrics.record_lateness((now - wake).num_milliseconds());
             }
-            let Some(journey) = self.journey(reader, &stored.run.journey, stored.run.version).await? else { continue };
+            let Some(journey) = self.journey(db, &stored.run.journey, stored.run.version).await? else { continue };
             let contact =
                 contacts.get(&stored.run.contact).cloned().unwrap_or_else(|| Contact::new(&stored.run.contact));
+            let sent = recent.entry(contact.id.clone()).or_default();
             // Always commit, even a no-op: the claim moved `wake_at` to the lease's end.
-            let outcome = step(&journey, &stored.run, &contact, Input::Timer, now);
+            let outcome =
+                step_with(&journey, &stored.run, &contact, Input::Timer, now, &Context { rules, recent: sent });
+            sent.extend(outcome.marketing_sends(now));
             contacts.insert(contact.id.clone(), outcome.contact.clone());
             transitions.push(self.transition(&journey, Some(&stored), None, outcome));
         }
-        let this = self.clone();
-        let results = self
-            .store
-            .writer()
-            .run_urgent(move |tx| Box::pin(async move { this.commit(tx, &transitions, now).await }))
-            .await?;
-        self.outbox_wake.send_modify(|v| *v = v.wrapping_add(1));
-        Ok(results.iter().filter(|c| **c == Committed::Ok).count())
+        Ok(transitions)
     }
 
     /// The loop that resumes runs, until `shutdown` turns true.

@@ -8,8 +8,9 @@
 use crate::contact::{Contact, Event};
 use crate::journey::Journey;
 use crate::nodes::send::Rendered;
-use crate::run::{Effect, Entry, Input, NewRun, Outcome, PriorRun, Run, admit};
-use crate::step::step;
+use crate::pressure::{Context, DeliverySettings, RecentSend, Rules};
+use crate::run::{Effect, Entry, Input, NewRun, Outcome, PriorRun, Run, admit, marketing_sends};
+use crate::step::step_with;
 use crate::time::{format_duration, parse_duration, parse_timestamp};
 use chrono::{DateTime, TimeDelta, Utc};
 use schemars::JsonSchema;
@@ -56,6 +57,10 @@ pub struct Scenario {
     /// How long after the last event to keep going (default 400 days); runs still waiting then stay waiting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizon: Option<String>,
+    /// The workspace's delivery settings to simulate with (quiet hours, frequency caps);
+    /// default none. Caps count the messages of this simulation only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliverySettings>,
 }
 
 /// One timeline entry with the run it belongs to and its offset from the start.
@@ -113,6 +118,7 @@ struct Resolved<'a> {
     /// Events in time order.
     events: Vec<(DateTime<Utc>, &'a TimedEvent)>,
     horizon: TimeDelta,
+    rules: Rules,
 }
 
 impl Scenario {
@@ -136,6 +142,16 @@ impl Scenario {
                 error(format!("{base}/horizon"), e);
                 TimeDelta::zero()
             }),
+        };
+        let rules = match self.delivery.as_ref().map(|d| d.compile(&format!("{base}/delivery"))) {
+            None => Rules::NONE,
+            Some(Ok(rules)) => rules,
+            Some(Err(problems)) => {
+                for p in problems {
+                    error(p.pointer, p.message);
+                }
+                Rules::NONE
+            }
         };
         let mut events = Vec::new();
         for (i, e) in self.events.iter().enumerate() {
@@ -163,7 +179,7 @@ impl Scenario {
         }
         if errors.is_empty() {
             events.sort_by_key(|(t, _)| *t);
-            Ok(Resolved { start, events, horizon })
+            Ok(Resolved { start, events, horizon, rules })
         } else {
             Err(errors)
         }
@@ -175,10 +191,18 @@ pub const MAX_STEPS: usize = 100_000;
 
 /// Run `scenario` through `journey`. `base` prefixes error pointers (e.g. `/tests/2`).
 pub fn simulate(journey: &Journey, scenario: &Scenario, base: &str) -> Result<Simulation, Vec<ScenarioError>> {
-    let Resolved { start, events, horizon } = scenario.resolve(base)?;
+    let Resolved { start, events, horizon, rules } = scenario.resolve(base)?;
     let end = events.last().map_or(start, |(t, _)| *t) + horizon;
-    let mut sim =
-        Sim { journey, start, runs: vec![], contact: scenario.contact.clone(), timeline: vec![], sends: vec![] };
+    let mut sim = Sim {
+        journey,
+        start,
+        runs: vec![],
+        contact: scenario.contact.clone(),
+        timeline: vec![],
+        sends: vec![],
+        rules: &rules,
+        recent: vec![],
+    };
     let mut next_event = 0;
     for _ in 0..MAX_STEPS {
         let event_at = events.get(next_event).map(|(t, _)| *t);
@@ -210,6 +234,10 @@ struct Sim<'j> {
     contact: Contact,
     timeline: Vec<Moment>,
     sends: Vec<SentMessage>,
+    /// The workspace's delivery rules of the scenario.
+    rules: &'j Rules,
+    /// The contact's marketing messages so far (the frequency caps count them).
+    recent: Vec<RecentSend>,
 }
 
 impl Sim<'_> {
@@ -258,7 +286,10 @@ impl Sim<'_> {
     }
 
     fn apply(&mut self, i: usize, input: Input<'_>, now: DateTime<Utc>) {
-        let Outcome { run, contact, effects, history } = step(self.journey, &self.runs[i], &self.contact, input, now);
+        let ctx = Context { rules: self.rules, recent: &self.recent };
+        let Outcome { run, contact, effects, history } =
+            step_with(self.journey, &self.runs[i], &self.contact, input, now, &ctx);
+        self.recent.extend(marketing_sends(&effects, now));
         let entry = run.entry;
         let elapsed = now - self.start;
         for e in history {

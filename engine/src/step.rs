@@ -9,7 +9,9 @@ use crate::condition::Scope;
 use crate::contact::{Contact, Event};
 use crate::journey::{Journey, Runtime};
 use crate::nodes::Node;
+use crate::nodes::send::Send;
 use crate::nodes::wait_until::Target;
+use crate::pressure::{self, Behaviour, RecentSend};
 use crate::run::{Effect, Entry, ExitReason, Input, Outcome, Run, Status, Wait, What};
 use crate::workflow::Goal;
 use chrono::{DateTime, Utc};
@@ -19,9 +21,34 @@ use serde_json::json;
 /// bug could reach it; the run then exits instead of spinning.
 pub const MAX_NODES_PER_STEP: usize = 1_000;
 
-/// Step `run` with `input` at `now`.
+/// Step `run` with `input` at `now`, with no workspace delivery rules and no earlier
+/// sends (the journey's own quiet hours still apply). The scheduler and the simulator
+/// use [`step_with`].
 pub fn step(journey: &Journey, run: &Run, contact: &Contact, input: Input<'_>, now: DateTime<Utc>) -> Outcome {
-    let mut s = Stepper { journey, run: run.clone(), contact: contact.clone(), effects: vec![], history: vec![], now };
+    step_with(journey, run, contact, input, now, &pressure::Context::NONE)
+}
+
+/// Step `run` with `input` at `now`. `delivery` holds the workspace's quiet hours and
+/// frequency caps and the contact's recent marketing sends across all journeys: the
+/// send gate's inputs ([`pressure::gate`]).
+pub fn step_with(
+    journey: &Journey,
+    run: &Run,
+    contact: &Contact,
+    input: Input<'_>,
+    now: DateTime<Utc>,
+    delivery: &pressure::Context<'_>,
+) -> Outcome {
+    let mut s = Stepper {
+        journey,
+        run: run.clone(),
+        contact: contact.clone(),
+        effects: vec![],
+        history: vec![],
+        now,
+        delivery: *delivery,
+        own_sends: vec![],
+    };
     if !s.run.status.is_ended() {
         match input {
             Input::Start => s.start(),
@@ -40,6 +67,9 @@ struct Stepper<'j> {
     effects: Vec<Effect>,
     history: Vec<Entry>,
     now: DateTime<Utc>,
+    delivery: pressure::Context<'j>,
+    /// The marketing messages this step has sent so far (they count towards the caps).
+    own_sends: Vec<RecentSend>,
 }
 
 impl Stepper<'_> {
@@ -74,6 +104,13 @@ impl Stepper<'_> {
             // A wait_until is re-evaluated: the contact's date may have moved meanwhile.
             (Node::WaitUntil(_), _) => self.enter_wait_until(node_id, true),
             (Node::Delay(d), _) => self.advance(d.next.clone()),
+            // A send held back by quiet hours or a cap tries again, as the same visit.
+            (Node::Send(send), _) => {
+                let visit = self.run.visits.get(&node_id).copied().unwrap_or(1);
+                if self.send(&node_id, visit, send) {
+                    self.advance(send.next.clone());
+                }
+            }
             _ => {}
         }
     }
@@ -219,23 +256,7 @@ impl Stepper<'_> {
                 self.log(Some(id), What::Variant { variant, holdout });
                 Some(next)
             }
-            (Node::Send(send), _) => {
-                let data = self.template_data();
-                match send.render(journey.templates(), &data) {
-                    Ok(message) => {
-                        let key = format!("{}:{id}:{visit}", self.run.id);
-                        self.log(Some(id), What::Sent { key: key.clone(), channel: message.channel() });
-                        self.effects.push(Effect::Send {
-                            key,
-                            node: id.to_string(),
-                            message,
-                            provider: send.provider.clone(),
-                        });
-                    }
-                    Err(skip) => self.log(Some(id), What::SendSkipped { reason: skip.to_string() }),
-                }
-                Some(send.next.clone())
-            }
+            (Node::Send(send), _) => self.send(id, visit, send).then(|| send.next.clone()),
             (Node::UpdateContact(u), _) => {
                 let before = self.contact.clone();
                 let scope = Scope { contact: &before, ..self.scope(None) };
@@ -256,6 +277,50 @@ impl Stepper<'_> {
                 None
             }
         }
+    }
+
+    /// Send the message of node `id` on its `visit`, unless quiet hours or a frequency cap
+    /// hold it back. Returns false when the run waits here (the same visit sends when the
+    /// timer fires, so the idempotency key stays the same); true to carry on to `next`.
+    fn send(&mut self, id: &str, visit: u32, send: &Send) -> bool {
+        let data = self.template_data();
+        match send.render(self.journey.templates(), &data) {
+            Ok(message) => {
+                let channel = message.channel();
+                let hold = pressure::gate(
+                    self.journey.delivery(),
+                    &self.delivery,
+                    &self.own_sends,
+                    channel,
+                    send.transactional,
+                    &self.contact,
+                    self.now,
+                );
+                if let Some(hold) = hold {
+                    self.log(Some(id), hold.entry(channel));
+                    if hold.behaviour == Behaviour::Wait {
+                        self.run.wait = Some(Wait::Timer { until: hold.until() });
+                        self.run.status = Status::Waiting;
+                        return false;
+                    }
+                    return true;
+                }
+                let key = format!("{}:{id}:{visit}", self.run.id);
+                self.log(Some(id), What::Sent { key: key.clone(), channel });
+                if !send.transactional {
+                    self.own_sends.push(RecentSend { channel, at: self.now });
+                }
+                self.effects.push(Effect::Send {
+                    key,
+                    node: id.to_string(),
+                    message,
+                    provider: send.provider.clone(),
+                    transactional: send.transactional,
+                });
+            }
+            Err(skip) => self.log(Some(id), What::SendSkipped { reason: skip.to_string() }),
+        }
+        true
     }
 
     /// Wait at a `wait_until` node, or pass straight through it. `resumed`: the timer fired.

@@ -1,7 +1,7 @@
 //! Durations, timestamps and time zones as the format writes them.
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, MappedLocalTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono_tz::{GapInfo, Tz};
 use jiff::{Span, SpanRelativeTo, Unit};
 
 /// Parse a non-negative duration: friendly (`90s`, `2h`, `3d`, `1h 30m`, `2 weeks`)
@@ -64,6 +64,85 @@ pub fn timestamp_from_json(value: &serde_json::Value) -> Option<DateTime<Utc>> {
         }
         _ => None,
     }
+}
+
+const HHMM: &str = "expected `HH:MM` on a 24-hour clock, e.g. `09:00` or `17:30`";
+
+/// `HH:MM` → minutes since midnight. `24:00` (1440) only when `allow_end_of_day`.
+pub fn parse_hhmm(text: &str, allow_end_of_day: bool) -> Result<u16, String> {
+    let bytes = text.as_bytes();
+    let well_formed = bytes.len() == 5 && bytes[2] == b':' && [0, 1, 3, 4].iter().all(|&i| bytes[i].is_ascii_digit());
+    if !well_formed {
+        return Err(format!("`{text}` is not a time of day; {HHMM}"));
+    }
+    let digit = |i: usize| u16::from(bytes[i] - b'0');
+    let (hours, minutes) = (digit(0) * 10 + digit(1), digit(3) * 10 + digit(4));
+    if allow_end_of_day && hours == 24 && minutes == 0 {
+        return Ok(24 * 60);
+    }
+    if hours > 23 || minutes > 59 {
+        let range = if allow_end_of_day {
+            "`00:00` to `23:59`, or `24:00` for the end of the day"
+        } else {
+            "`00:00` to `23:59`"
+        };
+        return Err(format!("`{text}` is not a time of day; expected {range}"));
+    }
+    Ok(hours * 60 + minutes)
+}
+
+pub fn minutes_to_time(minutes: u32) -> NaiveTime {
+    NaiveTime::from_num_seconds_from_midnight_opt(minutes * 60, 0).unwrap_or(NaiveTime::MIN)
+}
+
+/// The instant a local date and time means in `tz`: the earlier one when the clock shows it
+/// twice (autumn), the first instant after the gap when it does not exist (spring).
+pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        MappedLocalTime::Single(t) => t.with_timezone(&Utc),
+        MappedLocalTime::Ambiguous(a, b) => a.with_timezone(&Utc).min(b.with_timezone(&Utc)),
+        MappedLocalTime::None => {
+            let gap = GapInfo::new(&local, &tz);
+            gap.as_ref()
+                .and_then(|g| g.end)
+                .map(|end| end.with_timezone(&Utc))
+                .or_else(|| {
+                    // The transition is when the clock reaches the start of the gap.
+                    let (begin, offset) = gap.as_ref()?.begin?;
+                    let utc = begin.checked_sub_signed(TimeDelta::seconds(offset.fix().local_minus_utc().into()))?;
+                    Some(utc.and_utc())
+                })
+                .unwrap_or_else(|| local.and_utc())
+        }
+    }
+}
+
+/// The first instant strictly after `after` at which the local clock in `tz` reaches
+/// `time`. On a day the clock shows `time` twice (the hour repeated in autumn), each of
+/// the two counts; on a day it skips it (the hour skipped in spring), the instant the
+/// clock jumps past it does.
+pub fn next_local_time(tz: Tz, time: NaiveTime, after: DateTime<Utc>) -> DateTime<Utc> {
+    let today = after.with_timezone(&tz).date_naive();
+    // From the day before: a local date can start before or after the UTC one.
+    let mut day = today.pred_opt().unwrap_or(today);
+    for _ in 0..4 {
+        let local = day.and_time(time);
+        let mut candidates = match tz.from_local_datetime(&local) {
+            MappedLocalTime::Single(t) => vec![t.with_timezone(&Utc)],
+            MappedLocalTime::Ambiguous(a, b) => vec![a.with_timezone(&Utc), b.with_timezone(&Utc)],
+            MappedLocalTime::None => vec![resolve_local(tz, local)],
+        };
+        candidates.sort();
+        if let Some(t) = candidates.into_iter().find(|t| *t > after) {
+            return t;
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    // Only at the end of chrono's calendar.
+    after + TimeDelta::days(1)
 }
 
 /// Format a duration the way people write them (`1d 2h`, `90s`, `0s`).

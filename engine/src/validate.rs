@@ -9,6 +9,7 @@
 use crate::journey::{Journey, Runtime};
 use crate::nodes::trigger::{self, ApiTrigger, EventTrigger, Trigger};
 use crate::nodes::{Build, NODE_TYPES, Node, PORT_FIELDS};
+use crate::pressure::JourneyRules;
 use crate::problem::{Kind, Problem, join_pointer};
 use crate::template::Templates;
 use crate::time::parse_timezone;
@@ -380,6 +381,11 @@ fn check(parts: Parts, problems: &mut Vec<Problem>) -> Option<Journey> {
         t.build(&mut Build::new("/trigger", None, problems));
     }
     let timezone = parts.settings.as_ref().and_then(|s| check_settings(s, problems));
+    let delivery = parts
+        .settings
+        .as_ref()
+        .map(|s| JourneyRules::build(&s.quiet_hours, s.frequency_caps, timezone, problems))
+        .unwrap_or_default();
 
     // Node ids: valid, unique, not the reserved `trigger`.
     let mut index = HashMap::new();
@@ -467,7 +473,7 @@ fn check(parts: Parts, problems: &mut Vec<Problem>) -> Option<Journey> {
         layout: parts.layout?,
     };
     let runtime = runtime.into_iter().collect::<Option<Vec<_>>>()?;
-    Some(Journey::new(workflow, index, runtime, timezone?, templates))
+    Some(Journey::new(workflow, index, runtime, timezone?, templates).with_delivery(delivery))
 }
 
 fn check_settings(settings: &Settings, problems: &mut Vec<Problem>) -> Option<chrono_tz::Tz> {

@@ -6,6 +6,7 @@
 use crate::condition::Condition;
 use crate::nodes::Node;
 use crate::nodes::trigger::Trigger;
+use crate::pressure::{CapsOverride, QuietHoursOverride};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -54,9 +55,21 @@ pub struct Settings {
     /// What counts as converted; checked on every event (and, for a condition, after every step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goal: Option<Goal>,
-    /// Time zone for local-time waits when the contact has no valid `timezone` attribute.
+    /// Time zone for local-time waits (and the journey's own quiet hours) when the contact
+    /// has no valid `timezone` attribute.
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// Quiet hours for this journey's marketing messages: `inherit` the workspace's
+    /// (default), `off`, or a window of its own such as
+    /// `{"start": "21:00", "end": "08:00", "behaviour": "wait"}` (`behaviour`: `wait` for
+    /// the end of the window, the default, or `skip` the message). Transactional sends
+    /// ignore quiet hours.
+    #[serde(default, skip_serializing_if = "QuietHoursOverride::is_inherit")]
+    pub quiet_hours: QuietHoursOverride,
+    /// Whether the workspace's frequency caps hold back this journey's marketing messages:
+    /// `apply` (default) or `ignore`. Its messages count towards the caps either way.
+    #[serde(default, skip_serializing_if = "CapsOverride::is_apply")]
+    pub frequency_caps: CapsOverride,
 }
 
 fn default_timezone() -> String {
@@ -65,7 +78,14 @@ fn default_timezone() -> String {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { reentry: Reentry::default(), exit_when: vec![], goal: None, timezone: default_timezone() }
+        Settings {
+            reentry: Reentry::default(),
+            exit_when: vec![],
+            goal: None,
+            timezone: default_timezone(),
+            quiet_hours: QuietHoursOverride::default(),
+            frequency_caps: CapsOverride::default(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod m20261201_000001_editor;
 mod m20261202_000001_node_counts;
 mod m20261203_000001_outbox_failed;
 mod m20261210_000001_providers;
+mod m20261211_000001_delivery;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_node_counts::Migration),
             Box::new(m20261203_000001_outbox_failed::Migration),
             Box::new(m20261210_000001_providers::Migration),
+            Box::new(m20261211_000001_delivery::Migration),
         ]
     }
 }

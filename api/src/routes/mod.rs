@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod catalog;
 pub mod contacts;
+pub mod delivery_settings;
 pub mod editor;
 pub mod fallback;
 pub mod health;
@@ -42,6 +43,7 @@ fn v1(cfg: &mut ServiceConfig) {
     simulate::configure(cfg);
     journey_tests::configure(cfg);
     providers::configure(cfg);
+    delivery_settings::configure(cfg);
 }
 
 /// Default and largest page sizes of list routes.

@@ -172,7 +172,10 @@ pub struct RunDetail {
     /// with `left`, `op`, `left_value`, `right_value`, `result`), `variant` (`variant`,
     /// `holdout`), `waiting_until` (`until`), `waiting_for_event` (`event`, `timeout_at`),
     /// `no_wait` (`reason`), `event_received` / `timed_out` (`event`), `sent` (`key`,
-    /// `channel`), `send_skipped` (`reason`), `delivery_failed` (`key`, `channel`, `attempts`,
+    /// `channel`), `send_skipped` (`reason`), `quiet_hours` (`channel`, `until`, `timezone`,
+    /// `skipped`: a marketing message fell in quiet hours and waits at the send node until
+    /// `until`, or was dropped), `frequency_capped` (`channel`, `max`, `period`, `until`,
+    /// `skipped`: a frequency cap held it back), `delivery_failed` (`key`, `channel`, `attempts`,
     /// `error`: the message was given up and stays in `GET /v1/outbox?status=failed`),
     /// `contact_updated` (`changes`), `converted` (`event`), `completed`, `exited` (`reason`).
     #[schema(value_type = Vec<Object>)]

@@ -17,6 +17,7 @@ use actix_web::{post, web};
 use chrono::{DateTime, Utc};
 use kairos_engine::nodes::send::{Channel, Rendered, Skip};
 use kairos_engine::nodes::{Build, Node};
+use kairos_engine::pressure::DeliverySettings;
 use kairos_engine::run::What;
 use kairos_engine::simulate::{Scenario, Simulation, TimedEvent};
 use kairos_engine::template::Templates;
@@ -98,6 +99,15 @@ pub struct SimulateRequest {
     /// How long after the last event to keep going (default `400d`).
     #[schema(example = "30d")]
     pub horizon: Option<String>,
+    /// The quiet hours and frequency caps to simulate with, as a test case's `delivery`:
+    /// `{"quiet_hours": {...}, "frequency_caps": {...}}` as `GET /v1/settings/delivery`
+    /// shows them, where a field left out takes its default (quiet hours off, 21:00 to
+    /// 08:00 UTC, `wait`; no caps). Without it: the workspace's stored settings. The
+    /// journey's own `settings.quiet_hours` apply either way; caps count this
+    /// simulation's messages only.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub delivery: Option<Value>,
 }
 
 /// What a timeline entry is.
@@ -126,6 +136,10 @@ pub enum TimelineKind {
     Sent,
     /// A send was skipped (no address, or the message could not be rendered).
     Skipped,
+    /// A marketing message fell inside quiet hours: it waits for their end, or was skipped.
+    QuietHours,
+    /// A frequency cap held a marketing message back: it waits, or was skipped.
+    FrequencyCapped,
     ContactUpdated,
     /// The goal was reached.
     Converted,
@@ -152,6 +166,8 @@ fn kind_of(what: &What) -> TimelineKind {
         What::TimedOut { .. } => TimelineKind::TimedOut,
         What::Sent { .. } => TimelineKind::Sent,
         What::SendSkipped { .. } => TimelineKind::Skipped,
+        What::QuietHours { .. } => TimelineKind::QuietHours,
+        What::FrequencyCapped { .. } => TimelineKind::FrequencyCapped,
         What::DeliveryFailed { .. } => TimelineKind::DeliveryFailed,
         What::DeliveryUnknown { .. } => TimelineKind::DeliveryUnknown,
         What::ContactUpdated { .. } => TimelineKind::ContactUpdated,
@@ -289,9 +305,20 @@ fn scenario_item(pointer: impl Into<String>, message: impl Into<String>) -> Prob
 }
 
 impl SimulateRequest {
-    /// The engine's scenario; an `api`-triggered journey with no API start gets one at the start.
-    fn scenario(self, api_trigger: bool) -> Result<Scenario, Vec<ProblemItem>> {
+    /// The engine's scenario; an `api`-triggered journey with no API start gets one at the
+    /// start. `stored` is the workspace's delivery settings, used when none are given.
+    fn scenario(self, api_trigger: bool, stored: DeliverySettings) -> Result<Scenario, Vec<ProblemItem>> {
         let mut problems = Vec::new();
+        // Read here; its values are checked with the rest of the scenario.
+        let delivery = match self.delivery.map(serde_path_to_error::deserialize::<_, DeliverySettings>) {
+            None => Some(stored),
+            Some(Ok(settings)) => Some(settings),
+            Some(Err(e)) => {
+                let pointer = kairos_engine::problem::path_pointer("/delivery", e.path());
+                problems.push(scenario_item(pointer, e.inner().to_string()));
+                None
+            }
+        };
         if let Err(e) = ContactId::parse(&self.contact.id) {
             problems.push(scenario_item("/contact/id", e));
         }
@@ -313,7 +340,7 @@ impl SimulateRequest {
             events.insert(0, TimedEvent { at: "0s".into(), name: None, properties: Map::new(), api_start: true });
         }
         let contact = Contact { id: self.contact.id, attributes: self.contact.attributes, tags: self.contact.tags };
-        Ok(Scenario { contact, start: self.start, events, horizon: self.horizon })
+        Ok(Scenario { contact, start: self.start, events, horizon: self.horizon, delivery })
     }
 }
 
@@ -488,11 +515,12 @@ pub async fn simulate_workflow(
     let id = path.into_inner();
     let mut request = body.into_inner().into_inner();
     let doc = document(&state, &id, request.definition.take()).await?.ok_or(SimulateError::NotFound(id))?;
+    let stored = store::get_delivery_settings(state.store().reader()).await?.settings;
     // Validating and simulating are CPU work (a simulation may take up to 100,000 steps).
     let outcome = tokio::task::spawn_blocking(move || {
         let journey = kairos_engine::validate_value(doc).map_err(SimulateError::InvalidWorkflow)?;
         let api_trigger = matches!(journey.workflow().trigger, kairos_engine::nodes::trigger::Trigger::Api(_));
-        let scenario = request.scenario(api_trigger).map_err(SimulateError::InvalidScenario)?;
+        let scenario = request.scenario(api_trigger, stored).map_err(SimulateError::InvalidScenario)?;
         let sim = kairos_engine::simulate::simulate(&journey, &scenario, "").map_err(|errors| {
             SimulateError::InvalidScenario(errors.into_iter().map(|e| scenario_item(e.pointer, e.message)).collect())
         })?;

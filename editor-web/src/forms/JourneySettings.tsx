@@ -1,7 +1,10 @@
-// Journey-wide settings: name, description, re-entry, exit_when, goal, time zone.
+// Journey-wide settings: name, description, re-entry, exit_when, goal, time zone, and the
+// journey's quiet hours and frequency caps (over the workspace's).
 import { ConditionBuilder } from './ConditionBuilder';
 import { Checkbox, EventPicker, SelectField, TextField, TimezoneSelect } from './fields';
-import { isObject, REENTRY } from '../model/types';
+import { isObject, REENTRY, BEHAVIOURS, type Behaviour, type CapsOverride } from '../model/types';
+import { capsValue, describeWindow, quietMode, quietValue, withWindow } from '../model/delivery';
+import { TimeInput } from '../pages/DeliverySettings';
 import { useEditor } from '../store';
 
 type Config = Record<string, unknown>;
@@ -31,6 +34,33 @@ export function JourneySettings() {
           options={REENTRY.map((r) => ({ value: r, label: r === 'once' ? 'once: enter at most once' : r === 'after_exit' ? 'after exit: again once the previous run ended' : 'always: every time the trigger fires' }))}
           onChange={(v) => setSettings({ reentry: v })} />
         <TimezoneSelect label="Default time zone" value={String(settings.timezone ?? 'UTC')} testid="journey-timezone" onChange={(z) => setSettings({ timezone: z ?? 'UTC' })} />
+        <fieldset data-testid="journey-delivery">
+          <legend>Quiet hours and frequency caps</legend>
+          <SelectField label="Quiet hours" value={quietMode(settings.quiet_hours)} testid="journey-quiet-hours"
+            options={[{ value: 'inherit', label: "the workspace's (Settings)" }, { value: 'off', label: 'none: send at any hour' }, { value: 'own', label: 'this journey’s own' }]}
+            onChange={(m) => setSettings({ quiet_hours: quietValue(m, settings.quiet_hours) })} />
+          {isObject(settings.quiet_hours) && (() => {
+            const w = settings.quiet_hours;
+            const start = String(w.start ?? '');
+            const end = String(w.end ?? '');
+            return (
+              <>
+                <div className="row">
+                  <TimeInput label="From" value={start} testid="journey-quiet-start" onChange={(v) => setSettings({ quiet_hours: withWindow(w, { start: v }) })} />
+                  <TimeInput label="Until" value={end} testid="journey-quiet-end" onChange={(v) => setSettings({ quiet_hours: withWindow(w, { end: v }) })} />
+                </div>
+                <div className="hint">{describeWindow(start, end)}, in the contact's time zone (else the default time zone above).</div>
+                <SelectField label="A message that falls inside" value={(w.behaviour as Behaviour | undefined) ?? 'wait'} testid="journey-quiet-behaviour"
+                  options={BEHAVIOURS.map((b) => ({ value: b, label: b === 'wait' ? 'waits until quiet hours end, then is sent' : 'is skipped' }))}
+                  onChange={(b) => setSettings({ quiet_hours: withWindow(w, { behaviour: b }) })} />
+              </>
+            );
+          })()}
+          <SelectField label="Frequency caps" value={(settings.frequency_caps as CapsOverride | undefined) ?? 'apply'} testid="journey-frequency-caps"
+            options={[{ value: 'apply', label: "apply the workspace's caps" }, { value: 'ignore', label: 'ignore them for this journey' }]}
+            onChange={(v) => setSettings({ frequency_caps: capsValue(v) })} />
+          <div className="hint">Transactional send steps ignore quiet hours and caps.</div>
+        </fieldset>
         <fieldset>
           <legend>Exit when the contact performs</legend>
           {exitWhen.map((m, i) => (

@@ -106,11 +106,22 @@ const writeGoal: Writer = (g) => {
   return struct(o, ['type', 'event', ['conditions', writeCondition], 'exit']);
 };
 
+const writeQuietHours: Writer = (q) => {
+  if (!isObject(q)) return q;
+  return struct(q.behaviour === 'wait' ? { ...q, behaviour: undefined } : q, ['start', 'end', 'behaviour']);
+};
+
 const writeSettings: Writer = (s) => {
   if (s !== undefined && !isObject(s)) return s;
   const o: Record<string, unknown> = { reentry: 'once', timezone: 'UTC', ...(s ?? {}) };
   if (Array.isArray(o.exit_when) && o.exit_when.length === 0) o.exit_when = undefined;
-  return struct(o, ['reentry', ['exit_when', list(writeEventMatch)], ['goal', writeGoal], 'timezone']);
+  // The defaults are left out, as serde skips them.
+  if (o.quiet_hours === 'inherit') o.quiet_hours = undefined;
+  if (o.frequency_caps === 'apply') o.frequency_caps = undefined;
+  return struct(o, [
+    'reentry', ['exit_when', list(writeEventMatch)], ['goal', writeGoal], 'timezone',
+    ['quiet_hours', writeQuietHours], 'frequency_caps',
+  ]);
 };
 
 const writeTrigger: Writer = (t) => {

@@ -15,6 +15,8 @@ export const TIMELINE_KINDS = {
   timed_out: 'timed out',
   sent: 'sent',
   skipped: 'skipped',
+  quiet_hours: 'quiet hours',
+  frequency_capped: 'capped',
   contact_updated: 'contact updated',
   converted: 'converted',
   completed: 'completed',
@@ -64,6 +66,20 @@ export function describeRunEntry(e: Entry): { label: string; detail: string } {
       return { label: 'delivery failed', detail: `${text(e.channel)} (${text(e.key)}) after ${text(e.attempts)} attempts: ${text(e.error)}` };
     case 'delivery_unknown':
       return { label: 'delivery unknown', detail: `${text(e.channel)} (${text(e.key)}) after ${text(e.attempts)} attempts: ${text(e.error)}` };
+    case 'quiet_hours':
+      return {
+        label: 'quiet hours',
+        detail: e.skipped
+          ? `${text(e.channel)} skipped: quiet hours in ${text(e.timezone)} until ${when(e.until)}`
+          : `${text(e.channel)} waits until quiet hours end in ${text(e.timezone)}: ${when(e.until)}`,
+      };
+    case 'frequency_capped': {
+      const cap = `at most ${text(e.max)} ${text(e.channel)} per ${text(e.period)}`;
+      return {
+        label: 'capped',
+        detail: e.skipped ? `${text(e.channel)} skipped: frequency cap (${cap})` : `${text(e.channel)} waits until ${when(e.until)}: frequency cap (${cap})`,
+      };
+    }
     case 'contact_updated':
       return { label: 'contact updated', detail: text(e.changes) };
     case 'converted':

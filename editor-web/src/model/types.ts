@@ -46,11 +46,22 @@ export interface EventMatch { event: string; conditions?: Condition }
 export type Goal =
   | { type: 'event'; event: string; conditions?: Condition; exit?: boolean }
   | { type: 'condition'; condition: Condition; exit?: boolean };
+/** What happens to a marketing message held back by quiet hours or a frequency cap. */
+export type Behaviour = 'wait' | 'skip';
+export const BEHAVIOURS: Behaviour[] = ['wait', 'skip'];
+/** A journey's own quiet hours, in the contact's time zone (else the journey's). */
+export interface QuietWindow { start: string; end: string; behaviour?: Behaviour }
+/** `inherit` the workspace's quiet hours (default), `off`, or the journey's own window. */
+export type QuietHoursOverride = 'inherit' | 'off' | QuietWindow;
+/** Whether the workspace's frequency caps hold back the journey's marketing messages. */
+export type CapsOverride = 'apply' | 'ignore';
 export interface Settings {
   reentry: Reentry;
   exit_when?: EventMatch[];
   goal?: Goal;
   timezone: string;
+  quiet_hours?: QuietHoursOverride;
+  frequency_caps?: CapsOverride;
 }
 
 // ----- nodes -----

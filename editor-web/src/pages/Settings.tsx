@@ -1,6 +1,8 @@
-// API keys: list, create (the secret is shown once), revoke; delivery providers.
+// Settings: API keys (list, create: the secret is shown once, revoke), delivery
+// providers, and the workspace's quiet hours and frequency caps.
 import { useCallback, useEffect, useState } from 'react';
 import { createApiKey, errorText, listApiKeys, revokeApiKey, type ApiKey } from '../api';
+import { DeliverySettingsSection } from './DeliverySettings';
 import { ProvidersSection } from './Providers';
 
 export function SettingsPage() {
@@ -59,6 +61,7 @@ export function SettingsPage() {
         )}
       </section>
       <ProvidersSection />
+      <DeliverySettingsSection />
     </main>
   );
 }

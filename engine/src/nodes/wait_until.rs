@@ -26,10 +26,8 @@
 //! window lies in a skipped hour, it is not lost for the week but opens when the
 //! skipped hour ends, for its usual length.
 
-use chrono::{
-    DateTime, Datelike, MappedLocalTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc,
-};
-use chrono_tz::{GapInfo, Tz};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,7 +35,10 @@ use serde_json::Value;
 use crate::contact::Contact;
 use crate::nodes::Build;
 use crate::problem::Kind;
-use crate::time::{parse_signed_duration, parse_timestamp, parse_timezone, timestamp_from_json};
+pub use crate::time::resolve_local;
+use crate::time::{
+    minutes_to_time, parse_hhmm, parse_signed_duration, parse_timestamp, parse_timezone, timestamp_from_json,
+};
 
 /// Example nodes, as they appear in a journey's `nodes` array (with their `type`).
 /// They are the examples of the JSON Schema and are checked by the tests.
@@ -209,8 +210,6 @@ pub enum Target {
 /// at most a daylight-saving shift), so the limit is never reached in practice.
 const LOOKAHEAD: TimeDelta = TimeDelta::days(8);
 
-const HHMM: &str = "expected `HH:MM` on a 24-hour clock, e.g. `09:00` or `17:30`";
-
 impl WaitUntil {
     /// Check the configuration and parse it into its runtime form. Every problem is
     /// reported to `cx`; returns `None` if there was any.
@@ -322,33 +321,6 @@ fn build_window(cx: &mut Build, start: &str, end: &str, days: &[Weekday], timezo
     }))
 }
 
-/// `HH:MM` → minutes since midnight. `24:00` (1440) only when `allow_end_of_day`.
-fn parse_hhmm(text: &str, allow_end_of_day: bool) -> Result<u16, String> {
-    let bytes = text.as_bytes();
-    let well_formed = bytes.len() == 5 && bytes[2] == b':' && [0, 1, 3, 4].iter().all(|&i| bytes[i].is_ascii_digit());
-    if !well_formed {
-        return Err(format!("`{text}` is not a time of day; {HHMM}"));
-    }
-    let digit = |i: usize| u16::from(bytes[i] - b'0');
-    let (hours, minutes) = (digit(0) * 10 + digit(1), digit(3) * 10 + digit(4));
-    if allow_end_of_day && hours == 24 && minutes == 0 {
-        return Ok(24 * 60);
-    }
-    if hours > 23 || minutes > 59 {
-        let range = if allow_end_of_day {
-            "`00:00` to `23:59`, or `24:00` for the end of the day"
-        } else {
-            "`00:00` to `23:59`"
-        };
-        return Err(format!("`{text}` is not a time of day; expected {range}"));
-    }
-    Ok(hours * 60 + minutes)
-}
-
-fn minutes_to_time(minutes: u32) -> NaiveTime {
-    NaiveTime::from_num_seconds_from_midnight_opt(minutes * 60, 0).unwrap_or(NaiveTime::MIN)
-}
-
 fn parse_attribute_path(text: &str) -> Option<Vec<String>> {
     let path: Vec<String> = text.split('.').map(str::to_owned).collect();
     path.iter().all(|segment| !segment.trim().is_empty()).then_some(path)
@@ -429,28 +401,6 @@ fn preview(value: &Value) -> String {
         format!("`{text}`")
     } else {
         format!("`{}…`", text.chars().take(57).collect::<String>())
-    }
-}
-
-/// The instant a local date and time means in `tz`: the earlier one when the clock shows it
-/// twice (autumn), the first instant after the gap when it does not exist (spring).
-pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    match tz.from_local_datetime(&local) {
-        MappedLocalTime::Single(t) => t.with_timezone(&Utc),
-        MappedLocalTime::Ambiguous(a, b) => a.with_timezone(&Utc).min(b.with_timezone(&Utc)),
-        MappedLocalTime::None => {
-            let gap = GapInfo::new(&local, &tz);
-            gap.as_ref()
-                .and_then(|g| g.end)
-                .map(|end| end.with_timezone(&Utc))
-                .or_else(|| {
-                    // The transition is when the clock reaches the start of the gap.
-                    let (begin, offset) = gap.as_ref()?.begin?;
-                    let utc = begin.checked_sub_signed(TimeDelta::seconds(offset.fix().local_minus_utc().into()))?;
-                    Some(utc.and_utc())
-                })
-                .unwrap_or_else(|| local.and_utc())
-        }
     }
 }
 
@@ -544,7 +494,7 @@ fn offset_segments(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateT
 mod tests {
     use super::*;
     use crate::problem::Problem;
-    use chrono::Timelike;
+    use chrono::{MappedLocalTime, Timelike};
     use chrono_tz::America::New_York;
     use chrono_tz::Europe::Berlin;
     use proptest::prelude::*;

@@ -1,6 +1,6 @@
 //! Contacts and events.
 
-use super::entity::{contact, event, message, outbox, run, run_history, subscription};
+use super::entity::{contact, event, frequency_log, message, outbox, run, run_history, subscription};
 use super::{Error, from_millis, millis};
 use crate::contact::{Contact, Event};
 use crate::nodes::update_contact::Change;
@@ -177,6 +177,7 @@ pub async fn delete_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<
     event::Entity::delete_many().filter(event::Column::ContactId.eq(id)).exec(db).await?;
     message::Entity::delete_many().filter(message::Column::ContactId.eq(id)).exec(db).await?;
     outbox::Entity::delete_many().filter(outbox::Column::ContactId.eq(id)).exec(db).await?;
+    frequency_log::Entity::delete_many().filter(frequency_log::Column::ContactId.eq(id)).exec(db).await?;
     subscription::Entity::delete_many().filter(subscription::Column::ContactId.eq(id)).exec(db).await?;
     let run_ids: Vec<String> = run::Entity::find()
         .select_only()

@@ -9,6 +9,7 @@
 
 mod catalog;
 mod contacts;
+mod delivery;
 pub mod entity;
 mod journey_tests;
 mod keys;
@@ -21,6 +22,7 @@ mod writer;
 
 pub use catalog::*;
 pub use contacts::*;
+pub use delivery::*;
 pub use journey_tests::*;
 pub use keys::*;
 pub use outbox::*;

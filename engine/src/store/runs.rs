@@ -1,6 +1,6 @@
 //! Runs: committing transitions, claiming due runs, finding waiting runs.
 
-use super::entity::{outbox, run, run_history, subscription};
+use super::entity::{frequency_log, outbox, run, run_history, subscription};
 use super::{Error, from_millis, millis};
 use crate::nodes::update_contact::Change;
 use crate::run::{Effect, Entry, Run, Status, Wait, What};
@@ -155,6 +155,7 @@ pub async fn commit<C: ConnectionTrait>(
     // What the applied transitions imply.
     let mut history = Vec::new();
     let mut outbox_rows = Vec::new();
+    let mut ledger_rows = Vec::new();
     let mut subs = Vec::new();
     let mut resubscribe = Vec::new();
     let mut contact_changes: Vec<(String, Vec<Change>)> = Vec::new();
@@ -186,7 +187,10 @@ pub async fn commit<C: ConnectionTrait>(
         }
         for effect in &t.effects {
             match effect {
-                Effect::Send { key, node, message, provider } => {
+                Effect::Send { key, node, message, provider, transactional } => {
+                    if !transactional {
+                        ledger_rows.push(super::delivery::ledger_row(key, &r.contact, message.channel(), now_ms));
+                    }
                     let payload = serde_json::to_string(message)
                         .map_err(|e| Error::Corrupt { what: "message", detail: e.to_string() })?;
                     outbox_rows.push(outbox::ActiveModel {
@@ -242,6 +246,11 @@ pub async fn commit<C: ConnectionTrait>(
     insert_chunked(db, history, run_history::Entity::insert_many).await?;
     insert_chunked(db, outbox_rows, |rows| {
         outbox::Entity::insert_many(rows).on_conflict(OnConflict::column(outbox::Column::Key).do_nothing().to_owned())
+    })
+    .await?;
+    insert_chunked(db, ledger_rows, |rows| {
+        frequency_log::Entity::insert_many(rows)
+            .on_conflict(OnConflict::column(frequency_log::Column::Key).do_nothing().to_owned())
     })
     .await?;
     add_node_counts(db, counts).await?;

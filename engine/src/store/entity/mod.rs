@@ -3,7 +3,9 @@
 
 pub mod api_key;
 pub mod contact;
+pub mod delivery_settings;
 pub mod event;
+pub mod frequency_log;
 pub mod message;
 pub mod node_count;
 pub mod outbox;
