@@ -175,7 +175,14 @@ pub fn parse<T: DeserializeOwned>(part: &str, value: &Value) -> Result<T, Config
         } else {
             format!("{part}/{}", path.replace('.', "/"))
         };
-        ConfigError::new(field, e.into_inner().to_string())
+        let mut message = e.into_inner().to_string();
+        // serde quotes the offending value in these; a secret's value must never be echoed.
+        if part == "secrets"
+            && ["invalid type", "invalid value", "invalid length"].iter().any(|p| message.starts_with(p))
+        {
+            message = "is not of the expected type (a secret is written as a string)".to_string();
+        }
+        ConfigError::new(field, message)
     })
 }
 
@@ -309,6 +316,20 @@ mod tests {
         assert_eq!(c.check(&options).err().unwrap().field, "rate_limit/per_second");
         c.rate_limit = Some(RateLimit { per_second: 1.0, burst: 0 });
         assert_eq!(c.check(&options).err().unwrap().field, "rate_limit/burst");
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_named_but_never_echoed() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct S {
+            port: u16,
+        }
+        let e = parse::<S>("secrets", &json!({ "port": "sk-live-123" })).unwrap_err();
+        assert_eq!(e.field, "secrets/port");
+        assert!(!e.message.contains("sk-live-123"), "{e}");
+        let e = parse::<S>("settings", &json!({ "port": "x" })).unwrap_err();
+        assert!(e.message.contains("invalid type"), "settings keep serde's words: {e}");
     }
 
     #[test]
