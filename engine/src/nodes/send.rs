@@ -320,9 +320,12 @@ fn check_blocks(blocks: &Value) -> Option<(String, String)> {
                 return Some((format!("message/blocks/{i}"), "a block must be a JSON object with a `type`".into()));
             }
             Some(Value::String(t)) if !t.trim().is_empty() => {}
-            _ => {
+            found => {
+                // A missing `type` is reported at the block: the pointer must exist.
+                let at =
+                    if found.is_some() { format!("message/blocks/{i}/type") } else { format!("message/blocks/{i}") };
                 return Some((
-                    format!("message/blocks/{i}/type"),
+                    at,
                     "a block needs a `type`, such as `section`, `header`, `divider`, `context` or `actions`".into(),
                 ));
             }
@@ -637,7 +640,7 @@ mod tests {
         let got =
             problems(json!({ "channel": "slack", "text": "hi", "blocks": [ { "type": "divider" }, { "text": "x" } ] }));
         assert_eq!(got.len(), 1, "{got:?}");
-        assert_eq!(got[0].0, "/nodes/1/message/blocks/1/type");
+        assert_eq!(got[0].0, "/nodes/1/message/blocks/1", "a missing `type` points at the block, which exists");
         let got = problems(json!({ "channel": "slack", "text": "hi", "blocks": [ "section" ] }));
         assert_eq!(got[0].0, "/nodes/1/message/blocks/0");
         let many: Vec<Value> = (0..51).map(|_| json!({ "type": "divider" })).collect();
