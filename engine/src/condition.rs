@@ -2040,7 +2040,7 @@ mod tests {
 
     fn arb_contact() -> impl Strategy<Value = Contact> {
         (arb_text(), arb_object(), prop::collection::btree_set(arb_text(), 0..4))
-            .prop_map(|(id, attributes, tags)| Contact { id, attributes, tags })
+            .prop_map(|(id, attributes, tags)| Contact { id, attributes, tags, ..Contact::default() })
     }
 
     fn arb_world() -> impl Strategy<Value = (Contact, Option<Event>, Option<Event>, DateTime<Utc>)> {

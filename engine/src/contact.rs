@@ -1,12 +1,13 @@
 //! The data a journey reads: the contact (a snapshot) and events.
 
+use crate::consent::Subscriptions;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
-/// A contact as the engine sees it: an id, free-form attributes and tags.
+/// A contact as the engine sees it: an id, free-form attributes, tags and subscriptions.
 ///
 /// Reserved attribute names: `timezone` (IANA name used by local-time waits),
 /// `lifecycle_stage` (set by `update_contact`).
@@ -21,6 +22,9 @@ pub struct Contact {
     /// Tags, kept sorted and unique.
     #[serde(default)]
     pub tags: BTreeSet<String>,
+    /// What the contact agreed to receive (subscribed to everything unless listed).
+    #[serde(default, skip_serializing_if = "Subscriptions::is_empty")]
+    pub subscriptions: Subscriptions,
 }
 
 impl Contact {

@@ -1,5 +1,6 @@
 //! A validated journey in its runtime form: what the engine runs.
 
+use crate::consent::Links;
 use crate::nodes::{Node, wait_for_event, wait_until};
 use crate::pressure::JourneyRules;
 use crate::template::Templates;
@@ -37,6 +38,8 @@ pub struct Journey {
     timezone: Tz,
     templates: Templates,
     delivery: JourneyRules,
+    /// Signs `{{unsubscribe_url}}`: [`Links::offline`] unless the server gave its own.
+    links: Links,
 }
 
 impl Journey {
@@ -47,7 +50,15 @@ impl Journey {
         timezone: Tz,
         templates: Templates,
     ) -> Self {
-        Journey { workflow, index, runtime, timezone, templates, delivery: JourneyRules::default() }
+        Journey {
+            workflow,
+            index,
+            runtime,
+            timezone,
+            templates,
+            delivery: JourneyRules::default(),
+            links: Links::offline(),
+        }
     }
 
     /// The journey's quiet hours and frequency-cap settings in their runtime form.
@@ -82,5 +93,21 @@ impl Journey {
 
     pub fn templates(&self) -> &Templates {
         &self.templates
+    }
+
+    /// The same journey, rendering its links with `links` (the server's public address
+    /// and key) instead of the offline ones.
+    pub fn with_links(mut self, links: Links) -> Journey {
+        self.links = links;
+        self
+    }
+
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    /// Where each node is in the document (`/nodes/<i>`).
+    pub fn pointer_of(&self, id: &str) -> Option<String> {
+        self.index.get(id).map(|i| format!("/nodes/{i}"))
     }
 }

@@ -466,6 +466,9 @@ pub fn describe(what: &What, start: chrono::DateTime<chrono::Utc>) -> String {
         What::DeliveryUnknown { key, channel, attempts, error } => {
             format!("delivery of {} ({key}) is unknown after {attempts} attempts: {error}", channel_name(*channel))
         }
+        What::DeliverySkipped { key, channel, reason } => {
+            format!("delivery of {} ({key}) skipped: {reason}", channel_name(*channel))
+        }
         What::ContactUpdated { changes } => {
             format!("updated contact {}", serde_json::to_string(changes).unwrap_or_default())
         }

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod condition;
+pub mod consent;
 pub mod contact;
 pub mod delivery;
 pub mod journey;

@@ -146,10 +146,13 @@ pub enum Effect {
         /// The provider to send through (its id); none: the channel's default provider.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         provider: Option<String>,
-        /// A transactional message: it bypassed quiet hours and frequency caps and does
-        /// not count towards the caps.
+        /// A transactional message: it bypassed quiet hours, frequency caps and channel and
+        /// topic opt-outs, and does not count towards the caps.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         transactional: bool,
+        /// The topic of a marketing message: delivery checks the contact's opt-out again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
     },
     /// Apply these changes to the stored contact.
     UpdateContact { node: String, changes: Vec<Change> },
@@ -208,7 +211,8 @@ pub enum What {
     TimedOut { event: String },
     /// A message was handed to delivery.
     Sent { key: String, channel: Channel },
-    /// A message was not sent.
+    /// A message was not sent (no address, a template that failed, or consent: the
+    /// contact unsubscribed or opted out of its topic, or the email address is suppressed).
     SendSkipped { reason: String },
     /// A marketing message fell inside quiet hours (in the contact's time zone
     /// `timezone`): the run waits at the send node until `until`, when they end, or, if
@@ -219,6 +223,10 @@ pub enum What {
     /// message leaves the period, or, if `skipped`, the message was dropped and the run
     /// carried on.
     FrequencyCapped { channel: Channel, max: u32, period: String, until: DateTime<Utc>, skipped: bool },
+    /// A message handed to delivery was not delivered after all: before it went out, the
+    /// contact unsubscribed (or opted out of its topic) or the address was suppressed. It
+    /// stays in the outbox as `skipped` with this reason.
+    DeliverySkipped { key: String, channel: Channel, reason: String },
     /// Delivery of a message was given up (a permanent failure, or too many attempts): it
     /// stays in the outbox as `failed` with this error.
     DeliveryFailed { key: String, channel: Channel, attempts: u32, error: String },

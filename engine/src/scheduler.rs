@@ -11,6 +11,7 @@
 //!   otherwise it sleeps until the next `wake_at` (at most [`Config::max_idle`]).
 
 use crate::clock::Clock;
+use crate::consent::Links;
 use crate::contact::{Contact, Event};
 use crate::delivery::limit::TokenBucket;
 use crate::delivery::provider::Guarantee;
@@ -44,6 +45,9 @@ pub struct Config {
     pub max_idle: std::time::Duration,
     /// Delivery attempts before a message is given up.
     pub max_attempts: u32,
+    /// Signs the links messages carry (`{{unsubscribe_url}}`): the server's public
+    /// address and the workspace key. [`Links::offline`] by default.
+    pub links: Links,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             lease: TimeDelta::seconds(10),
             max_idle: std::time::Duration::from_millis(500),
             max_attempts: 8,
+            links: Links::offline(),
         }
     }
 }
@@ -216,6 +221,11 @@ impl Scheduler {
         self.clock.now()
     }
 
+    /// The links messages carry, as this server signs them.
+    pub fn links(&self) -> &Links {
+        &self.config.links
+    }
+
     /// Re-read which versions are live (after publish, pause, resume, archive).
     pub async fn reload_live(&self) -> Result<(), store::Error> {
         let versions = store::live_versions(self.store.reader()).await?;
@@ -239,7 +249,7 @@ impl Scheduler {
         }
         match crate::validate::validate(&v.definition) {
             Ok(j) => {
-                let j = Arc::new(j);
+                let j = Arc::new(j.with_links(self.config.links.clone()));
                 if let Ok(mut cache) = self.journeys.write() {
                     cache.insert(key, j.clone());
                 }

@@ -283,7 +283,16 @@ impl Stepper<'_> {
     /// hold it back. Returns false when the run waits here (the same visit sends when the
     /// timer fires, so the idempotency key stays the same); true to carry on to `next`.
     fn send(&mut self, id: &str, visit: u32, send: &Send) -> bool {
-        let data = self.template_data();
+        // Consent first: a contact who opted out is not held for quiet hours or caps.
+        let consent =
+            self.contact.subscriptions.check(send.message.channel(), send.transactional, send.topic.as_deref());
+        if let Err(blocked) = consent {
+            self.log(Some(id), What::SendSkipped { reason: blocked.to_string() });
+            return true;
+        }
+        let mut data = self.template_data();
+        data["unsubscribe_url"] =
+            self.journey.links().unsubscribe_url(&send.unsubscribe_target(&self.contact.id)).into();
         match send.render(self.journey.templates(), &data) {
             Ok(message) => {
                 let channel = message.channel();
@@ -316,6 +325,7 @@ impl Stepper<'_> {
                     message,
                     provider: send.provider.clone(),
                     transactional: send.transactional,
+                    topic: send.topic.clone(),
                 });
             }
             Err(skip) => self.log(Some(id), What::SendSkipped { reason: skip.to_string() }),

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use kairos_engine::Journey;
+use kairos_engine::consent::{Channel, Links, Unsubscribe};
 use kairos_engine::contact::{Contact, Event};
 use kairos_engine::nodes::send::Rendered;
 use kairos_engine::run::{Effect, ExitReason, Input, NewRun, Outcome, Run, Status, Wait, What};
@@ -173,8 +174,11 @@ fn send_has_a_deterministic_key_and_skips_contacts_without_an_address() {
         json!({}),
     );
     let o = start(&j, &contact());
-    let Effect::Send { key, node, message, .. } = &o.effects[0] else { panic!() };
+    let Effect::Send { key, node, message, transactional: false, topic: None, .. } = &o.effects[0] else { panic!() };
     assert_eq!((key.as_str(), node.as_str()), ("r1:hello:1", "hello"));
+    // A marketing email carries its unsubscribe link (offline here: no server signed it).
+    let link = j.links().unsubscribe_url(&Unsubscribe { contact: "c1".into(), channel: Channel::Email, topic: None });
+    assert!(link.starts_with("https://kairos.invalid/unsubscribe/"), "{link}");
     assert_eq!(
         message,
         &Rendered::Email {
@@ -185,7 +189,7 @@ fn send_has_a_deterministic_key_and_skips_contacts_without_an_address() {
             reply_to: None,
             text: None,
             headers: Default::default(),
-            unsubscribe_url: None,
+            unsubscribe_url: Some(link),
         }
     );
 
@@ -412,5 +416,153 @@ mod no_panics {
                 }
             }
         }
+    }
+}
+
+// ----- Consent -----
+
+/// Three sends in a row: marketing email, transactional email, marketing SMS about `topic`.
+fn consent_journey() -> Journey {
+    journey(
+        "promo",
+        json!([
+            { "id": "promo", "type": "send", "message": { "channel": "email", "subject": "Sale", "body": "<a href=\"{{unsubscribe_url}}\">Unsubscribe</a>" }, "next": "receipt" },
+            { "id": "receipt", "type": "send", "transactional": true, "message": { "channel": "email", "subject": "Receipt", "body": "Thanks {{unsubscribe_url}}" }, "next": "tips" },
+            { "id": "tips", "type": "send", "topic": "tips", "message": { "channel": "sms", "body": "Tip! Stop: {{unsubscribe_url}}" }, "next": "done" },
+            { "id": "done", "type": "exit" }
+        ]),
+        json!({}),
+    )
+}
+
+fn with_subscriptions(subscriptions: Value) -> Contact {
+    let mut c = contact();
+    c.attributes.insert("phone".into(), json!("+15550100"));
+    c.subscriptions = serde_json::from_value(subscriptions).unwrap();
+    c
+}
+
+fn sent_nodes(o: &Outcome) -> Vec<&str> {
+    o.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { node, .. } => Some(node.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn skips(o: &Outcome) -> Vec<(String, String)> {
+    o.history
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::SendSkipped { reason } => Some((e.node.clone().unwrap_or_default(), reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_subscribed_contact_gets_every_send() {
+    let o = start(&consent_journey(), &with_subscriptions(json!({})));
+    assert_eq!(sent_nodes(&o), ["promo", "receipt", "tips"]);
+    assert!(skips(&o).is_empty());
+}
+
+#[test]
+fn marketing_sends_skip_a_contact_unsubscribed_from_the_channel_and_transactional_ones_do_not() {
+    let o = start(&consent_journey(), &with_subscriptions(json!({ "channels": { "email": "unsubscribed" } })));
+    assert_eq!(sent_nodes(&o), ["receipt", "tips"], "the SMS channel is still subscribed");
+    let skipped = skips(&o);
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].0, "promo");
+    assert!(skipped[0].1.contains("unsubscribed from email"), "{skipped:?}");
+    assert_eq!(o.run.status, Status::Completed, "the run carries on past a skipped send");
+}
+
+#[test]
+fn a_topic_opt_out_skips_only_that_topics_marketing_sends() {
+    let o = start(
+        &consent_journey(),
+        &with_subscriptions(json!({ "topics": { "tips": "unsubscribed", "other": "subscribed" } })),
+    );
+    assert_eq!(sent_nodes(&o), ["promo", "receipt"]);
+    assert_eq!(skips(&o), [("tips".to_string(), "the contact opted out of the topic `tips`".to_string())]);
+}
+
+#[test]
+fn a_suppressed_address_gets_no_email_not_even_transactional() {
+    let o = start(&consent_journey(), &with_subscriptions(json!({ "email_suppressed": true })));
+    assert_eq!(sent_nodes(&o), ["tips"]);
+    let skipped = skips(&o);
+    assert_eq!(skipped.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["promo", "receipt"]);
+    assert!(skipped.iter().all(|s| s.1.contains("suppressed")), "{skipped:?}");
+}
+
+#[test]
+fn unsubscribe_links_are_signed_per_contact_channel_and_topic() {
+    let links = Links::new("https://kairos.example.com", kairos_engine::secrets::Key::generate());
+    let j = consent_journey().with_links(links.clone());
+    let o = start(&j, &with_subscriptions(json!({})));
+    let sends: Vec<(&str, &Rendered, bool, Option<&str>)> = o
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { node, message, transactional, topic, .. } => {
+                Some((node.as_str(), message, *transactional, topic.as_deref()))
+            }
+            _ => None,
+        })
+        .collect();
+    let token_in = |text: &str| {
+        let at = text.find("https://kairos.example.com/unsubscribe/").expect("a link") + 39;
+        text[at..].split(['"', ' ']).next().unwrap().to_string()
+    };
+    // The marketing email: the link in the body, and for List-Unsubscribe.
+    let (_, Rendered::Email { body, unsubscribe_url, .. }, false, None) = sends[0] else { panic!("{sends:?}") };
+    let token = token_in(body);
+    assert_eq!(unsubscribe_url.as_deref(), Some(format!("https://kairos.example.com/unsubscribe/{token}").as_str()));
+    assert_eq!(
+        links.verify_unsubscribe(&token),
+        Some(Unsubscribe { contact: "c1".into(), channel: Channel::Email, topic: None })
+    );
+    // The transactional email renders the link but has no List-Unsubscribe.
+    let (_, Rendered::Email { body, unsubscribe_url: None, .. }, true, None) = sends[1] else { panic!("{sends:?}") };
+    assert!(links.verify_unsubscribe(&token_in(body)).is_some());
+    // The SMS about a topic: its link opts out of that topic.
+    let (_, Rendered::Sms { body, .. }, false, Some("tips")) = sends[2] else { panic!("{sends:?}") };
+    assert_eq!(
+        links.verify_unsubscribe(&token_in(body)),
+        Some(Unsubscribe { contact: "c1".into(), channel: Channel::Sms, topic: Some("tips".into()) })
+    );
+    // Recomputing the step renders the very same messages.
+    assert_eq!(start(&j, &with_subscriptions(json!({}))).effects, o.effects);
+}
+
+#[test]
+fn a_topic_must_be_an_id_on_a_marketing_message_to_the_contact() {
+    let doc = |send: Value| {
+        json!({ "id": "j", "name": "J", "trigger": { "type": "api", "next": "s" },
+                "nodes": [ send, { "id": "done", "type": "exit" } ] })
+    };
+    let cases = [
+        (
+            json!({ "id": "s", "type": "send", "topic": "Big News", "message": { "channel": "sms", "body": "x" }, "next": "done" }),
+            "not a topic id",
+        ),
+        (
+            json!({ "id": "s", "type": "send", "topic": "news", "message": { "channel": "webhook", "url": "https://x.test" }, "next": "done" }),
+            "webhook",
+        ),
+        (
+            json!({ "id": "s", "type": "send", "topic": "news", "transactional": true, "message": { "channel": "sms", "body": "x" }, "next": "done" }),
+            "transactional",
+        ),
+    ];
+    for (send, words) in cases {
+        let problems = validate_value(doc(send)).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!((problems[0].pointer.as_str(), problems[0].node.as_deref()), ("/nodes/0/topic", Some("s")));
+        assert!(problems[0].message.contains(words), "{}", problems[0].message);
     }
 }

@@ -10,6 +10,7 @@ mod m20261202_000001_node_counts;
 mod m20261203_000001_outbox_failed;
 mod m20261210_000001_providers;
 mod m20261211_000001_delivery;
+mod m20261212_000001_consent;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_outbox_failed::Migration),
             Box::new(m20261210_000001_providers::Migration),
             Box::new(m20261211_000001_delivery::Migration),
+            Box::new(m20261212_000001_consent::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{post, web};
 use chrono::{DateTime, Utc};
+use kairos_engine::consent::{Links, Subscriptions};
 use kairos_engine::nodes::send::{Channel, Rendered, Skip};
 use kairos_engine::nodes::{Build, Node};
 use kairos_engine::pressure::DeliverySettings;
@@ -60,6 +61,12 @@ pub struct ScenarioContact {
     pub attributes: Map<String, Value>,
     #[serde(default)]
     pub tags: BTreeSet<String>,
+    /// What the contact agreed to receive, e.g. `{"channels": {"email": "unsubscribed"},
+    /// "topics": {"newsletter": "unsubscribed"}, "email_suppressed": true}`; subscribed to
+    /// everything when omitted. Marketing sends the contact opted out of are skipped.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub subscriptions: Subscriptions,
 }
 
 /// One event on the scenario's timeline.
@@ -134,7 +141,8 @@ pub enum TimelineKind {
     TimedOut,
     /// A message was sent.
     Sent,
-    /// A send was skipped (no address, or the message could not be rendered).
+    /// A send was skipped (no address, the message could not be rendered, or consent:
+    /// the contact unsubscribed or opted out of the topic, or the address is suppressed).
     Skipped,
     /// A marketing message fell inside quiet hours: it waits for their end, or was skipped.
     QuietHours,
@@ -152,6 +160,9 @@ pub enum TimelineKind {
     /// An at-most-once provider's message may or may not have been delivered (only on a
     /// server, never simulated).
     DeliveryUnknown,
+    /// A queued message was not delivered: consent changed or the address was
+    /// suppressed before it went out (only on a server, never simulated).
+    DeliverySkipped,
 }
 
 fn kind_of(what: &What) -> TimelineKind {
@@ -170,6 +181,7 @@ fn kind_of(what: &What) -> TimelineKind {
         What::FrequencyCapped { .. } => TimelineKind::FrequencyCapped,
         What::DeliveryFailed { .. } => TimelineKind::DeliveryFailed,
         What::DeliveryUnknown { .. } => TimelineKind::DeliveryUnknown,
+        What::DeliverySkipped { .. } => TimelineKind::DeliverySkipped,
         What::ContactUpdated { .. } => TimelineKind::ContactUpdated,
         What::Converted { .. } => TimelineKind::Converted,
         What::Completed => TimelineKind::Completed,
@@ -339,7 +351,12 @@ impl SimulateRequest {
         if api_trigger && !events.iter().any(|e| e.api_start) {
             events.insert(0, TimedEvent { at: "0s".into(), name: None, properties: Map::new(), api_start: true });
         }
-        let contact = Contact { id: self.contact.id, attributes: self.contact.attributes, tags: self.contact.tags };
+        let contact = Contact {
+            id: self.contact.id,
+            attributes: self.contact.attributes,
+            tags: self.contact.tags,
+            subscriptions: self.contact.subscriptions,
+        };
         Ok(Scenario { contact, start: self.start, events, horizon: self.horizon, delivery })
     }
 }
@@ -730,6 +747,8 @@ pub async fn preview_send(
         "trigger": event.template_data(),
         "event": event.template_data(),
         "journey": { "id": doc.get("id"), "name": doc.get("name"), "version": 0, "run_id": "preview", "entry": 1 },
+        // A preview's link unsubscribes nobody: it is an offline one.
+        "unsubscribe_url": Links::offline().unsubscribe_url(&send.unsubscribe_target(&contact.id)),
     });
     let rendered = send.preview(&templates, &data).map_err(|skip| match skip {
         Skip::Render { field, message } => PreviewError::RenderFailed {
@@ -741,8 +760,10 @@ pub async fn preview_send(
             PreviewError::RenderFailed { node: node.clone(), pointer: pointer.clone(), message: other.to_string() }
         }
     })?;
-    let warning = match send.render(&templates, &data) {
-        Err(skip @ Skip::NoAddress(_)) => Some(format!("a real send would be skipped: {skip}")),
+    let consent = contact.subscriptions.check(send.message.channel(), send.transactional, send.topic.as_deref());
+    let warning = match (consent, send.render(&templates, &data)) {
+        (Err(blocked), _) => Some(format!("a real send would be skipped: {blocked}")),
+        (_, Err(skip @ Skip::NoAddress(_))) => Some(format!("a real send would be skipped: {skip}")),
         _ => None,
     };
     let m = message_fields(&rendered);

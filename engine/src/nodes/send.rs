@@ -9,8 +9,13 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Send one message. Every text field is a handlebars template over `contact` (its
-/// attributes, `id`, `tags`), `trigger` and `event` (`name`, `properties`, `timestamp`)
-/// and `journey` (`id`, `name`, `run_id`, `entry`).
+/// attributes, `id`, `tags`), `trigger` and `event` (`name`, `properties`, `timestamp`),
+/// `journey` (`id`, `name`, `run_id`, `entry`) and `unsubscribe_url` (a signed link that
+/// unsubscribes the contact from this message's channel, or from its topic).
+///
+/// A marketing message (the default) is skipped, on the run's timeline, for a contact
+/// who unsubscribed from its channel or opted out of its topic; no email at all goes to
+/// an address suppressed by a hard bounce or a spam complaint.
 ///
 /// ```json
 /// { "id": "send_reminder", "type": "send",
@@ -35,6 +40,13 @@ pub struct Send {
     /// towards the caps. Marketing messages (the default) respect all three.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub transactional: bool,
+    /// The topic of a marketing message: the id of one of the workspace's topics
+    /// (marketing categories such as `newsletter`, managed under Settings → Topics).
+    /// Contacts who opted out of it do not get the message, and its `{{unsubscribe_url}}`
+    /// opts out of this topic only. Email, SMS and push only; not for transactional
+    /// messages, which ignore opt-outs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     /// The node to continue with.
     pub next: String,
 }
@@ -370,6 +382,28 @@ impl Send {
         {
             cx.error(Kind::InvalidValue, &field, message);
         }
+        if let Some(topic) = &self.topic {
+            if !crate::validate::is_slug(topic) {
+                cx.error(
+                    Kind::InvalidValue,
+                    "topic",
+                    format!("`{topic}` is not a topic id; topic ids are lowercase letters, digits, `-` and `_` (at most 64), e.g. `newsletter`"),
+                );
+            } else if crate::consent::Channel::of(self.message.channel()).is_none() {
+                let channel = crate::store::channel_name(self.message.channel());
+                cx.error(
+                    Kind::InvalidValue,
+                    "topic",
+                    format!("a {channel} message goes to a system or a team, not to the contact, so it has no topic; remove `topic`"),
+                );
+            } else if self.transactional {
+                cx.error(
+                    Kind::InvalidValue,
+                    "topic",
+                    "a transactional message ignores topic opt-outs; remove `topic`, or make the message marketing (`transactional: false`)",
+                );
+            }
+        }
         for (field, source, _) in self.message.fields() {
             let required = matches!(field.as_str(), "message/subject" | "message/body" | "message/title")
                 || (field == "message/text" && self.message.channel() == Channel::Slack);
@@ -379,7 +413,19 @@ impl Send {
         }
     }
 
-    /// Render for one contact. `data` holds `contact`, `trigger`, `event` and `journey`.
+    /// What this message's `{{unsubscribe_url}}` unsubscribes `contact` from: its topic
+    /// when it has one, else its channel (a webhook's or Slack message's link is about email).
+    pub fn unsubscribe_target(&self, contact: &str) -> crate::consent::Unsubscribe {
+        crate::consent::Unsubscribe {
+            contact: contact.to_string(),
+            channel: crate::consent::Channel::of(self.message.channel()).unwrap_or(crate::consent::Channel::Email),
+            topic: self.topic.clone(),
+        }
+    }
+
+    /// Render for one contact. `data` holds `contact`, `trigger`, `event`, `journey` and
+    /// `unsubscribe_url`; a marketing email carries that link for the provider's
+    /// `List-Unsubscribe` header.
     pub fn render(&self, templates: &Templates, data: &Value) -> Result<Rendered, Skip> {
         self.render_as(templates, data, true)
     }
@@ -413,7 +459,10 @@ impl Send {
                 reply_to: reply_to.as_ref().map(|_| r("message/reply_to", text)).transpose()?,
                 text: plain.as_ref().map(|_| r("message/text", text)).transpose()?,
                 headers: render_headers(headers, &r)?,
-                unsubscribe_url: None,
+                unsubscribe_url: match data.get("unsubscribe_url") {
+                    Some(Value::String(url)) if !self.transactional => Some(url.clone()),
+                    _ => None,
+                },
             },
             Message::Sms { .. } => Rendered::Sms { to: address("phone")?, body: r("message/body", text)? },
             Message::Push { url, .. } => Rendered::Push {

@@ -23,7 +23,7 @@ fn decode(m: contact::Model) -> Result<ContactRecord, Error> {
     let attributes: Map<String, Value> = serde_json::from_str(&m.attributes).map_err(corrupt)?;
     let tags: BTreeSet<String> = serde_json::from_str(&m.tags).map_err(corrupt)?;
     Ok(ContactRecord {
-        contact: Contact { id: m.id, attributes, tags },
+        contact: Contact { id: m.id, attributes, tags, ..Contact::default() },
         created_at: from_millis(m.created_at),
         updated_at: from_millis(m.updated_at),
     })
@@ -39,11 +39,19 @@ fn encode(c: &Contact, created: i64, updated: i64) -> contact::ActiveModel {
     }
 }
 
-pub async fn get_contact<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<ContactRecord>, Error> {
+/// A contact's row, without its subscriptions.
+async fn get_row<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<ContactRecord>, Error> {
     contact::Entity::find_by_id(id.to_string()).one(db).await?.map(decode).transpose()
 }
 
-/// Several contacts by id, in one query per 500 ids.
+/// A contact with its subscriptions (what the step function sees).
+pub async fn get_contact<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<ContactRecord>, Error> {
+    let Some(mut record) = get_row(db, id).await? else { return Ok(None) };
+    super::consent::load_subscriptions(db, [&mut record.contact]).await?;
+    Ok(Some(record))
+}
+
+/// Several contacts by id with their subscriptions, in one query each per 500 ids.
 pub async fn get_contacts<C: ConnectionTrait>(
     db: &C,
     ids: &[String],
@@ -59,6 +67,7 @@ pub async fn get_contacts<C: ConnectionTrait>(
             out.insert(r.contact.id.clone(), r.contact);
         }
     }
+    super::consent::load_subscriptions(db, out.values_mut()).await?;
     Ok(out)
 }
 
@@ -93,7 +102,7 @@ pub async fn upsert_contact<C: ConnectionTrait>(
     merge: Merge,
     now: DateTime<Utc>,
 ) -> Result<(ContactRecord, bool), Error> {
-    let existing = get_contact(db, id).await?;
+    let existing = get_row(db, id).await?;
     let created = existing.is_none();
     let (mut contact, created_at) = match existing {
         Some(r) => (r.contact, millis(r.created_at)),
@@ -118,6 +127,7 @@ pub async fn upsert_contact<C: ConnectionTrait>(
         }
     }
     save(db, &contact, created_at, now).await?;
+    super::consent::load_subscriptions(db, [&mut contact]).await?;
     Ok((ContactRecord { contact, created_at: from_millis(created_at), updated_at: now }, created))
 }
 
@@ -141,7 +151,7 @@ pub async fn apply_changes<C: ConnectionTrait>(
     changes: &[Change],
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let Some(record) = get_contact(db, id).await? else { return Ok(()) };
+    let Some(record) = get_row(db, id).await? else { return Ok(()) };
     let mut c = record.contact;
     for change in changes {
         match change {
@@ -179,6 +189,7 @@ pub async fn delete_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<
     outbox::Entity::delete_many().filter(outbox::Column::ContactId.eq(id)).exec(db).await?;
     frequency_log::Entity::delete_many().filter(frequency_log::Column::ContactId.eq(id)).exec(db).await?;
     subscription::Entity::delete_many().filter(subscription::Column::ContactId.eq(id)).exec(db).await?;
+    super::consent::clear_consents(db, id).await?;
     let run_ids: Vec<String> = run::Entity::find()
         .select_only()
         .column(run::Column::Id)
@@ -201,17 +212,19 @@ pub async fn delete_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<
                 .await?;
         }
     }
-    // A failed delivery's error may quote the receiver's answer about the contact.
+    // A failed delivery's error may quote the receiver's answer about the contact, and a
+    // skipped delivery's reason names the contact's address.
     for chunk in run_ids.chunks(500) {
         let failed = run_history::Entity::find()
             .filter(run_history::Column::RunId.is_in(chunk.to_vec()))
-            .filter(run_history::Column::Kind.eq("delivery_failed"))
+            .filter(run_history::Column::Kind.is_in(["delivery_failed", "delivery_skipped"]))
             .all(db)
             .await?;
         for h in failed {
             let mut data: serde_json::Value = serde_json::from_str(&h.data).unwrap_or_default();
+            let field = if h.kind == "delivery_failed" { "error" } else { "reason" };
             if let Some(map) = data.as_object_mut() {
-                map.insert("error".into(), "(erased)".into());
+                map.insert(field.into(), "(erased)".into());
             }
             run_history::Entity::update_many()
                 .col_expr(run_history::Column::Data, Expr::value(data.to_string()))

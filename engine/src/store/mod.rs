@@ -8,6 +8,7 @@
 //! passed in from the engine's clock, never `now()` in SQL.
 
 mod catalog;
+mod consent;
 mod contacts;
 mod delivery;
 pub mod entity;
@@ -21,6 +22,7 @@ mod workflows;
 mod writer;
 
 pub use catalog::*;
+pub use consent::*;
 pub use contacts::*;
 pub use delivery::*;
 pub use journey_tests::*;

@@ -138,12 +138,34 @@ pub struct MessageRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// The subquery of the pending messages of `channels` due at parameter 2, oldest first, at
-/// most parameter 3 of them (parameter 1 is the caller's).
-fn due_ids(backend: sea_orm::DbBackend, channels: &Lane) -> String {
+/// Whether an outbox row's message may still go out, by consent: [`BLOCKED`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Messages that may be delivered.
+    Allowed,
+    /// Messages that may not: to be skipped.
+    Blocked,
+}
+
+/// The SQL condition over an `outbox` row that its message may no longer go out: its
+/// email address is suppressed, or it is a marketing message and its contact has since
+/// unsubscribed from its channel or opted out of its topic. The same rules as
+/// [`crate::consent::Subscriptions::check`], which says why when a row is skipped.
+const BLOCKED: &str = "(EXISTS (SELECT 1 FROM suppressions s WHERE s.address = outbox.address) \
+     OR (outbox.transactional = FALSE AND EXISTS (SELECT 1 FROM contact_consents c \
+     WHERE c.contact_id = outbox.contact_id AND c.status = 'unsubscribed' \
+     AND (c.scope = 'channel:' || outbox.channel OR c.scope = 'topic:' || outbox.topic))))";
+
+/// The subquery of the pending messages of `channels` due at parameter 2 that `gate`
+/// lets through, oldest first, at most parameter 3 of them (parameter 1 is the caller's).
+fn due_ids(backend: sea_orm::DbBackend, channels: &Lane, gate: Gate) -> String {
     let p = |n| super::runs::placeholder(backend, n);
+    let consent = match gate {
+        Gate::Allowed => format!(" AND NOT {BLOCKED}"),
+        Gate::Blocked => format!(" AND {BLOCKED}"),
+    };
     format!(
-        "(SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{} ORDER BY next_attempt_at LIMIT {}{})",
+        "(SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{}{consent} ORDER BY next_attempt_at LIMIT {}{})",
         p(2),
         channels.condition(),
         p(3),
@@ -151,8 +173,106 @@ fn due_ids(backend: sea_orm::DbBackend, channels: &Lane) -> String {
     )
 }
 
+/// Skip up to `limit` due messages of `channels` that consent no longer lets out: each
+/// is marked `skipped` with the reason, and its run's timeline gets a
+/// `delivery_skipped` entry, in the caller's transaction. Returns how many.
+pub async fn skip_blocked<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+    channels: &Lane,
+) -> Result<usize, Error> {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT * FROM outbox WHERE next_attempt_at <= {} AND id IN {}",
+        super::runs::placeholder(backend, 1),
+        due_ids(backend, channels, Gate::Blocked)
+    );
+    let values: [sea_orm::Value; 3] = [millis(now).into(), millis(now).into(), (limit as i64).into()];
+    let rows =
+        outbox::Entity::find().from_raw_sql(Statement::from_sql_and_values(backend, sql, values)).all(db).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    // Why, by the engine's own rules: the contacts' statuses and the addresses' records.
+    let contacts: Vec<&str> = rows.iter().map(|r| r.contact_id.as_str()).collect();
+    let subscriptions = super::consent::subscriptions_of_contacts(db, &contacts).await?;
+    let addresses: Vec<String> = rows.iter().filter_map(|r| r.address.clone()).collect();
+    let suppressed = super::consent::suppressions_of(db, &addresses).await?;
+    let versions = run_versions(db, rows.iter().map(|r| r.run_id.clone()).collect()).await?;
+    let mut skipped = 0;
+    for row in rows {
+        let message: Rendered = serde_json::from_str(&row.payload)
+            .map_err(|e| Error::Corrupt { what: "outbox payload", detail: e.to_string() })?;
+        let suppression = row.address.as_ref().and_then(|a| suppressed.get(a));
+        let mut subs = subscriptions.get(&row.contact_id).cloned().unwrap_or_default();
+        subs.email_suppressed = suppression.is_some();
+        let Err(blocked) = subs.check(message.channel(), row.transactional, row.topic.as_deref()) else { continue };
+        let reason = match (&blocked, suppression) {
+            (crate::consent::Blocked::Suppressed, Some(s)) => format!(
+                "the address {} is suppressed since {} ({} reported by {}); no email goes to it, not even transactional",
+                s.address,
+                s.created_at.to_rfc3339(),
+                s.reason.describe(),
+                s.provider
+            ),
+            _ => format!("{blocked} (since the message was queued)"),
+        };
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value("skipped"))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(Option::<i64>::None))
+            .col_expr(outbox::Column::LastError, Expr::value(reason.clone()))
+            .filter(outbox::Column::Id.eq(row.id))
+            .filter(outbox::Column::Status.eq("pending"))
+            .exec(db)
+            .await?;
+        tracing::info!(key = %row.key, channel = %row.channel, "Delivery skipped: consent changed or the address is suppressed");
+        skipped += 1;
+        // A run erased with its contact has no timeline left to tell.
+        let Some(version) = versions.get(&row.run_id) else { continue };
+        let what = What::DeliverySkipped { key: row.key.clone(), channel: message.channel(), reason };
+        let (kind, data) = super::runs::history_parts(&Entry { at: now, node: Some(row.node.clone()), what })?;
+        run_history::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            run_id: Set(row.run_id),
+            workflow_id: Set(row.workflow_id),
+            version: Set(*version),
+            at: Set(millis(now)),
+            node: Set(Some(row.node)),
+            kind: Set(kind),
+            data: Set(data),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(skipped)
+}
+
+/// The version of each of these runs that still exists.
+async fn run_versions<C: ConnectionTrait>(
+    db: &C,
+    mut ids: Vec<String>,
+) -> Result<std::collections::HashMap<String, i32>, Error> {
+    ids.sort();
+    ids.dedup();
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, i32)> = run::Entity::find()
+            .select_only()
+            .column(run::Column::Id)
+            .column(run::Column::Version)
+            .filter(run::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// Lease up to `limit` pending messages of `channels` whose attempt time has come; each
-/// attempt counts.
+/// attempt counts. Messages consent no longer lets out are skipped first ([`skip_blocked`])
+/// and never leased.
 pub async fn claim_outbox_of<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -161,11 +281,12 @@ pub async fn claim_outbox_of<C: ConnectionTrait>(
     channels: impl Into<Lane>,
 ) -> Result<Vec<OutboxItem>, Error> {
     let channels = channels.into();
+    skip_blocked(db, now, limit, &channels).await?;
     let backend = db.get_database_backend();
     let sql = format!(
         "UPDATE outbox SET next_attempt_at = {}, attempts = attempts + 1 WHERE id IN {} RETURNING *",
         super::runs::placeholder(backend, 1),
-        due_ids(backend, &channels)
+        due_ids(backend, &channels, Gate::Allowed)
     );
     let values: [sea_orm::Value; 3] = [millis(now + lease).into(), millis(now).into(), (limit as i64).into()];
     let mut rows =
@@ -236,6 +357,7 @@ pub async fn deliver_due_to_inbox<C: ConnectionTrait>(db: &C, now: DateTime<Utc>
 }
 
 /// [`deliver_due_to_inbox`] for some channels only (the others have real deliverers).
+/// Messages consent no longer lets out are skipped ([`skip_blocked`]), not delivered.
 pub async fn deliver_due_to_inbox_of<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -243,12 +365,13 @@ pub async fn deliver_due_to_inbox_of<C: ConnectionTrait>(
     channels: impl Into<Lane>,
 ) -> Result<usize, Error> {
     let channels = channels.into();
+    skip_blocked(db, now, limit, &channels).await?;
     let backend = db.get_database_backend();
     let sql = format!(
         "UPDATE outbox SET status = 'sent', sent_at = {}, next_attempt_at = NULL, attempts = attempts + 1, \
          recorded_attempts = attempts + 1, last_error = NULL WHERE id IN {} RETURNING *",
         super::runs::placeholder(backend, 1),
-        due_ids(backend, &channels)
+        due_ids(backend, &channels, Gate::Allowed)
     );
     let values: [sea_orm::Value; 3] = [millis(now).into(), millis(now).into(), (limit as i64).into()];
     let mut sent =
@@ -448,6 +571,9 @@ pub enum OutboxStatus {
     /// An at-most-once provider's message that may or may not have been delivered (an
     /// attempt timed out or vanished in a crash): reported, never sent again.
     Unknown,
+    /// Not delivered: before it went out, its contact unsubscribed (or opted out of its
+    /// topic) or its address was suppressed.
+    Skipped,
 }
 
 impl OutboxStatus {
@@ -457,6 +583,7 @@ impl OutboxStatus {
             OutboxStatus::Sent => "sent",
             OutboxStatus::Failed => "failed",
             OutboxStatus::Unknown => "unknown",
+            OutboxStatus::Skipped => "skipped",
         }
     }
 
@@ -466,6 +593,7 @@ impl OutboxStatus {
             "sent" => Some(OutboxStatus::Sent),
             "failed" => Some(OutboxStatus::Failed),
             "unknown" => Some(OutboxStatus::Unknown),
+            "skipped" => Some(OutboxStatus::Skipped),
             _ => None,
         }
     }
@@ -482,6 +610,10 @@ pub struct OutboxRecord {
     pub node: String,
     pub message: Rendered,
     pub status: OutboxStatus,
+    /// Whether the message is transactional (delivery ignores opt-outs).
+    pub transactional: bool,
+    /// The topic of a marketing message.
+    pub topic: Option<String>,
     pub attempts: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -530,6 +662,8 @@ pub async fn list_outbox<C: ConnectionTrait>(
                 node: m.node,
                 message,
                 status,
+                transactional: m.transactional,
+                topic: m.topic,
                 attempts: m.attempts.max(0) as u32,
                 next_attempt_at: m.next_attempt_at.map(from_millis),
                 created_at: from_millis(m.created_at),

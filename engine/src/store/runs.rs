@@ -187,12 +187,17 @@ pub async fn commit<C: ConnectionTrait>(
         }
         for effect in &t.effects {
             match effect {
-                Effect::Send { key, node, message, provider, transactional } => {
+                Effect::Send { key, node, message, provider, transactional, topic } => {
                     if !transactional {
                         ledger_rows.push(super::delivery::ledger_row(key, &r.contact, message.channel(), now_ms));
                     }
                     let payload = serde_json::to_string(message)
                         .map_err(|e| Error::Corrupt { what: "message", detail: e.to_string() })?;
+                    // What delivery checks again against the suppression list.
+                    let address = match message {
+                        crate::nodes::send::Rendered::Email { to, .. } => Some(crate::consent::normalize_email(to)),
+                        _ => None,
+                    };
                     outbox_rows.push(outbox::ActiveModel {
                         id: sea_orm::ActiveValue::NotSet,
                         key: Set(key.clone()),
@@ -210,6 +215,9 @@ pub async fn commit<C: ConnectionTrait>(
                         last_error: Set(None),
                         provider: Set(provider.clone()),
                         recorded_attempts: Set(0),
+                        transactional: Set(*transactional),
+                        topic: Set(topic.clone()),
+                        address: Set(address),
                     });
                 }
                 Effect::UpdateContact { changes, .. } => contact_changes.push((r.contact.clone(), changes.clone())),

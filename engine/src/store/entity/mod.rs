@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod contact;
+pub mod contact_consent;
 pub mod delivery_settings;
 pub mod event;
 pub mod frequency_log;
@@ -14,6 +15,8 @@ pub mod run;
 pub mod run_history;
 pub mod session;
 pub mod subscription;
+pub mod suppression;
+pub mod topic;
 pub mod user;
 pub mod workflow;
 pub mod workflow_test;

@@ -24,6 +24,9 @@ pub struct Model {
     pub provider: Option<String>,
     /// Attempts whose outcome was recorded (fewer than `attempts`: one vanished in a crash).
     pub recorded_attempts: i32,
+    pub transactional: bool,
+    pub topic: Option<String>,
+    pub address: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
