@@ -2,6 +2,7 @@
 //! durable scheduler.
 
 pub mod auth;
+pub mod email_events;
 pub mod load;
 pub mod problem;
 pub mod routes;

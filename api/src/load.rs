@@ -28,6 +28,16 @@ pub async fn load_dir(scheduler: &Scheduler, dir: &Path) -> anyhow::Result<Vec<(
                 bail!("{} is not a valid journey:\n{}", file.display(), list.join("\n"));
             }
         };
+        let unknown =
+            kairos_engine::consent::unknown_topics(&journey, &store::topic_ids(scheduler.store().reader()).await?);
+        if !unknown.is_empty() {
+            let list: Vec<String> = unknown.iter().map(|p| format!("  {p}")).collect();
+            bail!(
+                "{} names topics this server does not have (create them with POST /v1/topics first):\n{}",
+                file.display(),
+                list.join("\n")
+            );
+        }
         let wf = journey.workflow().clone();
         let canonical = wf.to_canonical();
         let draft: serde_json::Value = serde_json::from_str(&canonical)?;

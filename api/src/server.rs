@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Deliver webhook sends over HTTP (with retries); without it they go to the built-in inbox like every other channel.
     #[arg(long, env = "KAIROS_DELIVER_WEBHOOKS")]
     deliver_webhooks: bool,
+    /// The address people reach this server at (unsubscribe links and email webhook URLs start with it); default the listening address.
+    #[arg(long, env = "KAIROS_PUBLIC_URL")]
+    public_url: Option<String>,
     /// The workspace key (32 bytes as 64 hex characters or base64) that seals provider secrets and signs links. Required with PostgreSQL (every worker needs the same key); with SQLite it is created beside the database file on first start when unset.
     #[arg(long, env = "KAIROS_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
@@ -70,6 +73,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<bool> {
         if let Some(k) = &args.secret_key {
             settings.secret_key = Some(kairos_engine::secrets::Key::parse(k).context("KAIROS_SECRET_KEY")?);
         }
+        settings.public_url = args.public_url;
         let application = Application::build(settings).await?;
         if let Some(key) = &application.created_key {
             println!("Created an admin API key (shown only now; store it safely):\n\n    {key}\n");

@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use kairos_engine::clock::Clock;
+use kairos_engine::consent::Links;
 use kairos_engine::delivery::{self, Registry, Router, Webhook, WebhookConfig};
 use kairos_engine::nodes::send::Channel;
 use kairos_engine::scheduler::{self, Scheduler};
@@ -51,6 +52,10 @@ pub struct Settings {
     pub secret_key: Option<Key>,
     /// How provider deliverers run (timeouts, concurrency).
     pub delivery: delivery::Options,
+    /// The address people reach this server at (`KAIROS_PUBLIC_URL`), e.g.
+    /// `https://kairos.example.com`: unsubscribe links and the email providers' webhook
+    /// URLs start with it. Default: the address the server listens on.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -70,6 +75,7 @@ impl Settings {
             webhook: WebhookConfig::default(),
             secret_key: None,
             delivery: delivery::Options::default(),
+            public_url: None,
         }
     }
 }
@@ -89,10 +95,19 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let listener =
+            TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let address = listener.local_addr()?;
+        let port = address.port();
         let store = Store::connect(&settings.database_url)
             .await
             .with_context(|| format!("cannot open the database {}", settings.database_url))?;
-        let scheduler = Scheduler::new(store, settings.clock.clone(), settings.scheduler.clone()).await?;
+        // Journeys render their unsubscribe links with the key and the public address.
+        let secret_key = secret_key(&settings)?;
+        let links = Links::new(&public_url(settings.public_url.as_deref(), address)?, secret_key.clone());
+        tracing::info!(public_url = links.base(), "Unsubscribe links and email webhooks point at the public URL");
+        let config = scheduler::Config { links, ..settings.scheduler.clone() };
+        let scheduler = Scheduler::new(store, settings.clock.clone(), config).await?;
         let created_key = ensure_key(&scheduler, settings.api_key.as_deref()).await?;
         let created_admin =
             crate::users::ensure_admin(&scheduler, settings.admin_email.as_deref(), settings.admin_password.as_deref())
@@ -102,12 +117,8 @@ impl Application {
                 tracing::info!(workflow = %id, outcome = %outcome, "Loaded journey");
             }
         }
-        let secret_key = secret_key(&settings)?;
         let registry = Arc::new(Registry::new(router(&settings)?, Some(secret_key.clone()), settings.delivery.clone()));
         registry.reload(scheduler.store()).await.context("cannot load the delivery providers")?;
-        let listener =
-            TcpListener::bind(&settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
-        let port = listener.local_addr()?.port();
         let (shutdown, rx) = watch::channel(false);
         let mut loops = Vec::new();
         if settings.background {
@@ -168,6 +179,35 @@ fn router(settings: &Settings) -> anyhow::Result<Router> {
         "Webhooks are delivered over HTTP; email, SMS and push go to the built-in inbox"
     );
     Ok(Router::inbox().route(Channel::Webhook, Arc::new(webhook)))
+}
+
+/// The server's public address: `wanted` checked (an `http(s)://` address without query
+/// or fragment, no trailing `/`), or the address it listens on (`127.0.0.1` for a wildcard).
+fn public_url(wanted: Option<&str>, listening: std::net::SocketAddr) -> anyhow::Result<String> {
+    let Some(wanted) = wanted.map(str::trim).filter(|w| !w.is_empty()) else {
+        let ip = if listening.ip().is_unspecified() {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        } else {
+            listening.ip()
+        };
+        let url = format!("http://{}", std::net::SocketAddr::new(ip, listening.port()));
+        if listening.ip().is_unspecified() {
+            tracing::warn!(public_url = %url, "KAIROS_PUBLIC_URL is not set: unsubscribe links point at this machine only");
+        }
+        return Ok(url);
+    };
+    let parsed = reqwest::Url::parse(wanted).map_err(|e| {
+        anyhow::anyhow!("KAIROS_PUBLIC_URL `{wanted}` is not a URL ({e}); e.g. https://kairos.example.com")
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        anyhow::bail!(
+            "KAIROS_PUBLIC_URL `{wanted}` must be an http:// or https:// address, e.g. https://kairos.example.com"
+        );
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        anyhow::bail!("KAIROS_PUBLIC_URL `{wanted}` must not have a query or fragment");
+    }
+    Ok(wanted.trim_end_matches('/').to_string())
 }
 
 /// The workspace key: given, or kept in `kairos.key` beside a SQLite database file.

@@ -199,6 +199,35 @@ pub fn normalize_email(address: &str) -> String {
     inner.trim().to_lowercase()
 }
 
+/// A problem at each send of `journey` whose `topic` is not one of the workspace's
+/// (`known`, by id), at that node's `/topic`.
+pub fn unknown_topics(journey: &crate::Journey, known: &std::collections::HashSet<String>) -> Vec<crate::Problem> {
+    let mut list: Vec<&String> = known.iter().collect();
+    list.sort();
+    let choices = match list.as_slice() {
+        [] => "the workspace has no topics yet".to_string(),
+        ids => format!("the topics are {}", ids.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")),
+    };
+    journey
+        .workflow()
+        .nodes
+        .iter()
+        .filter_map(|node| match node {
+            crate::nodes::Node::Send(s) => s.topic.as_ref().filter(|t| !known.contains(*t)).map(|t| (s, t)),
+            _ => None,
+        })
+        .map(|(send, topic)| {
+            let pointer = format!("{}/topic", journey.pointer_of(&send.id).unwrap_or_default());
+            crate::Problem::new(
+                crate::problem::Kind::InvalidValue,
+                pointer,
+                format!("there is no topic `{topic}` ({choices}); create it under Settings → Topics or name another"),
+            )
+            .at_node(&send.id)
+        })
+        .collect()
+}
+
 // ----- Signed links -----
 
 /// What an unsubscribe link unsubscribes: a contact from a channel, or from one topic.

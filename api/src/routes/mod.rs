@@ -1,11 +1,14 @@
 //! The HTTP routes. `/v1` routes need an API key or the editor's session; each family
-//! lives in its own file. The editor's files are served at `/` ([`editor`]).
+//! lives in its own file. The editor's files are served at `/` ([`editor`]); the
+//! unsubscribe page ([`unsubscribe`]) and the email providers' webhooks ([`email_hooks`])
+//! are public, authenticated by the signed token in their URL.
 
 pub mod api_keys;
 pub mod catalog;
 pub mod contacts;
 pub mod delivery_settings;
 pub mod editor;
+pub mod email_hooks;
 pub mod fallback;
 pub mod health;
 pub mod ingest;
@@ -16,6 +19,10 @@ pub mod providers;
 pub mod runs;
 pub mod session;
 pub mod simulate;
+pub mod subscriptions;
+pub mod suppressions;
+pub mod topics;
+pub mod unsubscribe;
 pub mod workflows;
 
 use serde::Deserialize;
@@ -28,6 +35,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz).service(health::readyz).service(health::metrics);
     // Before the `/v1` scope: signing in needs no credentials, and these read the cookie themselves.
     session::configure(cfg);
+    // Public: the signed token in the URL is the credential.
+    unsubscribe::configure(cfg);
+    email_hooks::configure(cfg);
     cfg.service(scope::scope("/v1").wrap(actix_web::middleware::from_fn(crate::auth::require_auth)).configure(v1));
 }
 
@@ -44,6 +54,9 @@ fn v1(cfg: &mut ServiceConfig) {
     journey_tests::configure(cfg);
     providers::configure(cfg);
     delivery_settings::configure(cfg);
+    topics::configure(cfg);
+    subscriptions::configure(cfg);
+    suppressions::configure(cfg);
 }
 
 /// Default and largest page sizes of list routes.

@@ -1,5 +1,7 @@
 //! `GET /v1/outbox`: every message handed to delivery with where it stands: pending (with
-//! its next attempt), sent, or failed (the dead letters, with their last error).
+//! its next attempt), sent, failed (the dead letters, with their last error), unknown (an
+//! at-most-once provider's uncertain attempt), or skipped (consent changed before it went
+//! out, with the reason).
 
 use crate::problem::ApiProblem;
 use crate::routes::page_limit;
@@ -30,6 +32,9 @@ pub enum DeliveryStatus {
     /// An at-most-once provider's message that may or may not have been delivered (an
     /// attempt timed out or vanished in a crash): not sent again; `last_error` says why.
     Unknown,
+    /// Not delivered: before it went out, the contact unsubscribed (or opted out of its
+    /// topic) or the address was suppressed; `last_error` says which.
+    Skipped,
 }
 
 impl From<OutboxStatus> for DeliveryStatus {
@@ -39,6 +44,7 @@ impl From<OutboxStatus> for DeliveryStatus {
             OutboxStatus::Sent => DeliveryStatus::Sent,
             OutboxStatus::Failed => DeliveryStatus::Failed,
             OutboxStatus::Unknown => DeliveryStatus::Unknown,
+            OutboxStatus::Skipped => DeliveryStatus::Skipped,
         }
     }
 }
@@ -58,11 +64,16 @@ pub struct OutboxEntryDto {
     /// `email`, `sms`, `push`, `webhook` or `slack`.
     pub channel: String,
     pub status: DeliveryStatus,
+    /// A transactional message: delivered despite marketing opt-outs (never to a
+    /// suppressed address).
+    pub transactional: bool,
+    /// The topic of a marketing message.
+    pub topic: Option<String>,
     /// Attempts so far.
     pub attempts: u32,
     /// When a pending message is tried next.
     pub next_attempt_at: Option<DateTime<Utc>>,
-    /// The error of the latest failed attempt (`null` once sent).
+    /// The error of the latest failed attempt (`null` once sent), or why it was skipped.
     pub last_error: Option<String>,
     /// When it was queued.
     pub created_at: DateTime<Utc>,
@@ -85,6 +96,8 @@ impl From<OutboxRecord> for OutboxEntryDto {
             node: r.node,
             channel: store::channel_name(r.message.channel()).to_string(),
             status: r.status.into(),
+            transactional: r.transactional,
+            topic: r.topic,
             attempts: r.attempts,
             next_attempt_at: r.next_attempt_at,
             last_error: r.last_error,
@@ -108,7 +121,7 @@ pub struct OutboxPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListOutboxQuery {
-    /// Only entries in this state: `pending`, `sent`, `failed` or `unknown`.
+    /// Only entries in this state: `pending`, `sent`, `failed`, `unknown` or `skipped`.
     #[param(inline)]
     status: Option<DeliveryStatus>,
     /// Only the messages to this contact.
@@ -176,6 +189,7 @@ pub async fn list_outbox(
         DeliveryStatus::Sent => OutboxStatus::Sent,
         DeliveryStatus::Failed => OutboxStatus::Failed,
         DeliveryStatus::Unknown => OutboxStatus::Unknown,
+        DeliveryStatus::Skipped => OutboxStatus::Skipped,
     });
     let mut rows =
         store::list_outbox(state.store().reader(), status, q.contact.as_deref(), q.run.as_deref(), after, limit + 1)

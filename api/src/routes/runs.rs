@@ -177,6 +177,8 @@ pub struct RunDetail {
     /// `until`, or was dropped), `frequency_capped` (`channel`, `max`, `period`, `until`,
     /// `skipped`: a frequency cap held it back), `delivery_failed` (`key`, `channel`, `attempts`,
     /// `error`: the message was given up and stays in `GET /v1/outbox?status=failed`),
+    /// `delivery_skipped` (`key`, `channel`, `reason`: before the message went out the
+    /// contact unsubscribed or the address was suppressed; `GET /v1/outbox?status=skipped`),
     /// `contact_updated` (`changes`), `converted` (`event`), `completed`, `exited` (`reason`).
     #[schema(value_type = Vec<Object>)]
     pub timeline: Vec<Value>,

@@ -152,12 +152,31 @@ pub struct WorkflowDetail {
     pub unpublished_changes: bool,
 }
 
+/// Every problem of a draft: the format's, or else the sends naming a topic the
+/// workspace does not have.
+async fn draft_problems(state: &AppState, draft: &Value) -> Result<Vec<Problem>, store::Error> {
+    match kairos_engine::validate_value(draft.clone()) {
+        Ok(journey) => topic_problems(state.store().reader(), &journey).await,
+        Err(problems) => Ok(problems),
+    }
+}
+
+/// The sends of `journey` naming a topic the workspace does not have.
+async fn topic_problems<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    journey: &kairos_engine::Journey,
+) -> Result<Vec<Problem>, store::Error> {
+    let uses_topics =
+        journey.workflow().nodes.iter().any(|n| matches!(n, kairos_engine::nodes::Node::Send(s) if s.topic.is_some()));
+    if !uses_topics {
+        return Ok(vec![]);
+    }
+    Ok(kairos_engine::consent::unknown_topics(journey, &store::topic_ids(db).await?))
+}
+
 async fn detail_of(state: &AppState, r: WorkflowRecord) -> Result<WorkflowDetail, store::Error> {
     let summary = summary_of(state, &r).await?;
-    let problems = match kairos_engine::validate_value(r.draft.clone()) {
-        Ok(_) => vec![],
-        Err(problems) => problem_items(&problems),
-    };
+    let problems = problem_items(&draft_problems(state, &r.draft).await?);
     let latest = match r.latest_version {
         0 => None,
         n => store::get_version(state.store().reader(), &r.id, n).await?,
@@ -623,10 +642,7 @@ pub async fn validate_workflow(
 ) -> Result<web::Json<ValidationReport>, ValidateWorkflowError> {
     let id = path.into_inner();
     let record = store::get_workflow(state.store().reader(), &id).await?.ok_or(ValidateWorkflowError::NotFound(id))?;
-    let problems = match kairos_engine::validate_value(record.draft) {
-        Ok(_) => vec![],
-        Err(problems) => problem_items(&problems),
-    };
+    let problems = problem_items(&draft_problems(&state, &record.draft).await?);
     Ok(web::Json(ValidationReport { valid: problems.is_empty(), problems }))
 }
 
@@ -721,6 +737,8 @@ pub fn provider_problems(workflow: &kairos_engine::workflow::Workflow, providers
 enum Publication {
     Missing,
     DraftChanged,
+    /// Sends name topics the workspace does not have.
+    UnknownTopics(Vec<Problem>),
     /// The live version already has exactly this definition.
     Unchanged(store::VersionRecord),
     New(store::VersionRecord),
@@ -771,6 +789,11 @@ pub async fn publish_workflow(
                 if current.draft != draft {
                     return Ok(Publication::DraftChanged);
                 }
+                // Checked where it is written: a topic deleted meanwhile cannot slip through.
+                let unknown = topic_problems(tx, &journey).await?;
+                if !unknown.is_empty() {
+                    return Ok(Publication::UnknownTopics(unknown));
+                }
                 if current.status == store::WorkflowStatus::Live
                     && let Some(live) = current.live_version
                     && let Some(v) = store::get_version(tx, &wid, live).await?
@@ -789,6 +812,7 @@ pub async fn publish_workflow(
     let (created, v) = match outcome {
         Publication::Missing => return Err(PublishError::NotFound(id)),
         Publication::DraftChanged => return Err(PublishError::DraftChanged),
+        Publication::UnknownTopics(problems) => return Err(PublishError::Invalid(problems)),
         Publication::Unchanged(v) => (false, v),
         Publication::New(v) => (true, v),
     };
