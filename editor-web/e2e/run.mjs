@@ -293,6 +293,20 @@ step('set quiet hours and a frequency cap on the settings page', async () => {
   await page.locator(tid('delivery-message')).filter({ hasText: 'Saved (version 2)' }).waitFor();
 });
 
+step('create a topic on the settings page', async () => {
+  await page.fill(tid('topic-name'), 'Cart reminders');
+  const id = await page.locator(tid('topic-id')).inputValue();
+  expect(id === 'cart-reminders', `the id is suggested from the name: ${id}`);
+  await page.fill(tid('topic-description'), 'Nudges about what is left in the cart');
+  await page.click(tid('topic-create'));
+  await page.locator(tid('topic-table')).getByRole('cell', { name: 'cart-reminders', exact: true }).waitFor();
+  const r = await api('GET', '/v1/topics');
+  expect(r.status === 200 && r.json.data.some((t) => t.id === 'cart-reminders' && t.name === 'Cart reminders'), `GET /v1/topics: ${r.text}`);
+  const bad = await unlabelledControls(page);
+  expect(bad.length === 0, `settings page: ${bad.join('; ')}`);
+  await noOverflow(page, 'settings');
+});
+
 async function api(method, path, body) {
   const res = await fetch(`${server.base}${path}`, {
     method, headers: { Authorization: `Bearer ${state.key}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
@@ -406,6 +420,12 @@ step('see the validation problem on the send step, then fix it in its form', asy
   if (process.env.E2E_DEBUG) await page.screenshot({ path: join(artifacts, 'email-headers.png') });
   await page.fill(tid('send-email-headers-0-key'), 'X-Campaign');
   await page.locator(tid('send-email-header-problem')).waitFor({ state: 'detached' });
+  // A marketing message about a topic; a transactional one has no topic to choose.
+  await page.selectOption(tid('send-topic'), 'cart-reminders');
+  await page.check(tid('send-transactional'));
+  await page.locator(tid('send-topic')).waitFor({ state: 'detached' });
+  await page.uncheck(tid('send-transactional'));
+  await page.selectOption(tid('send-topic'), 'cart-reminders');
   const subject = await page.locator(tid('send-subject')).inputValue();
   expect(subject === 'You left something behind, {{contact.first_name}}', `the subject is ${JSON.stringify(subject)}`);
   await waitSaved(page);
@@ -433,6 +453,7 @@ step('publish version 1', async () => {
   expect(r.status === 200 && r.json.trigger.event === 'cart_updated' && r.json.nodes.length === 6, `the published journey: ${r.text}`);
   const reminder = r.json.nodes.find((n) => n.id === 'send_reminder');
   expect(JSON.stringify(reminder.message.headers) === '{"X-Campaign":"cart-{{contact.first_name}}"}', `the email's headers: ${JSON.stringify(reminder.message)}`);
+  expect(reminder.topic === 'cart-reminders' && reminder.transactional === undefined, `the reminder's consent: ${JSON.stringify(reminder)}`);
 });
 
 step('start runs through the API and watch the counts on the canvas', async () => {

@@ -53,6 +53,12 @@ export const getDeliverySettings = () => request<StoredDeliverySettings>('GET', 
 /** Answers 409 (`version_conflict`) when `version` is given and someone else saved meanwhile. */
 export const putDeliverySettings = (body: DeliverySettings) => request<StoredDeliverySettings>('PUT', '/v1/settings/delivery', body);
 
+// ----- topics -----
+export interface Topic { id: string; name: string; description: string; created_at: string; updated_at: string }
+export const listTopics = () => request<{ data: Topic[] }>('GET', '/v1/topics');
+export const createTopic = (topic: { id: string; name: string; description?: string }) => request<Topic>('POST', '/v1/topics', topic);
+export const deleteTopic = (id: string) => request<void>('DELETE', `/v1/topics/${enc(id)}`);
+
 // ----- catalog -----
 export type JsonType = 'string' | 'number' | 'boolean' | 'object' | 'array' | 'null';
 export interface CatalogProperty { path: string; type: JsonType }

@@ -4,7 +4,8 @@ import { describeRunEntry, kindLabel, TIMELINE_KINDS } from '../src/model/timeli
 describe('timeline entries in words', () => {
   it('labels every kind the simulate endpoint sends (api/src/routes/simulate.rs TimelineKind)', () => {
     const server = ['event', 'entered', 'node_entered', 'decision', 'variant', 'waiting', 'no_wait', 'resumed', 'timed_out',
-      'sent', 'skipped', 'quiet_hours', 'frequency_capped', 'contact_updated', 'converted', 'completed', 'exited'];
+      'sent', 'skipped', 'quiet_hours', 'frequency_capped', 'contact_updated', 'converted', 'completed', 'exited', 'delivery_failed',
+      'delivery_unknown', 'delivery_skipped'];
     expect(Object.keys(TIMELINE_KINDS).sort()).toEqual([...server].sort());
     expect(kindLabel('timed_out')).toBe('timed out');
     expect(kindLabel('node_entered')).toBe('step');
@@ -32,6 +33,8 @@ describe('timeline entries in words', () => {
       .toBe('email skipped: frequency cap (at most 2 email per 1d)');
     expect(kindLabel('quiet_hours')).toBe('quiet hours');
     expect(kindLabel('frequency_capped')).toBe('capped');
+    expect(describeRunEntry({ at: 'x', node: 's', type: 'delivery_skipped', key: 'r:s:1', channel: 'email', reason: 'the contact unsubscribed from email' }))
+      .toEqual({ label: 'not delivered', detail: 'email (r:s:1): the contact unsubscribed from email' });
     expect(describeRunEntry({ at: 'x', node: 'n', type: 'brand_new', extra: 1 })).toEqual({ label: 'brand new', detail: '{"extra":1}' });
   });
 });

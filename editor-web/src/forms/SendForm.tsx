@@ -3,13 +3,15 @@
 import { useEffect, useRef, useState } from 'react';
 import { CHANNELS, HTTP_METHODS, isObject } from '../model/types';
 import { defaultMessage } from '../model/defaults';
-import { SelectField, TextField } from './fields';
+import { Checkbox, SelectField, TextField } from './fields';
 import type { FormProps } from './NodeForms';
 import { useCatalog } from '../catalog';
 import { useEditor } from '../store';
 import { errorText, preview, type Preview } from '../api';
 import { KeyValueRows, type Row } from '../panels/KeyValueRows';
 import { headerProblems, headerRows, headersOf, withHeaders } from './emailHeaders';
+import { useTopics } from '../topics';
+import { topicAllowed, topicOptions, withMessage, withTopic, withTransactional } from '../model/consent';
 
 type Config = Record<string, unknown>;
 
@@ -28,13 +30,17 @@ const FIELDS: Record<string, { key: string; label: string; multiline?: boolean; 
 export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
   const message = isObject(config.message) ? config.message : defaultMessage('email');
   const channel = String(message.channel ?? 'email');
-  const setMessage = (m: Config) => onChange({ ...config, message: m });
+  const setMessage = (m: Config) => onChange(withMessage(config, m));
+  const transactional = config.transactional === true;
+  const topic = typeof config.topic === 'string' ? config.topic : undefined;
+  const topics = useTopics((s) => s.topics);
+  useEffect(() => { void useTopics.getState().load(); }, []);
   const attributes = useCatalog((s) => s.attributes);
   const events = useCatalog((s) => s.events);
   const lastField = useRef<{ key: string; el: HTMLInputElement | HTMLTextAreaElement } | null>(null);
 
   const variables = [
-    'contact.id', 'contact.first_name', 'contact.email',
+    'contact.id', 'contact.first_name', 'contact.email', 'unsubscribe_url',
     ...attributes.map((a) => `contact.${a.path}`),
     ...(events.find((e) => e.name === triggerEvent)?.properties ?? []).map((p) => `trigger.properties.${p.path}`),
     'journey.name',
@@ -58,6 +64,12 @@ export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
   return (
     <>
       <SelectField label="Channel" value={channel} options={CHANNELS} testid="send-channel" onChange={(c) => setMessage(defaultMessage(c))} />
+      <Checkbox label="Transactional: sent even to contacts who unsubscribed (receipts, password resets)" checked={transactional}
+        testid="send-transactional" onChange={(on) => onChange(withTransactional(config, on))} />
+      {topicAllowed(channel, transactional) && (
+        <SelectField label="Topic (contacts who opted out of it do not get this message)" value={topic ?? ''}
+          options={topicOptions(topics, topic)} testid="send-topic" onChange={(t) => onChange(withTopic(config, t))} />
+      )}
       {channel === 'webhook' && (
         <SelectField label="Method" value={String(message.method ?? 'POST')} options={HTTP_METHODS} testid="send-method" onChange={(m) => setMessage({ ...message, method: m })} />
       )}

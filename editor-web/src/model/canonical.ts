@@ -175,7 +175,7 @@ export const NODE_FIELDS: Record<string, Field[]> = {
   wait_for_event: ['type', 'id', 'event', ['conditions', writeCondition], 'timeout', 'received', 'timed_out'],
   branch: ['type', 'id', ['rules', list((r) => struct(r, ['name', ['condition', writeCondition], 'next']))], 'else'],
   split: ['type', 'id', ['variants', list((v) => struct(v, ['name', 'weight', 'next']))], ['holdout', (h) => struct(h, ['weight', 'next'])]],
-  send: ['type', 'id', ['message', writeMessage], 'transactional', 'next'],
+  send: ['type', 'id', ['message', writeMessage], 'transactional', 'topic', 'next'],
   update_contact: ['type', 'id', ['updates', list(writeUpdate)], 'next'],
   exit: ['type', 'id'],
 };

@@ -21,6 +21,9 @@ export const TIMELINE_KINDS = {
   converted: 'converted',
   completed: 'completed',
   exited: 'exited',
+  delivery_failed: 'delivery failed',
+  delivery_unknown: 'delivery unknown',
+  delivery_skipped: 'not delivered',
 } as const;
 
 export type TimelineKind = keyof typeof TIMELINE_KINDS;
@@ -80,6 +83,8 @@ export function describeRunEntry(e: Entry): { label: string; detail: string } {
         detail: e.skipped ? `${text(e.channel)} skipped: frequency cap (${cap})` : `${text(e.channel)} waits until ${when(e.until)}: frequency cap (${cap})`,
       };
     }
+    case 'delivery_skipped':
+      return { label: 'not delivered', detail: `${text(e.channel)} (${text(e.key)}): ${text(e.reason)}` };
     case 'contact_updated':
       return { label: 'contact updated', detail: text(e.changes) };
     case 'converted':

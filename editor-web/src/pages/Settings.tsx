@@ -1,7 +1,10 @@
 // Settings: API keys (list, create: the secret is shown once, revoke), delivery
-// providers, and the workspace's quiet hours and frequency caps.
+// providers, the workspace's quiet hours and frequency caps, and topics (the marketing
+// categories sends name and contacts opt out of: list, create, delete).
 import { useCallback, useEffect, useState } from 'react';
-import { createApiKey, errorText, listApiKeys, revokeApiKey, type ApiKey } from '../api';
+import { createApiKey, createTopic, deleteTopic, errorText, listApiKeys, revokeApiKey, type ApiKey } from '../api';
+import { isTopicId, topicIdFrom } from '../model/consent';
+import { useTopics } from '../topics';
 import { DeliverySettingsSection } from './DeliverySettings';
 import { ProvidersSection } from './Providers';
 
@@ -62,6 +65,66 @@ export function SettingsPage() {
       </section>
       <ProvidersSection />
       <DeliverySettingsSection />
+      <TopicsSection />
     </main>
+  );
+}
+
+function TopicsSection() {
+  const topics = useTopics((s) => s.topics);
+  const loadError = useTopics((s) => s.error);
+  const [name, setName] = useState('');
+  const [id, setId] = useState('');
+  const [idEdited, setIdEdited] = useState(false);
+  const [description, setDescription] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const refresh = useCallback(() => useTopics.getState().load(true), []);
+  useEffect(() => { void refresh(); }, [refresh]);
+  const topicId = idEdited ? id : topicIdFrom(name);
+  const idProblem = topicId && !isTopicId(topicId) ? 'lowercase letters, digits, - and _ (at most 64)' : null;
+  return (
+    <section aria-label="Topics">
+      <h2>Topics</h2>
+      <p className="hint">Marketing categories such as a newsletter or product updates. A send names one; contacts who opt out of it
+        (with the unsubscribe link of its messages) stop getting it, and keep getting the others.</p>
+      <form className="topic-form" onSubmit={async (e) => {
+        e.preventDefault();
+        setError(null);
+        try {
+          await createTopic({ id: topicId, name: name.trim(), description: description.trim() });
+          setName(''); setId(''); setIdEdited(false); setDescription('');
+          await refresh();
+        } catch (err) { setError(errorText(err)); }
+      }}>
+        <label htmlFor="topic-name">Name</label>
+        <input id="topic-name" value={name} placeholder="e.g. Weekly newsletter" onChange={(e) => setName(e.target.value)} data-testid="topic-name" />
+        <label htmlFor="topic-id">Id (what sends name)</label>
+        <input id="topic-id" value={topicId} placeholder="weekly-newsletter" onChange={(e) => { setIdEdited(true); setId(e.target.value); }} data-testid="topic-id" />
+        <label htmlFor="topic-description">Description (optional)</label>
+        <input id="topic-description" value={description} placeholder="What contacts get" onChange={(e) => setDescription(e.target.value)} data-testid="topic-description" />
+        <button type="submit" className="primary" data-testid="topic-create" disabled={!name.trim() || !topicId || idProblem !== null}>Create topic</button>
+      </form>
+      {idProblem && <div className="inline-error" role="alert">Topic id: {idProblem}</div>}
+      {(error ?? loadError) && <div className="inline-error" role="alert">{error ?? loadError}</div>}
+      {topics.length === 0 ? <p className="muted" data-testid="topic-empty">No topics yet.</p> : (
+        <table data-testid="topic-table">
+          <thead><tr><th scope="col">Name</th><th scope="col">Id</th><th scope="col">Description</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
+          <tbody>
+            {topics.map((t) => (
+              <tr key={t.id}>
+                <td>{t.name}</td><td><code>{t.id}</code></td><td>{t.description}</td>
+                <td>
+                  <button type="button" className="danger" aria-label={`Delete topic ${t.name}`} onClick={async () => {
+                    if (!confirm(`Delete the topic “${t.name}”? Contacts' opt-outs of it are forgotten.`)) return;
+                    setError(null);
+                    try { await deleteTopic(t.id); await refresh(); } catch (err) { setError(errorText(err)); }
+                  }}>Delete</button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
