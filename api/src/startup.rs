@@ -333,3 +333,44 @@ fn app(
         .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .default_service(web::to(routes::fallback::not_found_or_not_allowed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_url_is_checked_or_defaults_to_the_listening_address() {
+        let local: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let any: std::net::SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        assert_eq!(public_url(None, local).unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(public_url(Some("  "), any).unwrap(), "http://127.0.0.1:9000");
+        assert_eq!(public_url(Some("https://k.example.com/"), local).unwrap(), "https://k.example.com");
+        assert_eq!(public_url(Some("https://example.com/kairos"), local).unwrap(), "https://example.com/kairos");
+        for bad in ["k.example.com", "ftp://k.example.com", "https://k.example.com/?a=1", "https://k.example.com/#x"] {
+            assert!(public_url(Some(bad), local).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_secret_key_is_created_beside_the_sqlite_file_once_and_postgres_needs_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/data/kairos.db", dir.path().display());
+        let first = secret_key(None, &url).unwrap();
+        let file = dir.path().join("data/secret.key");
+        assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), first.to_hex());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert_eq!(secret_key(None, &url).unwrap().to_hex(), first.to_hex(), "the same key at the next start");
+        let given = Key::generate();
+        assert_eq!(secret_key(Some(given.clone()), &url).unwrap().to_hex(), given.to_hex());
+        let err = secret_key(None, "postgres://postgres@127.0.0.1/kairos").unwrap_err().to_string();
+        assert!(err.contains("KAIROS_SECRET_KEY"), "{err}");
+        assert!(secret_key(None, "sqlite::memory:").is_ok());
+        std::fs::write(&file, "not a key").unwrap();
+        let err = format!("{:#}", secret_key(None, &url).unwrap_err());
+        assert!(err.contains("secret.key") && err.contains("valid secret key"), "{err}");
+    }
+}

@@ -285,6 +285,19 @@ async fn subscriptions_are_checked_and_topics_are_managed() {
     assert_eq!(subs["channels"]["email"]["status"], "subscribed", "nothing was half-saved: {subs}");
     assert_eq!(subs["topics"]["tips"]["status"], "subscribed");
     assert!(subs["email_suppression"].is_null());
+
+    // Set, read back; erasing the contact erases their statuses too.
+    let change = json!({ "channels": { "sms": "unsubscribed" }, "topics": { "tips": "unsubscribed" } });
+    let subs = json(app.put("/v1/contacts/eve/subscriptions", &change).await, 200).await;
+    assert_eq!(
+        (subs["channels"]["sms"]["status"].as_str(), subs["topics"]["tips"]["status"].as_str()),
+        (Some("unsubscribed"), Some("unsubscribed"))
+    );
+    assert_eq!(subs["channels"]["email"]["status"], "subscribed", "a channel not listed keeps its status");
+    assert_eq!(app.delete("/v1/contacts/eve").await.status(), 204);
+    problem(app.get("/v1/contacts/eve/subscriptions").await, 404, "not_found").await;
+    json(app.put("/v1/contacts/eve", &json!({})).await, 201).await;
+    assert_eq!(subscriptions(&app, "eve").await["channels"]["sms"]["status"], "subscribed");
 }
 
 // ----- Bounces and complaints -----
