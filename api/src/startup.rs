@@ -350,27 +350,4 @@ mod tests {
             assert!(public_url(Some(bad), local).is_err(), "{bad}");
         }
     }
-
-    #[test]
-    fn the_secret_key_is_created_beside_the_sqlite_file_once_and_postgres_needs_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/data/kairos.db", dir.path().display());
-        let first = secret_key(None, &url).unwrap();
-        let file = dir.path().join("data/secret.key");
-        assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), first.to_hex());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-        }
-        assert_eq!(secret_key(None, &url).unwrap().to_hex(), first.to_hex(), "the same key at the next start");
-        let given = Key::generate();
-        assert_eq!(secret_key(Some(given.clone()), &url).unwrap().to_hex(), given.to_hex());
-        let err = secret_key(None, "postgres://postgres@127.0.0.1/kairos").unwrap_err().to_string();
-        assert!(err.contains("KAIROS_SECRET_KEY"), "{err}");
-        assert!(secret_key(None, "sqlite::memory:").is_ok());
-        std::fs::write(&file, "not a key").unwrap();
-        let err = format!("{:#}", secret_key(None, &url).unwrap_err());
-        assert!(err.contains("secret.key") && err.contains("valid secret key"), "{err}");
-    }
 }

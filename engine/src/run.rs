@@ -136,9 +136,6 @@ pub enum Input<'a> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
-// Effects live for one step and are mostly sends: boxing the message would only add an
-// allocation per send.
-#[allow(clippy::large_enum_variant)]
 pub enum Effect {
     /// Deliver a message, at most once per idempotency key.
     Send {

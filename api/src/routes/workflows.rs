@@ -773,7 +773,13 @@ pub async fn publish_workflow(
     // Validate outside the write transaction, then publish only if the draft is still the one validated.
     let journey = kairos_engine::validate_value(record.draft.clone()).map_err(PublishError::Invalid)?;
     let providers = store::provider_channels(state.store().reader()).await?;
-    let problems = provider_problems(journey.workflow(), &providers);
+    let mut problems = provider_problems(journey.workflow(), &providers);
+    problems.extend(topic_problems(state.store().reader(), &journey).await?);
+    // In document order: by node, then by field.
+    problems.sort_by_key(|p| {
+        let node: usize = p.pointer.split('/').nth(2).and_then(|i| i.parse().ok()).unwrap_or(usize::MAX);
+        (node, p.pointer.clone())
+    });
     if !problems.is_empty() {
         return Err(PublishError::Invalid(problems));
     }
