@@ -110,4 +110,10 @@ impl Journey {
     pub fn pointer_of(&self, id: &str) -> Option<String> {
         self.index.get(id).map(|i| format!("/nodes/{i}"))
     }
+
+    /// The stored library template versions this journey uses (its message templates,
+    /// partials and layouts): what publishing pins.
+    pub fn template_pins(&self) -> Vec<(String, u32)> {
+        self.templates.used().filter_map(|(id, v)| Some((id.to_string(), v?))).collect()
+    }
 }

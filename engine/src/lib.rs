@@ -10,6 +10,7 @@ pub mod contact;
 pub mod delivery;
 pub mod journey;
 pub mod journey_test;
+pub mod library;
 pub mod nodes;
 pub mod pressure;
 pub mod problem;

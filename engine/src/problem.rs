@@ -35,8 +35,10 @@ pub enum Kind {
     InvalidDuration,
     /// A time zone name that does not exist.
     InvalidTimezone,
-    /// A handlebars template that does not compile.
+    /// A handlebars template that does not compile, or a library template used wrongly.
     InvalidTemplate,
+    /// A template, partial, layout or version that is not in the template library.
+    MissingTemplate,
     /// A condition compares values of types that can never match.
     IncompatibleTypes,
 }
@@ -59,6 +61,7 @@ impl Kind {
         Kind::InvalidDuration,
         Kind::InvalidTimezone,
         Kind::InvalidTemplate,
+        Kind::MissingTemplate,
         Kind::IncompatibleTypes,
     ];
 
@@ -80,6 +83,7 @@ impl Kind {
             Kind::InvalidDuration => "invalid_duration",
             Kind::InvalidTimezone => "invalid_timezone",
             Kind::InvalidTemplate => "invalid_template",
+            Kind::MissingTemplate => "missing_template",
             Kind::IncompatibleTypes => "incompatible_types",
         }
     }

@@ -1,34 +1,67 @@
-//! Handlebars templates of send nodes, compiled once per journey version.
+//! Handlebars templates of send nodes, compiled once per journey version, with the
+//! partials and layouts of the template library and the helpers every template can use.
 //!
 //! Three registries: email bodies are HTML and escape what they insert; Slack mrkdwn
 //! escapes `&`, `<` and `>` in what it inserts (so a contact's value cannot become a
 //! mention such as `<!channel>` or a link); every other field (subjects, SMS, push, URLs,
-//! webhook values) is plain text and inserts verbatim.
+//! webhook values) is plain text and inserts verbatim. Partials and layouts are
+//! registered in all three, so a footer escapes as the text it is inserted into does.
+//!
+//! Compiling a template resolves every partial it uses from the [`Library`] (missing,
+//! of the wrong kind, or not compiling: an error now, not at send time) and renders it
+//! twice, against empty data and against a sample contact, so that unknown helpers and
+//! helpers used wrongly are found too. What can still fail at send time is a helper given
+//! a value of the wrong type by a real contact or event (`format_date` of `"soon"`): the
+//! send is then skipped with the field and the reason on the run's timeline.
+//!
+//! # Helpers
+//!
+//! | helper | does |
+//! |---|---|
+//! | `{{format_date value "%B %-d, %Y" "Europe/Paris"}}` | a timestamp (RFC 3339), a date (`2026-03-01`) or Unix seconds, in strftime format (default `%Y-%m-%d`), in the time zone given, else the contact's `timezone`, else the journey's |
+//! | `{{format_number value 2}}` | a number (or numeric text) with thousands separators and the decimals given (default: as written); `thousands="."` and `decimal=","` change the separators |
+//! | `{{default value "there"}}` | the value, or the fallback when it is missing, `null` or empty text |
+//! | `{{url_encode value}}` | percent-encoding for a URL query value (`a b&c` → `a%20b%26c`) |
+//!
+//! A missing value renders as nothing (as it does in handlebars) except in `default`.
+//! A value of the wrong type is a render error naming the helper and the value.
 
-use handlebars::Handlebars;
-use serde_json::Value;
+use crate::library::{Library, Missing, Template as LibraryTemplate, TemplateKind};
+use crate::problem::{Kind, Problem};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use handlebars::template::{Parameter, Template, TemplateElement};
+use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason, ScopedJson};
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-/// The compiled templates of one journey, keyed by `<node id>/<field pointer>`.
+/// The compiled templates of one journey, keyed by `<node id>/<field pointer>`, and the
+/// library partials they use.
 pub struct Templates {
     html: Handlebars<'static>,
     text: Handlebars<'static>,
     slack: Handlebars<'static>,
+    library: Library,
+    /// Library partials and layouts registered so far.
+    registered: HashSet<String>,
+    /// Library templates used, with their versions (`None` for files).
+    used: BTreeSet<(String, Option<u32>)>,
+    /// The message of each send node that uses a message template of the library.
+    messages: HashMap<String, crate::nodes::send::Message>,
+    /// A partial missing from the library gets an empty stand-in rather than an error:
+    /// for checking one template on its own, before the library is complete.
+    stand_ins: bool,
 }
 
 impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Templates").finish_non_exhaustive()
+        f.debug_struct("Templates").field("used", &self.used).finish_non_exhaustive()
     }
 }
 
 impl Default for Templates {
     fn default() -> Self {
-        let html = Handlebars::new();
-        let mut text = Handlebars::new();
-        text.register_escape_fn(handlebars::no_escape);
-        let mut slack = Handlebars::new();
-        slack.register_escape_fn(escape_mrkdwn);
-        Templates { html, text, slack }
+        Templates::new(Library::new(), Tz::UTC)
     }
 }
 
@@ -58,7 +91,95 @@ pub enum Escape {
     None,
 }
 
+/// Why a template cannot be used: the problem kind and a message in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+}
+
+impl Error {
+    fn invalid(message: impl Into<String>) -> Error {
+        Error { kind: Kind::InvalidTemplate, message: message.into() }
+    }
+
+    fn missing(message: impl Into<String>) -> Error {
+        Error { kind: Kind::MissingTemplate, message: message.into() }
+    }
+
+    /// The same error, its message prefixed: `the partial `footer`: …`.
+    fn within(self, context: &str) -> Error {
+        Error { kind: self.kind, message: format!("{context}: {}", self.message) }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A partial named in a template.
+enum PartialRef {
+    Named {
+        name: String,
+        block: bool,
+    },
+    /// `{{> (lookup …)}}`: a name computed at render time.
+    Computed,
+}
+
 impl Templates {
+    /// Templates resolving partials from `library`; `timezone` is the journey's default
+    /// for `format_date` when the contact has no valid `timezone` attribute.
+    pub fn new(library: Library, timezone: Tz) -> Templates {
+        let mut html = Handlebars::new();
+        let mut text = Handlebars::new();
+        text.register_escape_fn(handlebars::no_escape);
+        let mut slack = Handlebars::new();
+        slack.register_escape_fn(escape_mrkdwn);
+        for registry in [&mut html, &mut text, &mut slack] {
+            registry.register_helper("format_date", Box::new(FormatDate { timezone }));
+            registry.register_helper("format_number", Box::new(FormatNumber));
+            registry.register_helper("default", Box::new(DefaultValue));
+            registry.register_helper("url_encode", Box::new(UrlEncode));
+        }
+        Templates {
+            html,
+            text,
+            slack,
+            library,
+            registered: HashSet::new(),
+            used: BTreeSet::new(),
+            messages: HashMap::new(),
+            stand_ins: false,
+        }
+    }
+
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    /// Note that a library template (a message template) is used, for the pins.
+    pub fn record_use(&mut self, template: &LibraryTemplate) {
+        self.used.insert((template.id.clone(), template.version));
+    }
+
+    /// Keep the message a send node takes from the library.
+    pub fn set_message(&mut self, node: &str, message: crate::nodes::send::Message) {
+        self.messages.insert(node.to_string(), message);
+    }
+
+    /// The message the send node `node` takes from the library, once built.
+    pub fn message(&self, node: &str) -> Option<&crate::nodes::send::Message> {
+        self.messages.get(node)
+    }
+
+    /// The library templates used by what was added, with their versions (`None` for files).
+    pub fn used(&self) -> impl Iterator<Item = (&str, Option<u32>)> {
+        self.used.iter().map(|(id, v)| (id.as_str(), *v))
+    }
+
     fn registry(&self, escape: Escape) -> &Handlebars<'static> {
         match escape {
             Escape::Html => &self.html,
@@ -67,26 +188,267 @@ impl Templates {
         }
     }
 
-    /// Compile `source` under `name`. The template is also rendered once against empty
-    /// data so that unknown helpers and partials are caught now rather than at send time.
-    pub fn add(&mut self, name: &str, source: &str, escape: Escape) -> Result<(), String> {
+    /// Compile `source` under `name`, with the library partials it uses. The template is
+    /// also rendered against empty data and a sample contact, so that unknown helpers,
+    /// helpers used wrongly and partials that fail are caught now rather than at send time.
+    pub fn add(&mut self, name: &str, source: &str, escape: Escape) -> Result<(), Error> {
+        let compiled =
+            Template::compile_with_name(source, name.to_string()).map_err(|e| Error::invalid(compile_error(&e)))?;
+        self.resolve(&compiled, &mut Vec::new())?;
         let registry = match escape {
             Escape::Html => &mut self.html,
             Escape::Slack => &mut self.slack,
             Escape::None => &mut self.text,
         };
-        registry.register_template_string(name, source).map_err(|e| compile_error(&e))?;
-        let empty = serde_json::json!({ "contact": {}, "trigger": {}, "event": {}, "journey": {} });
-        if let Err(e) = registry.render(name, &empty) {
-            registry.unregister_template(name);
-            return Err(format!("the template cannot be rendered: {}", describe(&e.to_string())));
+        registry.register_template(name, compiled);
+        for data in [empty_data(), sample_data()] {
+            if let Err(e) = registry.render(name, &data) {
+                registry.unregister_template(name);
+                return Err(Error::invalid(format!("the template cannot be rendered: {}", describe(&e))));
+            }
         }
         Ok(())
     }
 
     pub fn render(&self, name: &str, data: &Value, escape: Escape) -> Result<String, String> {
-        self.registry(escape).render(name, data).map_err(|e| describe(&e.to_string()))
+        self.registry(escape).render(name, data).map_err(|e| describe(&e))
     }
+
+    /// Register every library partial `template` uses (and those they use).
+    fn resolve(&mut self, template: &Template, stack: &mut Vec<String>) -> Result<(), Error> {
+        let mut refs = Vec::new();
+        let mut inline = HashSet::new();
+        partials(&template.elements, &mut refs, &mut inline);
+        for r in refs {
+            match r {
+                PartialRef::Computed => {
+                    return Err(Error::invalid(
+                        "a partial's name must be written out, as in `{{> footer}}`; a computed name cannot be checked before sending",
+                    ));
+                }
+                PartialRef::Named { name, .. } if name.starts_with('@') || inline.contains(&name) => {}
+                PartialRef::Named { name, block } => self.partial(&name, block, stack)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Register the library partial or layout `id`, used as a block (`{{#> id}}`) or not.
+    fn partial(&mut self, id: &str, block: bool, stack: &mut Vec<String>) -> Result<(), Error> {
+        if let Some(i) = stack.iter().position(|s| s == id) {
+            let cycle: Vec<String> = stack[i..].iter().chain([&id.to_string()]).map(|s| format!("`{s}`")).collect();
+            return Err(Error::invalid(format!(
+                "the partials {} include each other in a loop; a partial cannot include itself",
+                cycle.join(" → ")
+            )));
+        }
+        let template = match self.library.get(id, None) {
+            Ok(t) => t.clone(),
+            Err(Missing::Template(_)) if self.stand_ins => {
+                let stand_in = if block { "{{> @partial-block}}" } else { "" };
+                let compiled = Template::compile_with_name(stand_in, id.to_string())
+                    .map_err(|e| Error::invalid(compile_error(&e)))?;
+                self.register_partial(id, compiled);
+                self.registered.insert(id.to_string());
+                return Ok(());
+            }
+            Err(Missing::Template(_)) => {
+                let (what, example) =
+                    if block { ("layout", format!("{{{{#> {id}}}}}")) } else { ("partial", format!("{{{{> {id}}}}}")) };
+                return Err(Error::missing(format!(
+                    "`{example}` uses the {what} `{id}`, which is not in the template library"
+                )));
+            }
+            Err(other) => return Err(Error::missing(other.to_string())),
+        };
+        let content = match (&template.body, block) {
+            (crate::library::Body::Partial(c), false) | (crate::library::Body::Layout(c), true) => c.clone(),
+            (crate::library::Body::Message(_), _) => {
+                return Err(Error::invalid(format!(
+                    "`{id}` is a message template; only partials (`{{{{> name}}}}`) and layouts (`{{{{#> name}}}}…{{{{/name}}}}`) can be inserted into a text"
+                )));
+            }
+            (crate::library::Body::Partial(_), true) => {
+                return Err(Error::invalid(format!(
+                    "`{id}` is a partial: insert it with `{{{{> {id}}}}}`; only layouts wrap a body with `{{{{#> {id}}}}}…{{{{/{id}}}}}`"
+                )));
+            }
+            (crate::library::Body::Layout(_), false) => {
+                return Err(Error::invalid(format!(
+                    "`{id}` is a layout: wrap the body with `{{{{#> {id}}}}}…{{{{/{id}}}}}` rather than inserting it with `{{{{> {id}}}}}`"
+                )));
+            }
+        };
+        self.used.insert((template.id.clone(), template.version));
+        if self.registered.contains(id) {
+            return Ok(());
+        }
+        let what = template.kind().name();
+        let compiled = Template::compile_with_name(&content, id.to_string()).map_err(|e| {
+            Error::invalid(format!("the {what} `{id}` {}", compile_error(&e).trim_start_matches("the template ")))
+        })?;
+        stack.push(id.to_string());
+        let resolved = self.resolve(&compiled, stack);
+        stack.pop();
+        resolved.map_err(|e| e.within(&format!("the {what} `{id}`")))?;
+        self.register_partial(id, compiled);
+        self.registered.insert(id.to_string());
+        Ok(())
+    }
+
+    /// A library partial in every registry: it escapes as the text it is inserted into does.
+    fn register_partial(&mut self, id: &str, compiled: Template) {
+        self.html.register_template(id, compiled.clone());
+        self.slack.register_template(id, compiled.clone());
+        self.text.register_template(id, compiled);
+    }
+
+    /// Check a library template on its own (saving it): every field compiles and renders;
+    /// partials and layouts it uses that are not in `library` get empty stand-ins.
+    pub fn check_alone(template: &LibraryTemplate) -> Vec<Problem> {
+        let mut library = Library::new();
+        library.insert(template.clone());
+        check(template, library, true)
+    }
+
+    /// Check a library template against the whole `library`: every partial and layout it
+    /// uses must be there, of the right kind, and work.
+    pub fn check_in(template: &LibraryTemplate, library: &Library) -> Vec<Problem> {
+        check(template, library.clone(), false)
+    }
+}
+
+/// The checks of [`Templates::check_alone`] and [`Templates::check_in`]: problems with
+/// pointers into the template's file.
+fn check(template: &LibraryTemplate, library: Library, stand_ins: bool) -> Vec<Problem> {
+    use crate::library::{Body, MessageContent};
+    let mut problems = Vec::new();
+    let mut templates = Templates::new(library, Tz::UTC);
+    templates.stand_ins = stand_ins;
+    let id = &template.id;
+    match &template.body {
+        Body::Partial(content) | Body::Layout(content) => {
+            let layout = template.kind() == TemplateKind::Layout;
+            match Template::compile_with_name(content, id.clone()) {
+                Err(e) => problems.push(Problem::new(Kind::InvalidTemplate, "/content", compile_error(&e))),
+                Ok(compiled) => {
+                    let mut refs = Vec::new();
+                    partials(&compiled.elements, &mut refs, &mut HashSet::new());
+                    let has_block =
+                        refs.iter().any(|r| matches!(r, PartialRef::Named { name, .. } if name == "@partial-block"));
+                    if layout && !has_block {
+                        problems.push(Problem::new(
+                            Kind::InvalidTemplate,
+                            "/content",
+                            "a layout needs `{{> @partial-block}}` where the body it wraps goes",
+                        ));
+                    } else if !layout && has_block {
+                        problems.push(Problem::new(
+                            Kind::InvalidTemplate,
+                            "/content",
+                            "only a layout has `{{> @partial-block}}`; make this template a `layout`, or remove it",
+                        ));
+                    } else {
+                        let source = if layout {
+                            format!("{{{{#> {id}}}}}<p>body</p>{{{{/{id}}}}}")
+                        } else {
+                            format!("{{{{> {id}}}}}")
+                        };
+                        if let Err(e) = templates.add(&format!("{id}/content"), &source, Escape::Html) {
+                            let message = e.message.replace(&format!("the {} `{id}`: ", template.kind().name()), "");
+                            problems.push(Problem::new(e.kind, "/content", message));
+                        }
+                    }
+                }
+            }
+        }
+        Body::Message(message) => {
+            if let MessageContent::Email { layout: Some(layout), .. } = message {
+                let found = templates.library.get(layout, None).map(|t| t.kind());
+                match found {
+                    Ok(TemplateKind::Layout) => {}
+                    Err(Missing::Template(_)) if stand_ins => {}
+                    Ok(other) => problems.push(Problem::new(
+                        Kind::InvalidValue,
+                        "/message/layout",
+                        format!("`{layout}` is a {} template, not a layout", other.name()),
+                    )),
+                    Err(e) => problems.push(Problem::new(Kind::MissingTemplate, "/message/layout", e.to_string())),
+                }
+                if !problems.is_empty() {
+                    return problems;
+                }
+            }
+            let inline = crate::nodes::send::Message::from(message);
+            for (field, source, escape) in inline.fields() {
+                if let Err(e) = templates.add(&format!("{id}/{field}"), source, escape) {
+                    problems.push(Problem::new(e.kind, format!("/{field}"), e.message));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Every partial a template names, and the names its `{{#*inline}}` blocks define.
+fn partials(elements: &[TemplateElement], out: &mut Vec<PartialRef>, inline: &mut HashSet<String>) {
+    let name_of = |p: &Parameter| match p {
+        Parameter::Name(n) => Some(n.clone()),
+        Parameter::Path(handlebars::Path::Relative((_, raw))) => Some(raw.clone()),
+        Parameter::Path(handlebars::Path::Local((_, _, raw))) => Some(raw.clone()),
+        Parameter::Literal(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    for e in elements {
+        match e {
+            TemplateElement::PartialExpression(d) | TemplateElement::PartialBlock(d) => {
+                let block = matches!(e, TemplateElement::PartialBlock(_));
+                out.push(match name_of(&d.name) {
+                    Some(name) => PartialRef::Named { name, block },
+                    None => PartialRef::Computed,
+                });
+                if let Some(t) = &d.template {
+                    partials(&t.elements, out, inline);
+                }
+            }
+            TemplateElement::DecoratorBlock(d) | TemplateElement::DecoratorExpression(d) => {
+                if name_of(&d.name).as_deref() == Some("inline")
+                    && let Some(Some(n)) = d.params.first().map(name_of)
+                {
+                    inline.insert(n);
+                }
+                if let Some(t) = &d.template {
+                    partials(&t.elements, out, inline);
+                }
+            }
+            TemplateElement::HelperBlock(h) => {
+                for t in [&h.template, &h.inverse].into_iter().flatten() {
+                    partials(&t.elements, out, inline);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What templates see when they are checked with no contact at all.
+fn empty_data() -> Value {
+    json!({ "contact": {}, "trigger": {}, "event": {}, "journey": {} })
+}
+
+/// A sample contact with the usual attributes, so that a helper applied to the wrong
+/// kind of value (`format_number contact.first_name`) is caught when publishing.
+pub fn sample_data() -> Value {
+    let event = json!({ "name": "sample_event", "properties": {}, "timestamp": "2026-01-05T09:00:00+00:00" });
+    json!({
+        "contact": {
+            "id": "sample", "email": "sample@example.com", "phone": "+15555550100", "push_token": "sample-token",
+            "first_name": "Sam", "last_name": "Sample", "tags": []
+        },
+        "trigger": event,
+        "event": event,
+        "journey": { "id": "sample", "name": "Sample", "version": 1, "run_id": "sample", "entry": 1 },
+    })
 }
 
 /// A compile error in words: where it is and the usual cause.
@@ -105,15 +467,340 @@ fn compile_error(e: &handlebars::TemplateError) -> String {
     format!("the template does not compile{at}: {what}")
 }
 
-/// Handlebars' messages span several lines with a source excerpt; keep the first line.
-fn describe(message: &str) -> String {
-    message.lines().next().unwrap_or(message).trim().to_string()
+/// A render error in words: what went wrong, in which library partial, and where.
+fn describe(e: &RenderError) -> String {
+    let reason = match e.reason() {
+        RenderErrorReason::Other(message) => message.clone(),
+        RenderErrorReason::HelperNotFound(name) => format!(
+            "there is no helper `{name}`; the helpers are format_date, format_number, default, url_encode and handlebars' own (if, unless, each, with, lookup, eq, …)"
+        ),
+        RenderErrorReason::PartialNotFound(name) => format!("there is no partial `{name}`"),
+        other => other.to_string(),
+    };
+    let reason = reason.lines().next().unwrap_or_default().trim().to_string();
+    let partial = e.template_name.as_deref().filter(|n| !n.contains('/'));
+    let at = match (e.line_no, e.column_no) {
+        (Some(l), Some(c)) => format!("line {l}, column {c}"),
+        _ => String::new(),
+    };
+    match (partial, at.is_empty()) {
+        (Some(p), false) => format!("in `{p}` at {at}: {reason}"),
+        (Some(p), true) => format!("in `{p}`: {reason}"),
+        (None, false) => format!("at {at}: {reason}"),
+        (None, true) => reason,
+    }
+}
+
+// ----- Helpers -----
+
+fn fail(message: String) -> RenderError {
+    RenderErrorReason::Other(message).into()
+}
+
+/// A JSON value in words, for error messages.
+fn shown(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => format!("the text \"{s}\""),
+        Value::Number(n) => format!("the number {n}"),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Array(_) => "a list".to_string(),
+        Value::Object(_) => "an object".to_string(),
+        Value::Null => "null".to_string(),
+    };
+    if s.chars().count() > 80 { format!("{}…", s.chars().take(79).collect::<String>()) } else { s }
+}
+
+/// A parameter's value, `None` when it is missing, `null` or empty text.
+fn present<'a>(h: &'a Helper<'_>, i: usize) -> Option<&'a Value> {
+    let p = h.param(i)?;
+    match p.value() {
+        _ if p.is_value_missing() => None,
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        v => Some(v),
+    }
+}
+
+fn arity(h: &Helper<'_>, name: &str, min: usize, max: usize, usage: &str) -> Result<(), RenderError> {
+    let n = h.params().len();
+    if n < min || n > max {
+        let given = match n {
+            0 => "nothing".to_string(),
+            1 => "1 value".to_string(),
+            n => format!("{n} values"),
+        };
+        return Err(fail(format!("{name} was given {given}; use it as {usage}")));
+    }
+    Ok(())
+}
+
+/// A text parameter (format, time zone): a missing one is `None`; anything but text is an error.
+fn text_param<'a>(h: &'a Helper<'_>, i: usize, helper: &str, what: &str) -> Result<Option<&'a str>, RenderError> {
+    match h.param(i).map(|p| p.value()) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(fail(format!("{helper}: the {what} must be text, not {}", shown(other)))),
+    }
+}
+
+/// `{{format_date value [format] [time zone]}}`.
+struct FormatDate {
+    timezone: Tz,
+}
+
+const FORMAT_DATE_USAGE: &str = "{{format_date contact.renewal_at \"%B %-d, %Y\"}} (an optional third value is a time zone such as \"Europe/Paris\")";
+
+impl HelperDef for FormatDate {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, RenderError> {
+        arity(h, "format_date", 1, 3, FORMAT_DATE_USAGE)?;
+        let format = text_param(h, 1, "format_date", "format")?.unwrap_or("%Y-%m-%d");
+        check_strftime(format)?;
+        let timezone = match text_param(h, 2, "format_date", "time zone")? {
+            Some(name) => crate::time::parse_timezone(name).map_err(|e| fail(format!("format_date: {e}")))?,
+            None => ctx
+                .data()
+                .pointer("/contact/timezone")
+                .and_then(Value::as_str)
+                .and_then(|tz| tz.parse::<Tz>().ok())
+                .unwrap_or(self.timezone),
+        };
+        let Some(value) = present(h, 0) else { return Ok(ScopedJson::Derived(Value::Null)) };
+        let at = date_of(value, timezone).ok_or_else(|| {
+            fail(format!(
+                "format_date needs a date (an RFC 3339 timestamp such as \"2026-03-01T09:00:00Z\", a date \"2026-03-01\" or Unix seconds); it got {}",
+                shown(value)
+            ))
+        })?;
+        let mut out = String::new();
+        std::fmt::Write::write_fmt(&mut out, format_args!("{}", at.format(format)))
+            .map_err(|_| fail(format!("format_date: the format \"{format}\" cannot be applied to {}", shown(value))))?;
+        Ok(ScopedJson::Derived(Value::String(out)))
+    }
+}
+
+/// A value as a date in `timezone`: timestamps are converted, a plain date is that day.
+fn date_of(value: &Value, timezone: Tz) -> Option<DateTime<Tz>> {
+    if let Value::String(s) = value
+        && let Ok(date) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+    {
+        return timezone.from_local_datetime(&date.and_hms_opt(0, 0, 0)?).earliest();
+    }
+    let utc: DateTime<Utc> = match value {
+        Value::String(s) => DateTime::parse_from_rfc3339(s.trim()).ok()?.with_timezone(&Utc),
+        Value::Number(_) => crate::time::timestamp_from_json(value)?,
+        _ => return None,
+    };
+    Some(utc.with_timezone(&timezone))
+}
+
+fn check_strftime(format: &str) -> Result<(), RenderError> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(format).any(|i| matches!(i, Item::Error)) {
+        return Err(fail(format!(
+            "format_date: \"{format}\" is not a date format; use strftime codes such as \"%Y-%m-%d\", \"%B %-d, %Y\" or \"%H:%M\""
+        )));
+    }
+    Ok(())
+}
+
+/// `{{format_number value [decimals] thousands="," decimal="."}}`.
+struct FormatNumber;
+
+const FORMAT_NUMBER_USAGE: &str = "{{format_number trigger.properties.total 2}}";
+
+impl HelperDef for FormatNumber {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, RenderError> {
+        arity(h, "format_number", 1, 2, FORMAT_NUMBER_USAGE)?;
+        let decimals = match h.param(1).map(|p| p.value()) {
+            None => None,
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|d| d <= 12) => n.as_u64().map(|d| d as usize),
+            Some(other) => {
+                return Err(fail(format!(
+                    "format_number: the decimals must be a whole number from 0 to 12, not {}",
+                    shown(other)
+                )));
+            }
+        };
+        let separator = |key: &str, default: &'static str| -> Result<String, RenderError> {
+            match h.hash_get(key).map(|p| p.value()) {
+                None => Ok(default.to_string()),
+                Some(Value::String(s)) if s.chars().count() <= 3 => Ok(s.clone()),
+                Some(other) => Err(fail(format!(
+                    "format_number: `{key}` must be a short text such as \",\" or \".\", not {}",
+                    shown(other)
+                ))),
+            }
+        };
+        let (thousands, decimal) = (separator("thousands", ",")?, separator("decimal", ".")?);
+        let Some(value) = present(h, 0) else { return Ok(ScopedJson::Derived(Value::Null)) };
+        let digits = match value {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => {
+                    if s.trim().bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') {
+                        s.trim().trim_start_matches('+').to_string()
+                    } else {
+                        f.to_string()
+                    }
+                }
+                _ => return Err(fail(format!("format_number needs a number; it got {}", shown(value)))),
+            },
+            other => return Err(fail(format!("format_number needs a number; it got {}", shown(other)))),
+        };
+        Ok(ScopedJson::Derived(Value::String(group(&digits, decimals, &thousands, &decimal))))
+    }
+}
+
+/// A decimal number written out (`-1234.5`, `1e21` never: callers pass plain notation)
+/// rounded half away from zero to `decimals` and grouped by thousands.
+fn group(number: &str, decimals: Option<usize>, thousands: &str, decimal: &str) -> String {
+    let (negative, digits) = match number.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, number),
+    };
+    // serde_json writes large floats with an exponent; expand it.
+    let plain = if digits.contains(['e', 'E']) {
+        digits.parse::<f64>().map(|f| format!("{f}")).unwrap_or_else(|_| digits.to_string())
+    } else {
+        digits.to_string()
+    };
+    let (int, frac) = plain.split_once('.').unwrap_or((&plain, ""));
+    let mut int: Vec<u8> = int.bytes().map(|b| b - b'0').collect();
+    let mut frac: Vec<u8> = frac.bytes().map(|b| b - b'0').collect();
+    if let Some(d) = decimals {
+        let round_up = frac.get(d).is_some_and(|&digit| digit >= 5);
+        frac.resize(d, 0);
+        if round_up {
+            let mut carry = true;
+            for digit in frac.iter_mut().rev().chain(int.iter_mut().rev()) {
+                if !carry {
+                    break;
+                }
+                *digit += 1;
+                carry = *digit == 10;
+                if carry {
+                    *digit = 0;
+                }
+            }
+            if carry {
+                int.insert(0, 1);
+            }
+        }
+    } else {
+        while frac.last() == Some(&0) {
+            frac.pop();
+        }
+    }
+    let int: String = int.iter().map(|d| char::from(b'0' + d)).collect();
+    let int = int.trim_start_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push_str(thousands);
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push_str(decimal);
+        out.extend(frac.iter().map(|d| char::from(b'0' + d)));
+    }
+    let zero = int == "0" && frac.iter().all(|&d| d == 0);
+    if negative && !zero { format!("-{out}") } else { out }
+}
+
+/// `{{default value fallback}}`: the value unless it is missing, `null` or empty text.
+struct DefaultValue;
+
+impl HelperDef for DefaultValue {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, RenderError> {
+        arity(h, "default", 2, 2, "{{default contact.first_name \"there\"}}")?;
+        let value = present(h, 0).or_else(|| h.param(1).map(|p| p.value())).cloned().unwrap_or(Value::Null);
+        Ok(ScopedJson::Derived(value))
+    }
+}
+
+/// `{{url_encode value}}`: percent-encoding (RFC 3986) for a query value.
+struct UrlEncode;
+
+impl HelperDef for UrlEncode {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, RenderError> {
+        arity(h, "url_encode", 1, 1, "https://example.com/?email={{url_encode contact.email}}")?;
+        let text = match present(h, 0) {
+            None => return Ok(ScopedJson::Derived(Value::Null)),
+            Some(Value::String(s)) => s.clone(),
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
+            Some(other) => {
+                return Err(fail(format!("url_encode needs text or a number; it got {}", shown(other))));
+            }
+        };
+        Ok(ScopedJson::Derived(Value::String(percent_encode(&text))))
+    }
+}
+
+/// Every byte but the unreserved characters of RFC 3986 as `%XX`.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::library::{Body, Template as Lib};
     use serde_json::json;
+
+    fn lib(entries: &[(&str, Body)]) -> Library {
+        let mut l = Library::new();
+        for (id, body) in entries {
+            l.insert(Lib {
+                id: id.to_string(),
+                name: id.to_string(),
+                description: String::new(),
+                version: Some(1),
+                body: body.clone(),
+            });
+        }
+        l
+    }
+
+    /// Render `source` once against `data` as text.
+    fn render(source: &str, data: Value) -> Result<String, String> {
+        let mut t = Templates::new(Library::new(), "Europe/Berlin".parse().unwrap());
+        t.text.register_template_string("t", source).map_err(|e| e.to_string())?;
+        t.render("t", &data, Escape::None)
+    }
 
     #[test]
     fn html_escapes_and_text_does_not() {
@@ -145,10 +832,191 @@ mod tests {
     fn broken_templates_are_refused_at_compile_time() {
         let mut t = Templates::default();
         let err = t.add("x", "Hello {{#if contact.vip}}VIP", Escape::None).unwrap_err();
-        assert!(err.contains("does not compile"), "{err}");
+        assert!(err.message.contains("does not compile"), "{err}");
         let err = t.add("y", "{{shout contact.name}}", Escape::None).unwrap_err();
-        assert!(err.contains("cannot be rendered"), "{err}");
+        assert!(err.message.contains("cannot be rendered") && err.message.contains("no helper `shout`"), "{err}");
         let err = t.add("z", "{{> footer}}", Escape::None).unwrap_err();
-        assert!(err.contains("cannot be rendered"), "{err}");
+        assert_eq!(err.kind, Kind::MissingTemplate);
+        assert!(err.message.contains("`footer`, which is not in the template library"), "{err}");
+    }
+
+    #[test]
+    fn partials_and_layouts_come_from_the_library() {
+        let library = lib(&[
+            ("footer", Body::Partial("<small>Bye {{contact.first_name}}</small>".into())),
+            ("brand", Body::Layout("<main>{{> @partial-block}}</main>{{> footer}}".into())),
+            ("welcome", Body::Message(crate::library::MessageContent::Sms { body: "x".into() })),
+        ]);
+        let mut t = Templates::new(library, Tz::UTC);
+        t.add("n/message/body", "{{#> brand}}<p>Hi {{contact.first_name}}</p>{{/brand}}", Escape::Html).unwrap();
+        t.add("n/message/text", "Hi{{> footer}}", Escape::None).unwrap();
+        let data = json!({ "contact": { "first_name": "A&B" } });
+        assert_eq!(
+            t.render("n/message/body", &data, Escape::Html).unwrap(),
+            "<main><p>Hi A&amp;B</p></main><small>Bye A&amp;B</small>"
+        );
+        assert_eq!(t.render("n/message/text", &data, Escape::None).unwrap(), "Hi<small>Bye A&B</small>");
+        let used: Vec<_> = t.used().collect();
+        assert_eq!(used, [("brand", Some(1)), ("footer", Some(1))]);
+        // Each kind in its place.
+        for (source, words) in [
+            ("{{> brand}}", "`brand` is a layout"),
+            ("{{#> footer}}x{{/footer}}", "`footer` is a partial"),
+            ("{{> welcome}}", "`welcome` is a message template"),
+            ("{{> (lookup contact \"p\")}}", "must be written out"),
+        ] {
+            let err = t.add("n/x", source, Escape::None).unwrap_err();
+            assert_eq!(err.kind, Kind::InvalidTemplate, "{source}");
+            assert!(err.message.contains(words), "{source}: {err}");
+        }
+        // Inline partials are not looked up in the library.
+        t.add("n/y", "{{#*inline \"p\"}}in{{/inline}}{{> p}}", Escape::None).unwrap();
+    }
+
+    #[test]
+    fn a_broken_or_looping_partial_is_named() {
+        let library = lib(&[
+            ("bad", Body::Partial("{{#if x}}".into())),
+            ("uses", Body::Partial("a {{> gone}}".into())),
+            ("a", Body::Partial("{{> b}}".into())),
+            ("b", Body::Partial("{{> a}}".into())),
+            ("misuse", Body::Partial("{{format_number contact.first_name}}".into())),
+        ]);
+        let mut t = Templates::new(library, Tz::UTC);
+        let err = t.add("n/m", "{{> bad}}", Escape::None).unwrap_err();
+        assert!(err.message.starts_with("the partial `bad` does not compile at line 1"), "{err}");
+        let err = t.add("n/m", "{{> uses}}", Escape::None).unwrap_err();
+        assert_eq!(err.kind, Kind::MissingTemplate);
+        assert!(err.message.starts_with("the partial `uses`: `{{> gone}}` uses the partial `gone`"), "{err}");
+        let err = t.add("n/m", "{{> a}}", Escape::None).unwrap_err();
+        assert!(err.message.contains("`a` → `b` → `a` include each other"), "{err}");
+        // Found by the render against the sample contact.
+        let err = t.add("n/m", "{{> misuse}}", Escape::None).unwrap_err();
+        assert!(err.message.contains("in `misuse` at line 1, column 1: format_number needs a number"), "{err}");
+    }
+
+    #[test]
+    fn format_date_formats_in_the_zone_given_else_the_contacts_else_the_journeys() {
+        let at = "2026-03-01T23:30:00Z";
+        let data =
+            |tz: Value| json!({ "contact": { "at": at, "timezone": tz, "day": "2026-03-01", "unix": 1772407800 } });
+        assert_eq!(render("{{format_date contact.at}}", data(json!(null))).unwrap(), "2026-03-02"); // Berlin
+        assert_eq!(
+            render("{{format_date contact.at \"%H:%M %Z\"}}", data(json!("America/New_York"))).unwrap(),
+            "18:30 EST"
+        );
+        assert_eq!(render("{{format_date contact.at \"%H:%M\" \"UTC\"}}", data(json!("Asia/Tokyo"))).unwrap(), "23:30");
+        assert_eq!(render("{{format_date contact.at \"%H:%M\"}}", data(json!("Not/AZone"))).unwrap(), "00:30");
+        // A date stays that day in any zone; a number is Unix seconds.
+        assert_eq!(
+            render("{{format_date contact.day \"%B %-d, %Y\"}}", data(json!("Pacific/Honolulu"))).unwrap(),
+            "March 1, 2026"
+        );
+        assert_eq!(
+            render("{{format_date contact.unix \"%d.%m. %H:%M\" \"UTC\"}}", data(json!(null))).unwrap(),
+            "01.03. 23:30"
+        );
+        // Missing renders nothing.
+        assert_eq!(render("[{{format_date contact.nope}}]", data(json!(null))).unwrap(), "[]");
+        // Bad input is a clear error, never a panic.
+        for (source, words) in [
+            ("{{format_date contact.tz}}", "format_date needs a date"),
+            ("{{format_date contact.at \"%Q\"}}", "\"%Q\" is not a date format"),
+            ("{{format_date contact.at \"%Y\" \"Mars/Base\"}}", "`Mars/Base` is not a time zone"),
+            ("{{format_date contact.at 5}}", "the format must be text, not the number 5"),
+            ("{{format_date}}", "format_date was given nothing"),
+            ("{{format_date contact.obj}}", "it got an object"),
+        ] {
+            let data = json!({ "contact": { "at": at, "tz": "soon", "obj": {} } });
+            let err = render(source, data).unwrap_err();
+            assert!(err.contains(words), "{source}: {err}");
+        }
+    }
+
+    #[test]
+    fn format_number_groups_thousands_and_rounds_half_away_from_zero() {
+        let cases = [
+            ("{{format_number 1234567}}", "1,234,567"),
+            ("{{format_number 1234.5}}", "1,234.5"),
+            ("{{format_number 1234.5 2}}", "1,234.50"),
+            ("{{format_number 2.5 0}}", "3"),
+            ("{{format_number 0.125 2}}", "0.13"),
+            ("{{format_number 1.005 2}}", "1.01"),
+            ("{{format_number 999.995 2}}", "1,000.00"),
+            ("{{format_number -1234.567 1}}", "-1,234.6"),
+            ("{{format_number -0.001 2}}", "0.00"),
+            ("{{format_number \"12345.678\" 2}}", "12,345.68"),
+            ("{{format_number \"9007199254740993\"}}", "9,007,199,254,740,993"),
+            ("{{format_number 1234567.891 2 thousands=\".\" decimal=\",\"}}", "1.234.567,89"),
+            ("{{format_number contact.big}}", "1,000,000,000,000,000,000,000"),
+            ("{{format_number contact.tiny 8}}", "0.00000010"),
+            ("[{{format_number contact.nope 2}}]", "[]"),
+        ];
+        for (source, want) in cases {
+            assert_eq!(render(source, json!({ "contact": { "big": 1e21, "tiny": 1e-7 } })).unwrap(), want, "{source}");
+        }
+        for (source, words) in [
+            ("{{format_number \"12abc\"}}", "needs a number; it got the text \"12abc\""),
+            ("{{format_number contact.list}}", "needs a number; it got a list"),
+            ("{{format_number 5 -1}}", "decimals must be a whole number from 0 to 12"),
+            ("{{format_number 5 \"2\"}}", "decimals must be a whole number"),
+            ("{{format_number 5 2 3}}", "format_number was given 3 values"),
+            ("{{format_number 5 thousands=1}}", "`thousands` must be a short text"),
+        ] {
+            let err = render(source, json!({ "contact": { "list": [1] } })).unwrap_err();
+            assert!(err.contains(words), "{source}: {err}");
+        }
+    }
+
+    #[test]
+    fn default_fills_in_missing_null_and_empty_values() {
+        let data = json!({ "contact": { "name": "Ann", "empty": "", "null": null, "zero": 0, "no": false } });
+        for (source, want) in [
+            ("{{default contact.name \"there\"}}", "Ann"),
+            ("{{default contact.missing \"there\"}}", "there"),
+            ("{{default contact.empty \"there\"}}", "there"),
+            ("{{default contact.null \"there\"}}", "there"),
+            ("{{default contact.zero 5}}", "0"),
+            ("{{default contact.no true}}", "false"),
+            ("{{format_number (default contact.missing 1234) 1}}", "1,234.0"),
+        ] {
+            assert_eq!(render(source, data.clone()).unwrap(), want, "{source}");
+        }
+        let err = render("{{default contact.name}}", data).unwrap_err();
+        assert!(err.contains("default was given 1 value; use it as {{default contact.first_name \"there\"}}"), "{err}");
+    }
+
+    #[test]
+    fn url_encode_percent_encodes_query_values() {
+        let data = json!({ "contact": { "email": "a+b@x.com", "q": "a b&c=d/é", "n": 42, "o": { "a": 1 } } });
+        assert_eq!(render("{{url_encode contact.email}}", data.clone()).unwrap(), "a%2Bb%40x.com");
+        assert_eq!(render("{{url_encode contact.q}}", data.clone()).unwrap(), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(render("{{url_encode contact.n}}", data.clone()).unwrap(), "42");
+        assert_eq!(render("[{{url_encode contact.none}}]", data.clone()).unwrap(), "[]");
+        let err = render("{{url_encode contact.o}}", data.clone()).unwrap_err();
+        assert!(err.contains("url_encode needs text or a number; it got an object"), "{err}");
+        let err = render("{{url_encode}}", data).unwrap_err();
+        assert!(err.contains("url_encode was given nothing"), "{err}");
+        // In an HTML body the encoded value is safe as it is.
+        let mut t = Templates::default();
+        t.add("b", "<a href=\"https://x.com/?e={{url_encode contact.email}}\">", Escape::Html).unwrap();
+        assert_eq!(
+            t.render("b", &json!({ "contact": { "email": "a&b@x.com" } }), Escape::Html).unwrap(),
+            "<a href=\"https://x.com/?e=a%26b%40x.com\">"
+        );
+    }
+
+    #[test]
+    fn helper_misuse_is_caught_when_compiling() {
+        let mut t = Templates::default();
+        let err = t.add("a", "{{format_date contact.signed_up_at \"%Q\"}}", Escape::None).unwrap_err();
+        assert!(err.message.contains("is not a date format"), "{err}");
+        // Only the sample contact shows this one: a name is not a number.
+        let err = t.add("b", "Hi {{format_number contact.first_name}}", Escape::None).unwrap_err();
+        assert!(
+            err.message.contains("at line 1, column 4: format_number needs a number; it got the text \"Sam\""),
+            "{err}"
+        );
+        t.add("c", "{{format_date contact.renewal_at \"%B %-d\"}}", Escape::None).unwrap();
     }
 }

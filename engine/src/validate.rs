@@ -7,6 +7,7 @@
 //!    without a wait, durations, time zones, templates, conditions, split weights.
 
 use crate::journey::{Journey, Runtime};
+use crate::library::Library;
 use crate::nodes::trigger::{self, ApiTrigger, EventTrigger, Trigger};
 use crate::nodes::{Build, NODE_TYPES, Node, PORT_FIELDS};
 use crate::pressure::JourneyRules;
@@ -25,19 +26,30 @@ const REQUIRED: &[&str] = &["id", "name", "trigger", "nodes"];
 /// Most nodes a journey may have.
 pub const MAX_NODES: usize = 500;
 
-/// Validate JSON text and build the runnable journey.
+/// Validate JSON text and build the runnable journey, with no template library: a
+/// journey that uses library templates or partials needs [`validate_in`].
 pub fn validate(text: &str) -> Result<Journey, Vec<Problem>> {
+    validate_in(text, &Library::new())
+}
+
+/// Validate JSON text and build the runnable journey against a template library.
+pub fn validate_in(text: &str, library: &Library) -> Result<Journey, Vec<Problem>> {
     match serde_json::from_str::<Value>(text) {
-        Ok(value) => validate_value(value),
+        Ok(value) => validate_value_in(value, library),
         Err(e) => Err(vec![malformed(&e)]),
     }
 }
 
-/// Validate an already-parsed JSON document (the API's request body).
+/// Validate an already-parsed JSON document (the API's request body), with no template library.
 pub fn validate_value(value: Value) -> Result<Journey, Vec<Problem>> {
+    validate_value_in(value, &Library::new())
+}
+
+/// Validate an already-parsed JSON document against a template library.
+pub fn validate_value_in(value: Value, library: &Library) -> Result<Journey, Vec<Problem>> {
     let mut problems = Vec::new();
     let parts = parse_parts(value, &mut problems);
-    let journey = check(parts, &mut problems);
+    let journey = check(parts, library, &mut problems);
     match journey {
         Some(j) if problems.is_empty() => Ok(j),
         _ => Err(sorted(problems)),
@@ -88,7 +100,7 @@ pub fn parse(text: &str) -> Result<Workflow, Vec<Problem>> {
 }
 
 /// Build a journey from typed definitions (all structural checks already passed).
-pub fn compile(workflow: Workflow) -> Result<Journey, Vec<Problem>> {
+pub fn compile(workflow: Workflow, library: &Library) -> Result<Journey, Vec<Problem>> {
     let mut problems = Vec::new();
     let parts = Parts {
         schema: workflow.schema,
@@ -102,13 +114,13 @@ pub fn compile(workflow: Workflow) -> Result<Journey, Vec<Problem>> {
         opaque: HashSet::new(),
         layout: Some(workflow.layout),
     };
-    match check(parts, &mut problems) {
+    match check(parts, library, &mut problems) {
         Some(j) if problems.is_empty() => Ok(j),
         _ => Err(sorted(problems)),
     }
 }
 
-fn malformed(e: &serde_json::Error) -> Problem {
+pub(crate) fn malformed(e: &serde_json::Error) -> Problem {
     let what = e.to_string();
     let message = match what.find(" at line ") {
         Some(i) => what[..i].to_string(),
@@ -147,7 +159,11 @@ fn field<T: DeserializeOwned>(
 }
 
 /// Turn a serde error into a problem with a pointer below `base`.
-fn serde_problem(base: &str, node: Option<&str>, e: serde_path_to_error::Error<serde_json::Error>) -> Problem {
+pub(crate) fn serde_problem(
+    base: &str,
+    node: Option<&str>,
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> Problem {
     let pointer = crate::problem::path_pointer(base, e.path());
     let inner = e.inner().to_string();
     let inner = match inner.find(" at line ") {
@@ -362,7 +378,7 @@ pub fn is_slug(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
-fn check(parts: Parts, problems: &mut Vec<Problem>) -> Option<Journey> {
+fn check(parts: Parts, library: &Library, problems: &mut Vec<Problem>) -> Option<Journey> {
     if let Some(id) = &parts.id
         && !is_slug(id)
     {
@@ -429,7 +445,7 @@ fn check(parts: Parts, problems: &mut Vec<Problem>) -> Option<Journey> {
     }
 
     // Each node into its runtime form.
-    let mut templates = Templates::default();
+    let mut templates = Templates::new(library.clone(), timezone.unwrap_or(chrono_tz::Tz::UTC));
     let mut runtime = Vec::with_capacity(parts.nodes.len());
     for (i, node) in parts.nodes.iter().enumerate() {
         let mut cx = Build::new(format!("/nodes/{}", parts.positions[i]), Some(node.id().to_string()), problems);
