@@ -110,6 +110,14 @@ fn every_example_references_the_schema() {
         let want = if name.ends_with(".test.json") { "./test.schema.json" } else { "./schema.json" };
         assert_eq!(doc["$schema"], json!(want), "{name}");
     }
+    let mut templates = 0;
+    for entry in std::fs::read_dir(root().join("workflows/templates")).unwrap() {
+        let path = entry.unwrap().path();
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(doc["$schema"], json!("../template.schema.json"), "{}", path.display());
+        templates += 1;
+    }
+    assert!(templates >= 3, "the examples have a template library");
 }
 
 #[test]
@@ -244,4 +252,83 @@ fn bench_delivers_webhooks_over_http_and_reports_the_rate_and_latency() {
     let (p50, p99) =
         (report["webhook_latency_p50_ms"].as_f64().unwrap(), report["webhook_latency_p99_ms"].as_f64().unwrap());
     assert!(p50 <= p99, "{report}");
+}
+
+/// Copy a folder (one level of subfolders) into `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn validate_reports_a_broken_template_file_and_every_journey_that_uses_it() {
+    let out = kairos(&["validate", "--format", "json", "tests/fixtures/broken-library"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    let problems = |file: &str| -> Vec<(String, String, Option<String>, String)> {
+        let entry = report.as_array().unwrap().iter().find(|e| e["file"].as_str().unwrap().ends_with(file));
+        let entry = entry.unwrap_or_else(|| panic!("{file} is in the report: {report}"));
+        entry["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+                (s("code"), s("pointer"), p["node"].as_str().map(str::to_string), s("message"))
+            })
+            .collect()
+    };
+    let footer = problems("templates/footer.json");
+    assert_eq!((footer[0].0.as_str(), footer[0].1.as_str()), ("invalid_template", "/content"));
+    assert!(footer[0].3.contains("does not compile at line 1, column 50"), "{footer:?}");
+    let misnamed = problems("templates/misnamed.json");
+    assert_eq!((misnamed[0].0.as_str(), misnamed[0].1.as_str()), ("invalid_id", "/id"));
+    let welcome_email = problems("templates/welcome-email.json");
+    assert_eq!((welcome_email[0].0.as_str(), welcome_email[0].1.as_str()), ("invalid_template", "/message/body"));
+    assert!(welcome_email[0].3.contains("the template `footer` has problems of its own"), "{welcome_email:?}");
+    // The journey's problems are at its nodes, never left for send time.
+    let journey = problems("broken-library/welcome.json");
+    let at: Vec<(&str, &str, Option<&str>)> =
+        journey.iter().map(|(c, p, n, _)| (c.as_str(), p.as_str(), n.as_deref())).collect();
+    assert_eq!(
+        at,
+        [
+            ("invalid_template", "/nodes/0/message/template", Some("send_welcome")),
+            ("invalid_template", "/nodes/1/message/body", Some("send_tips")),
+        ]
+    );
+    assert!(journey[0].3.contains("the template `welcome-email` cannot be used: its `body`"), "{journey:?}");
+
+    // Fixed, the same folder validates, is canonical after fmt, and its journey renders the partial.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("tests/fixtures/broken-library"), dir.path());
+    let templates = dir.path().join("templates");
+    std::fs::remove_file(templates.join("misnamed.json")).unwrap();
+    let footer = std::fs::read_to_string(templates.join("footer.json")).unwrap();
+    std::fs::write(templates.join("footer.json"), footer.replace("VIP.</p>", "VIP.{{/if}}</p>")).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let out = kairos(&["validate", path]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("3 file(s) checked, all valid"), "{}", stdout(&out));
+    assert!(kairos(&["fmt", path]).status.success());
+    assert!(kairos(&["fmt", "--check", path]).status.success());
+    let contact = dir.path().join("contact.json");
+    std::fs::write(&contact, r#"{ "id": "c1", "attributes": { "email": "a@example.com", "vip": true } }"#).unwrap();
+    let events = dir.path().join("events.json");
+    std::fs::write(&events, r#"[ { "at": "0s", "name": "signed_up" } ]"#).unwrap();
+    let journey = dir.path().join("welcome.json");
+    let args = ["simulate", journey.to_str().unwrap(), "--contact", contact.to_str().unwrap()];
+    let out = kairos(&[&args[..], &["--events", events.to_str().unwrap(), "--format", "json"]].concat());
+    assert!(out.status.success(), "{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    let sim: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sim["sends"][0]["message"]["body"], "<p>Hi there</p><p>Thanks for being a VIP.</p>");
+    assert_eq!(sim["sends"][1]["message"]["body"], "<p>Tip one.</p><p>Thanks for being a VIP.</p>");
 }

@@ -1,35 +1,74 @@
-//! Finding journey files on disk.
+//! Finding journey and template files on disk.
+//!
+//! A folder of journeys keeps its template library in `templates/` beside the journeys
+//! (`workflows/templates/<id>.json`): a journey is checked, tested and simulated against
+//! the templates of the `templates/` folder next to it.
 
 use anyhow::{Context, bail};
+use kairos_engine::Problem;
+use kairos_engine::library::{self, Library};
+use kairos_engine::problem::Kind;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Whether a file name is a journey (not a test file or a schema).
+/// The name of the folder holding a template library.
+pub const TEMPLATES_DIR: &str = "templates";
+
+/// Whether a file name is a journey (not a test file, a schema or a template).
 pub fn is_journey(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
-    name.ends_with(".json") && !name.ends_with(".test.json") && !name.ends_with("schema.json")
+    name.ends_with(".json") && !name.ends_with(".test.json") && !name.ends_with("schema.json") && !is_template(path)
 }
 
-/// The journey files named by `paths`: files as given, folders searched recursively, sorted.
-pub fn journeys(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// Whether a file is a template: a `.json` file (not a schema) in a `templates/` folder.
+pub fn is_template(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    let in_templates = path.parent().and_then(Path::file_name).is_some_and(|d| d == TEMPLATES_DIR);
+    in_templates && name.ends_with(".json") && !name.ends_with("schema.json")
+}
+
+/// The journey and template files named by `paths`: files as given, folders searched
+/// recursively (a `templates/` folder holds templates), each list sorted.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub journeys: Vec<PathBuf>,
+    pub templates: Vec<PathBuf>,
+}
+
+pub fn find(paths: &[PathBuf]) -> anyhow::Result<Found> {
+    let mut found = Found::default();
     for path in paths {
         let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
         if meta.is_dir() {
-            collect(path, &mut out)?;
+            collect(path, &mut found)?;
+        } else if is_template(path) {
+            found.templates.push(path.clone());
         } else {
-            out.push(path.clone());
+            found.journeys.push(path.clone());
         }
     }
-    if out.is_empty() {
+    if found.journeys.is_empty() && found.templates.is_empty() {
         bail!(
             "no journey files (*.json) found in {}",
             paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
-    Ok(out)
+    Ok(found)
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+/// The journey files named by `paths` (templates are left out).
+pub fn journeys(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let found = find(paths)?;
+    if found.journeys.is_empty() {
+        bail!(
+            "no journey files (*.json) found in {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(found.journeys)
+}
+
+fn collect(dir: &Path, found: &mut Found) -> anyhow::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .map(|e| e.map(|e| e.path()))
@@ -37,9 +76,11 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            collect(&path, out)?;
+            collect(&path, found)?;
+        } else if is_template(&path) {
+            found.templates.push(path);
         } else if is_journey(&path) {
-            out.push(path);
+            found.journeys.push(path);
         }
     }
     Ok(())
@@ -51,6 +92,93 @@ pub fn test_file_of(journey: &Path) -> PathBuf {
     journey.with_file_name(format!("{stem}.test.json"))
 }
 
+/// The template library folder of a journey: `templates/` beside it.
+pub fn templates_dir_of(journey: &Path) -> PathBuf {
+    match journey.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(TEMPLATES_DIR),
+        _ => PathBuf::from(TEMPLATES_DIR),
+    }
+}
+
 pub fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// A template library read from a folder: the library, and each file with its problems.
+#[derive(Debug, Default, Clone)]
+pub struct LocalLibrary {
+    pub library: Library,
+    /// Every template file, in name order, with its problems (empty when valid).
+    pub files: Vec<(PathBuf, Vec<Problem>)>,
+    /// The valid templates by id, with their file.
+    pub valid: BTreeMap<String, (PathBuf, library::Template)>,
+}
+
+/// Read the templates of `dir` (`<id>.json` files; a missing folder is an empty library).
+/// Each file is checked on its own and against the others: every partial and layout a
+/// template uses must be in the folder.
+pub fn load_library(dir: &Path) -> anyhow::Result<LocalLibrary> {
+    let mut out = LocalLibrary::default();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    let mut paths: Vec<PathBuf> = entries
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .into_iter()
+        .filter(|p| p.is_file() && is_template(p))
+        .collect();
+    paths.sort();
+    let mut problems_of: Vec<Vec<Problem>> = Vec::new();
+    for file in &paths {
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let problems = match library::validate(&read(file)?) {
+            Ok(t) if t.id != stem => vec![Problem::new(
+                Kind::InvalidId,
+                "/id",
+                format!(
+                    "the id `{}` must be the file's name: rename the file to `{}.json` or the id to `{stem}`",
+                    t.id, t.id
+                ),
+            )],
+            Ok(t) => {
+                out.library.insert(t.clone());
+                out.valid.insert(stem.clone(), (file.clone(), t));
+                vec![]
+            }
+            Err(problems) => problems,
+        };
+        if !problems.is_empty() {
+            out.library.insert_broken(stem, format!("see {}", file.display()));
+        }
+        problems_of.push(problems);
+    }
+    let mut cross = out.library.check();
+    for (file, mut problems) in paths.into_iter().zip(problems_of) {
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        if problems.is_empty() {
+            problems = cross.remove(stem).unwrap_or_default();
+        }
+        out.files.push((file, problems));
+    }
+    Ok(out)
+}
+
+/// Template libraries by folder, each read once.
+#[derive(Default)]
+pub struct Libraries(BTreeMap<PathBuf, LocalLibrary>);
+
+impl Libraries {
+    /// The library of the journey `file`.
+    pub fn of(&mut self, journey: &Path) -> anyhow::Result<&LocalLibrary> {
+        self.at(&templates_dir_of(journey))
+    }
+
+    /// The library in the folder `dir`.
+    pub fn at(&mut self, dir: &Path) -> anyhow::Result<&LocalLibrary> {
+        if !self.0.contains_key(dir) {
+            let lib = load_library(dir)?;
+            self.0.insert(dir.to_path_buf(), lib);
+        }
+        Ok(&self.0[dir])
+    }
 }

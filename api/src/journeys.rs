@@ -1,24 +1,44 @@
-//! `kairos validate | fmt | test | simulate | schema`: journey files on disk.
+//! `kairos validate | fmt | test | simulate | schema`: journey files on disk, and the
+//! template library beside them (`templates/<id>.json`).
 
-use crate::files::{journeys, read, test_file_of};
+use crate::files::{Libraries, find, journeys, read, test_file_of};
 use anyhow::Context;
 use kairos_engine::simulate::{Scenario, TimedEvent};
 use kairos_engine::validate as check;
-use kairos_engine::{Contact, Problem, journey_test, schema};
+use kairos_engine::{Contact, Problem, journey_test, library, schema};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Returns Ok(true) when every file is valid.
+/// Returns Ok(true) when every file is valid: each journey against the templates beside
+/// it, and each template file (on its own and against the rest of its library).
 pub fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<bool> {
-    let files = journeys(paths)?;
-    let mut all_ok = true;
-    let mut report = Vec::new();
-    for file in &files {
-        let problems = match check::validate(&read(file)?) {
+    let found = find(paths)?;
+    let mut libraries = Libraries::default();
+    let mut checked: Vec<(PathBuf, Vec<Problem>)> = Vec::new();
+    for file in &found.journeys {
+        let library = &libraries.of(file)?.library;
+        let problems = match check::validate_in(&read(file)?, library) {
             Ok(_) => vec![],
             Err(problems) => problems,
         };
+        checked.push((file.clone(), problems));
+    }
+    for file in &found.templates {
+        let problems = libraries
+            .at(file.parent().unwrap_or(Path::new(".")))?
+            .files
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default();
+        checked.push((file.clone(), problems));
+    }
+    let mut all_ok = true;
+    let mut report = Vec::new();
+    let count = checked.len();
+    for (file, problems) in checked {
+        let file = &file;
         all_ok &= problems.is_empty();
         if as_json {
             report.push(json!({ "file": file, "valid": problems.is_empty(), "problems": problems }));
@@ -29,7 +49,7 @@ pub fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<bool> {
     if as_json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{} file(s) checked, {}", files.len(), if all_ok { "all valid" } else { "some with problems" });
+        println!("{count} file(s) checked, {}", if all_ok { "all valid" } else { "some with problems" });
     }
     Ok(all_ok)
 }
@@ -45,21 +65,26 @@ fn print_problems(file: &Path, problems: &[Problem]) {
     }
 }
 
-/// Returns Ok(true) when every file is (now) canonical.
+/// Returns Ok(true) when every file (journeys and templates) is (now) canonical.
 pub fn fmt(paths: &[PathBuf], check: bool) -> anyhow::Result<bool> {
-    let files = journeys(paths)?;
+    let found = find(paths)?;
+    let files: Vec<&PathBuf> = found.journeys.iter().chain(&found.templates).collect();
     let mut ok = true;
-    for file in &files {
+    for &file in &files {
         let text = read(file)?;
-        let workflow = match check::parse(&text) {
-            Ok(w) => w,
+        let parsed = if found.templates.contains(file) {
+            library::parse(&text).map(|t| t.to_canonical())
+        } else {
+            check::parse(&text).map(|w| w.to_canonical())
+        };
+        let canonical = match parsed {
+            Ok(c) => c,
             Err(problems) => {
                 print_problems(file, &problems);
                 ok = false;
                 continue;
             }
         };
-        let canonical = workflow.to_canonical();
         if canonical == text {
             continue;
         }
@@ -80,9 +105,10 @@ pub fn fmt(paths: &[PathBuf], check: bool) -> anyhow::Result<bool> {
 /// Returns Ok(true) when every journey is valid and every test passes.
 pub fn test(paths: &[PathBuf]) -> anyhow::Result<bool> {
     let files = journeys(paths)?;
+    let mut libraries = Libraries::default();
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in &files {
-        let journey = match check::validate(&read(file)?) {
+        let journey = match check::validate_in(&read(file)?, &libraries.of(file)?.library) {
             Ok(j) => j,
             Err(problems) => {
                 print_problems(file, &problems);
@@ -148,7 +174,8 @@ pub struct SimulateOptions {
 
 pub fn simulate(file: &Path, contact: &Path, events: Option<&Path>, options: SimulateOptions) -> anyhow::Result<bool> {
     let SimulateOptions { start, horizon, delivery, json: as_json } = options;
-    let journey = match check::validate(&read(file)?) {
+    let library = crate::files::load_library(&crate::files::templates_dir_of(file))?.library;
+    let journey = match check::validate_in(&read(file)?, &library) {
         Ok(j) => j,
         Err(problems) => {
             print_problems(file, &problems);
@@ -194,7 +221,11 @@ pub fn simulate(file: &Path, contact: &Path, events: Option<&Path>, options: Sim
 
 pub fn schema(dir: &Path, check: bool) -> anyhow::Result<bool> {
     let mut ok = true;
-    for (name, content) in [("schema.json", schema::workflow()), ("test.schema.json", schema::test_file())] {
+    for (name, content) in [
+        ("schema.json", schema::workflow()),
+        ("test.schema.json", schema::test_file()),
+        ("template.schema.json", schema::template_file()),
+    ] {
         let path = dir.join(name);
         let current = std::fs::read_to_string(&path).unwrap_or_default();
         if current == content {

@@ -7,11 +7,17 @@
 //! A journey's tests (`<id>.test.json` beside it) travel with it: `push` uploads them,
 //! `pull` writes the server's beside the journey (the text as it was saved). A test
 //! file is compared as JSON, so its formatting alone is never a difference either.
+//!
+//! The template library (`templates/<id>.json` beside the journeys) travels too: `push`
+//! saves each template that differs from the server's latest version (before the
+//! journeys, which are checked against it), `pull` writes the server's templates to
+//! `DIR/templates/`, and `diff` lists the templates that differ.
 
 use crate::files;
 use anyhow::{Context, bail};
 use clap::Args;
 use kairos_engine::Problem;
+use kairos_engine::library::{self, Template};
 use kairos_engine::problem::Kind;
 use kairos_engine::validate as check;
 use reqwest::{Method, StatusCode};
@@ -67,9 +73,32 @@ pub struct DiffArgs {
 /// Ok(false) when a file or the server refused one.
 pub fn push(args: PushArgs) -> anyhow::Result<bool> {
     let client = Client::new(&args.server)?;
-    let locals = load_local(&files::journeys(std::slice::from_ref(&args.dir))?)?;
+    let found = files::find(std::slice::from_ref(&args.dir))?;
+    let mut libraries = files::Libraries::default();
+    let templates = local_templates(&found, &mut libraries)?;
+    let locals = load_local(&found.journeys, &mut libraries)?;
     runtime()?.block_on(async {
         let (mut pushed, mut refused) = (0, 0);
+        for (file, template) in &templates {
+            match template {
+                Err(problems) => {
+                    refused += 1;
+                    println!("{}: refused, {} problem(s); nothing pushed", file.display(), problems.len());
+                    for p in problems {
+                        println!("  {p}");
+                    }
+                }
+                Ok(t) => {
+                    let (line, ok) = push_template(&client, t).await?;
+                    println!("template {}: {line}", t.id);
+                    if ok {
+                        pushed += 1;
+                    } else {
+                        refused += 1;
+                    }
+                }
+            }
+        }
         for local in &locals {
             match local {
                 Local::Invalid { file, problems, .. } => {
@@ -94,9 +123,123 @@ pub fn push(args: PushArgs) -> anyhow::Result<bool> {
                 }
             }
         }
-        println!("{pushed} journey(s) pushed, {refused} refused");
+        println!("{pushed} journey(s) and template(s) pushed, {refused} refused");
         Ok(refused == 0)
     })
+}
+
+/// Every template file of the libraries the journeys use and of the folders given: each
+/// with the template, or its problems (on its own or with the rest of its library).
+fn local_templates(
+    found: &files::Found,
+    libraries: &mut files::Libraries,
+) -> anyhow::Result<Vec<(PathBuf, Result<Template, Vec<Problem>>)>> {
+    let mut dirs: BTreeSet<PathBuf> = found.journeys.iter().map(|j| files::templates_dir_of(j)).collect();
+    dirs.extend(found.templates.iter().filter_map(|t| t.parent().map(Path::to_path_buf)));
+    let mut out = Vec::new();
+    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for dir in dirs {
+        let lib = libraries.at(&dir)?;
+        for (file, problems) in &lib.files {
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+            let result = match (problems.is_empty(), lib.valid.get(&stem)) {
+                (true, Some((_, t))) => match seen.get(&t.id) {
+                    Some(other) => Err(vec![Problem::new(
+                        Kind::InvalidId,
+                        "/id",
+                        format!(
+                            "the id `{}` is already used by {}; each template needs its own id",
+                            t.id,
+                            other.display()
+                        ),
+                    )]),
+                    None => {
+                        seen.insert(t.id.clone(), file.clone());
+                        Ok(t.clone())
+                    }
+                },
+                _ => Err(problems.clone()),
+            };
+            out.push((file.clone(), result));
+        }
+    }
+    Ok(out)
+}
+
+/// The server's latest version of a template as a template (from `GET /v1/templates/{id}`).
+fn remote_template(detail: &Value) -> Option<Template> {
+    let mut doc = serde_json::Map::new();
+    for key in ["id", "name", "description", "kind", "message", "content"] {
+        if let Some(v) = detail.get(key).filter(|v| !v.is_null()) {
+            doc.insert(key.to_string(), v.clone());
+        }
+    }
+    let version = detail.get("version")?.as_u64()? as u32;
+    library::from_document(&Value::Object(doc).to_string(), version).ok()
+}
+
+/// Create or save one template: (the report line, whether it worked).
+async fn push_template(client: &Client, t: &Template) -> anyhow::Result<(String, bool)> {
+    let path = format!("/v1/templates/{}", t.id);
+    let body: Value = serde_json::from_str(&t.to_document())?;
+    let remote = match client.json::<Value>(Method::GET, &path, None).await? {
+        Ok(detail) => Some(detail),
+        Err(r) if r.status == StatusCode::NOT_FOUND => None,
+        Err(r) => return Ok((format!("refused by the server: {r}"), false)),
+    };
+    let version = |text: &str| -> Option<u64> { serde_json::from_str::<Value>(text).ok()?.get("version")?.as_u64() };
+    match remote {
+        Some(detail) if remote_template(&detail).is_some_and(|r| r.to_document() == t.to_document()) => {
+            let v = detail.get("version").and_then(Value::as_u64).unwrap_or_default();
+            Ok((format!("unchanged (version {v})"), true))
+        }
+        Some(_) => match client.call(Method::PUT, &path, Some(&body)).await? {
+            Ok((_, text)) => Ok((format!("saved as version {}", version(&text).unwrap_or_default()), true)),
+            Err(r) => Ok((format!("refused by the server: {r}"), false)),
+        },
+        None => match client.call(Method::POST, "/v1/templates", Some(&body)).await? {
+            Ok((_, text)) => Ok((format!("created (version {})", version(&text).unwrap_or_default()), true)),
+            Err(r) => Ok((format!("refused by the server: {r}"), false)),
+        },
+    }
+}
+
+/// Write each of the server's templates to `DIR/templates/<id>.json`: (written, unchanged, failed).
+async fn pull_templates(client: &Client, dir: &Path) -> anyhow::Result<(usize, usize, usize)> {
+    let ids = client.list_template_ids().await?;
+    let (mut written, mut unchanged, mut failed) = (0, 0, 0);
+    if ids.is_empty() {
+        return Ok((0, 0, 0));
+    }
+    let folder = dir.join(files::TEMPLATES_DIR);
+    std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    for id in ids {
+        let file = folder.join(format!("{id}.json"));
+        let path = format!("/v1/templates/{id}");
+        let template = match client.json::<Value>(Method::GET, &path, None).await? {
+            Ok(detail) => remote_template(&detail),
+            Err(r) => {
+                failed += 1;
+                println!("{}: not written: the server cannot give it: {r}", file.display());
+                continue;
+            }
+        };
+        let Some(template) = template.filter(|_| files::is_template(&file)) else {
+            failed += 1;
+            println!("{}: not written: the server's template does not read as a template file", file.display());
+            continue;
+        };
+        let text = template.to_file().to_canonical();
+        if std::fs::read(&file).is_ok_and(|old| old == text.as_bytes()) {
+            unchanged += 1;
+            println!("{}: unchanged", file.display());
+        } else {
+            std::fs::write(&file, &text).with_context(|| format!("cannot write {}", file.display()))?;
+            written += 1;
+            println!("{}: written", file.display());
+        }
+    }
+    Ok((written, unchanged, failed))
 }
 
 /// Push one valid journey: (the report line, whether everything succeeded).
@@ -219,7 +362,7 @@ pub fn pull(args: PullArgs) -> anyhow::Result<bool> {
     runtime()?.block_on(async {
         let ids = client.list_ids().await?;
         std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
-        let (mut written, mut unchanged, mut failed) = (0, 0, 0);
+        let (mut written, mut unchanged, mut failed) = pull_templates(&client, &args.dir).await?;
         for id in &ids {
             let file = args.dir.join(format!("{id}.json"));
             if !files::is_journey(&file) {
@@ -235,7 +378,8 @@ pub fn pull(args: PullArgs) -> anyhow::Result<bool> {
                     continue;
                 }
             };
-            if let Err(problems) = check::validate(&text) {
+            let library = files::load_library(&args.dir.join(files::TEMPLATES_DIR))?.library;
+            if let Err(problems) = check::validate_in(&text, &library) {
                 failed += 1;
                 println!("{id}: not written: the server's draft is not valid ({} problem(s))", problems.len());
                 for p in &problems {
@@ -275,11 +419,15 @@ pub fn pull(args: PullArgs) -> anyhow::Result<bool> {
 /// Report what `push` would change. Ok(true) when nothing differs.
 pub fn diff(args: DiffArgs) -> anyhow::Result<bool> {
     let client = Client::new(&args.server)?;
-    let locals = load_local(&local_files(&args.dir)?)?;
+    let mut libraries = files::Libraries::default();
+    let journey_files = local_files(&args.dir)?;
+    let found = files::Found { journeys: journey_files.clone(), templates: local_template_files(&args.dir) };
+    let templates = local_templates(&found, &mut libraries)?;
+    let locals = load_local(&journey_files, &mut libraries)?;
     runtime()?.block_on(async {
         let on_server: BTreeSet<String> = client.list_ids().await?.into_iter().collect();
         let mut seen = BTreeSet::new();
-        let (mut differ, mut same) = (0, 0);
+        let (mut differ, mut same) = diff_templates(&client, &templates).await?;
         for local in &locals {
             let journey = match local {
                 Local::Invalid { file, id, problems } => {
@@ -468,13 +616,70 @@ enum Local {
     },
 }
 
-/// Validate each file; a second file with an id already seen is refused.
-fn load_local(paths: &[PathBuf]) -> anyhow::Result<Vec<Local>> {
+/// Report the templates that differ from the server's: (differ, same).
+async fn diff_templates(
+    client: &Client,
+    templates: &[(PathBuf, Result<Template, Vec<Problem>>)],
+) -> anyhow::Result<(usize, usize)> {
+    let on_server: BTreeSet<String> = client.list_template_ids().await?.into_iter().collect();
+    let (mut differ, mut same) = (0, 0);
+    let mut seen = BTreeSet::new();
+    for (file, template) in templates {
+        let t = match template {
+            Ok(t) => t,
+            Err(problems) => {
+                differ += 1;
+                println!("! {}: invalid, push would refuse it ({} problem(s))", file.display(), problems.len());
+                for p in problems {
+                    println!("    {p}");
+                }
+                continue;
+            }
+        };
+        seen.insert(t.id.clone());
+        if !on_server.contains(&t.id) {
+            differ += 1;
+            println!("+ template {}: new, not on the server ({})", t.id, file.display());
+            continue;
+        }
+        let remote = match client.json::<Value>(Method::GET, &format!("/v1/templates/{}", t.id), None).await? {
+            Ok(detail) => remote_template(&detail),
+            Err(_) => None,
+        };
+        match remote {
+            Some(r) if r.to_document() == t.to_document() => same += 1,
+            Some(r) => {
+                differ += 1;
+                let (l, r): (Value, Value) =
+                    (serde_json::from_str(&t.to_document())?, serde_json::from_str(&r.to_document())?);
+                println!("~ template {}: {} changed", t.id, changed_fields(&l, &r).join(", "));
+            }
+            None => {
+                differ += 1;
+                println!("~ template {}: the server's cannot be read; push would replace it", t.id);
+            }
+        }
+    }
+    for id in on_server.difference(&seen) {
+        differ += 1;
+        println!("- template {id}: only on the server");
+    }
+    Ok((differ, same))
+}
+
+/// The template files under `dir` (its `templates/` folders).
+fn local_template_files(dir: &Path) -> Vec<PathBuf> {
+    files::find(&[dir.to_path_buf()]).map(|f| f.templates).unwrap_or_default()
+}
+
+/// Validate each file against its template library; a second file with an id already
+/// seen is refused.
+fn load_local(paths: &[PathBuf], libraries: &mut files::Libraries) -> anyhow::Result<Vec<Local>> {
     let mut first: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut out = Vec::new();
     for file in paths {
         let text = files::read(file)?;
-        match kairos_engine::validate(&text) {
+        match check::validate_in(&text, &libraries.of(file)?.library) {
             Ok(journey) => {
                 let id = journey.id().to_string();
                 if let Some(other) = first.get(&id) {
@@ -726,6 +931,27 @@ impl Client {
         serde_json::from_str(text).with_context(|| {
             format!("unexpected answer from {}{path}; is this a Kairos server of the same version?", self.base)
         })
+    }
+
+    /// Every template id on the server, in id order.
+    async fn list_template_ids(&self) -> anyhow::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                Some(a) => format!("/v1/templates?limit=500&after={a}"),
+                None => "/v1/templates?limit=500".to_string(),
+            };
+            let page: Page = match self.json(Method::GET, &path, None).await? {
+                Ok(p) => p,
+                Err(r) => bail!("cannot list the server's templates: {r}"),
+            };
+            ids.extend(page.data.into_iter().map(|s| s.id));
+            match page.next {
+                Some(n) if Some(&n) != after.as_ref() => after = Some(n),
+                _ => return Ok(ids),
+            }
+        }
     }
 
     /// Every workflow id on the server, in id order.

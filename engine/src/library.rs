@@ -366,6 +366,33 @@ pub fn validate_value(value: Value) -> Result<Template, Vec<Problem>> {
     if problems.is_empty() { Ok(template) } else { Err(problems) }
 }
 
+/// A stored version's document as a template, trusting that it was checked when saved
+/// (no handlebars work: loading a library stays cheap).
+pub fn from_document(text: &str, version: u32) -> Result<Template, Vec<Problem>> {
+    let value = serde_json::from_str::<Value>(text).map_err(|e| vec![malformed(&e)])?;
+    let mut template = check_file(parse_value(value)?)?;
+    template.version = Some(version);
+    Ok(template)
+}
+
+/// The template versions a journey document asks for by number
+/// (`"message": {"template": "welcome", "version": 3}`), whatever else it holds.
+pub fn referenced_versions(journey: &Value) -> Vec<(String, u32)> {
+    let nodes = journey.get("nodes").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let mut out: Vec<(String, u32)> = nodes
+        .iter()
+        .filter_map(|n| {
+            let m = n.get("message")?;
+            let id = m.get("template")?.as_str()?;
+            let v = u32::try_from(m.get("version")?.as_u64()?).ok()?;
+            Some((id.to_string(), v))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The semantic checks that need no handlebars: id, name, sizes, the email layout name.
 fn check_file(file: TemplateFile) -> Result<Template, Vec<Problem>> {
     let mut problems = Vec::new();
@@ -444,7 +471,7 @@ impl std::fmt::Display for Missing {
                 write!(f, "the template `{id}` has no version {version}; its latest is version {latest}")
             }
             Missing::Version { id, version, latest: None } => write!(f, "the template `{id}` has no version {version}"),
-            Missing::Broken { id, why } => write!(f, "the template `{id}` has problems of its own: {why}"),
+            Missing::Broken { id, why } => write!(f, "the template `{id}` has problems of its own ({why})"),
         }
     }
 }
@@ -515,10 +542,10 @@ impl Library {
                 match current {
                     Some(t) if t.version.is_none() => Ok(t),
                     Some(t) => Err(Missing::Version { id: id.to_string(), version: v, latest: t.version }),
-                    None if matches!(self.current.get(id), Some(Entry::Broken(_))) => {
-                        Err(Missing::Broken { id: id.to_string(), why: "see its file".into() })
-                    }
-                    None => Err(Missing::Template(id.to_string())),
+                    None => match self.current.get(id) {
+                        Some(Entry::Broken(why)) => Err(Missing::Broken { id: id.to_string(), why: why.clone() }),
+                        _ => Err(Missing::Template(id.to_string())),
+                    },
                 }
             }
         }

@@ -232,7 +232,7 @@ impl Scheduler {
         let mut live = Vec::with_capacity(versions.len());
         for v in versions {
             let version = v.version;
-            if let Some(journey) = self.compile(v) {
+            if let Some(journey) = self.compile(self.store.reader(), v).await? {
                 live.push(LiveJourney { version, journey });
             }
         }
@@ -242,12 +242,19 @@ impl Scheduler {
         Ok(())
     }
 
-    fn compile(&self, v: VersionRecord) -> Option<Arc<Journey>> {
+    /// A published version compiled with the template versions it pinned, from the cache
+    /// or (the first time) built and cached.
+    async fn compile<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        v: VersionRecord,
+    ) -> Result<Option<Arc<Journey>>, store::Error> {
         let key = (v.workflow_id.clone(), v.version);
-        if let Some(j) = self.journeys.read().ok()?.get(&key) {
-            return Some(j.clone());
+        if let Some(j) = self.journeys.read().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(Some(j));
         }
-        match crate::validate::validate(&v.definition) {
+        let library = store::pinned_library(db, &v.workflow_id, v.version).await?;
+        Ok(match crate::validate::validate_in(&v.definition, &library) {
             Ok(j) => {
                 let j = Arc::new(j.with_links(self.config.links.clone()));
                 if let Ok(mut cache) = self.journeys.write() {
@@ -256,10 +263,11 @@ impl Scheduler {
                 Some(j)
             }
             Err(problems) => {
-                tracing::error!(workflow = %v.workflow_id, version = v.version, problems = problems.len(), "Published version no longer validates; its runs cannot step");
+                let first = problems.first().map(ToString::to_string).unwrap_or_default();
+                tracing::error!(workflow = %v.workflow_id, version = v.version, problems = problems.len(), first = %first, "Published version no longer validates; its runs cannot step");
                 None
             }
-        }
+        })
     }
 
     /// A published version, from the cache or the store.
@@ -272,7 +280,10 @@ impl Scheduler {
         if let Some(j) = self.journeys.read().ok().and_then(|c| c.get(&(workflow.to_string(), version)).cloned()) {
             return Ok(Some(j));
         }
-        Ok(store::get_version(db, workflow, version).await?.and_then(|v| self.compile(v)))
+        match store::get_version(db, workflow, version).await? {
+            Some(v) => self.compile(db, v).await,
+            None => Ok(None),
+        }
     }
 
     /// The journeys (`id v<version>`) loaded here whose send nodes name `provider`: every

@@ -1,7 +1,9 @@
-//! JSON Schemas generated from the Rust types, committed as `workflows/schema.json`
-//! and `workflows/test.schema.json` (checked to be current in CI by `kairos schema --check`).
+//! JSON Schemas generated from the Rust types, committed as `workflows/schema.json`,
+//! `workflows/test.schema.json` and `workflows/template.schema.json` (checked to be
+//! current in CI by `kairos schema --check`).
 
 use crate::journey_test::TestFile;
+use crate::library::TemplateFile;
 use crate::workflow::Workflow;
 
 fn pretty(schema: schemars::Schema) -> String {
@@ -18,4 +20,9 @@ pub fn workflow() -> String {
 /// The schema of a journey test file.
 pub fn test_file() -> String {
     pretty(schemars::schema_for!(TestFile))
+}
+
+/// The schema of a template file (`templates/<id>.json`).
+pub fn template_file() -> String {
+    pretty(schemars::schema_for!(TemplateFile))
 }

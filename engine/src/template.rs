@@ -156,6 +156,11 @@ impl Templates {
         }
     }
 
+    /// Templates resolving partials from `library`, dates in UTC by default.
+    pub fn with_library(library: Library) -> Templates {
+        Templates::new(library, Tz::UTC)
+    }
+
     pub fn library(&self) -> &Library {
         &self.library
     }
@@ -259,6 +264,7 @@ impl Templates {
                     "`{example}` uses the {what} `{id}`, which is not in the template library"
                 )));
             }
+            Err(e @ Missing::Broken { .. }) => return Err(Error::invalid(e.to_string())),
             Err(other) => return Err(Error::missing(other.to_string())),
         };
         let content = match (&template.body, block) {

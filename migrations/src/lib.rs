@@ -11,6 +11,7 @@ mod m20261203_000001_outbox_failed;
 mod m20261210_000001_providers;
 mod m20261211_000001_delivery;
 mod m20261212_000001_consent;
+mod m20261211_000001_templates;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000001_providers::Migration),
             Box::new(m20261211_000001_delivery::Migration),
             Box::new(m20261212_000001_consent::Migration),
+            Box::new(m20261211_000001_templates::Migration),
         ]
     }
 }

@@ -23,6 +23,7 @@ pub mod subscriptions;
 pub mod suppressions;
 pub mod topics;
 pub mod unsubscribe;
+pub mod templates;
 pub mod workflows;
 
 use serde::Deserialize;
@@ -57,6 +58,7 @@ fn v1(cfg: &mut ServiceConfig) {
     topics::configure(cfg);
     subscriptions::configure(cfg);
     suppressions::configure(cfg);
+    templates::configure(cfg);
 }
 
 /// Default and largest page sizes of list routes.

@@ -533,9 +533,11 @@ pub async fn simulate_workflow(
     let mut request = body.into_inner().into_inner();
     let doc = document(&state, &id, request.definition.take()).await?.ok_or(SimulateError::NotFound(id))?;
     let stored = store::get_delivery_settings(state.store().reader()).await?.settings;
+    let library = crate::routes::templates::library_for(&state, &doc).await?;
     // Validating and simulating are CPU work (a simulation may take up to 100,000 steps).
     let outcome = tokio::task::spawn_blocking(move || {
-        let journey = kairos_engine::validate_value(doc).map_err(SimulateError::InvalidWorkflow)?;
+        let journey =
+            kairos_engine::validate::validate_value_in(doc, &library).map_err(SimulateError::InvalidWorkflow)?;
         let api_trigger = matches!(journey.workflow().trigger, kairos_engine::nodes::trigger::Trigger::Api(_));
         let scenario = request.scenario(api_trigger, stored).map_err(SimulateError::InvalidScenario)?;
         let sim = kairos_engine::simulate::simulate(&journey, &scenario, "").map_err(|errors| {
@@ -722,7 +724,8 @@ pub async fn preview_send(
             return Err(PreviewError::InvalidNode { node, problems: vec![problem] });
         }
     };
-    let mut templates = Templates::default();
+    let library = crate::routes::templates::library_for(&state, &doc).await?;
+    let mut templates = Templates::with_library(library);
     let mut problems = Vec::new();
     send.build(&mut Build::new(pointer.clone(), Some(node.clone()), &mut problems), &mut templates);
     if !problems.is_empty() {

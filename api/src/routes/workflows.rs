@@ -9,6 +9,7 @@
 
 use crate::problem::{ApiProblem, ProblemItem};
 use crate::routes::page_limit;
+use crate::routes::templates::library_for;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -154,10 +155,13 @@ pub struct WorkflowDetail {
 
 /// Every problem of a draft: the format's, or else the sends naming a topic the
 /// workspace does not have.
-async fn draft_problems(state: &AppState, draft: &Value) -> Result<Vec<Problem>, store::Error> {
-    match kairos_engine::validate_value(draft.clone()) {
-        Ok(journey) => topic_problems(state.store().reader(), &journey).await,
-        Err(problems) => Ok(problems),
+/// The problems of a draft against the workspace's template library and topics, and
+/// the template versions it would pin when it has none.
+async fn draft_problems(state: &AppState, draft: &Value) -> Result<(Vec<Problem>, Option<Vec<(String, u32)>>), store::Error> {
+    let library = library_for(state, draft).await?;
+    match kairos_engine::validate::validate_value_in(draft.clone(), &library) {
+        Ok(journey) => Ok((topic_problems(state.store().reader(), &journey).await?, Some(journey.template_pins()))),
+        Err(problems) => Ok((problems, None)),
     }
 }
 
@@ -176,13 +180,18 @@ async fn topic_problems<C: sea_orm::ConnectionTrait>(
 
 async fn detail_of(state: &AppState, r: WorkflowRecord) -> Result<WorkflowDetail, store::Error> {
     let summary = summary_of(state, &r).await?;
-    let problems = problem_items(&draft_problems(state, &r.draft).await?);
+    let (problems, pins) = draft_problems(state, &r.draft).await?;
+    let problems = problem_items(&problems);
     let latest = match r.latest_version {
         0 => None,
         n => store::get_version(state.store().reader(), &r.id, n).await?,
     };
+    // A template edited since the latest version counts: publishing would pin its new version.
     let unpublished_changes = match (latest, kairos_engine::validate::parse(&r.draft.to_string())) {
-        (Some(v), Ok(draft)) => draft.to_canonical() != v.definition,
+        (Some(v), Ok(draft)) if draft.to_canonical() == v.definition => match pins {
+            Some(pins) => pins != store::get_pins(state.store().reader(), &v.workflow_id, v.version).await?,
+            None => false,
+        },
         _ => true,
     };
     Ok(WorkflowDetail { summary, draft: r.draft, valid: problems.is_empty(), problems, unpublished_changes })
@@ -642,7 +651,7 @@ pub async fn validate_workflow(
 ) -> Result<web::Json<ValidationReport>, ValidateWorkflowError> {
     let id = path.into_inner();
     let record = store::get_workflow(state.store().reader(), &id).await?.ok_or(ValidateWorkflowError::NotFound(id))?;
-    let problems = problem_items(&draft_problems(&state, &record.draft).await?);
+    let problems = problem_items(&draft_problems(&state, &record.draft).await?.0);
     Ok(web::Json(ValidationReport { valid: problems.is_empty(), problems }))
 }
 
@@ -666,6 +675,8 @@ pub enum PublishError {
     Invalid(Vec<Problem>),
     #[error("the draft changed while it was being published; publish again")]
     DraftChanged,
+    #[error("the template(s) {} were deleted while the journey was being published; publish again", .0.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))]
+    TemplatesDeleted(Vec<String>),
     #[error(transparent)]
     Unexpected(#[from] store::Error),
 }
@@ -675,7 +686,7 @@ impl ApiProblem for PublishError {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::DraftChanged => StatusCode::CONFLICT,
+            Self::DraftChanged | Self::TemplatesDeleted(_) => StatusCode::CONFLICT,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -684,6 +695,7 @@ impl ApiProblem for PublishError {
             Self::NotFound(_) => "not_found",
             Self::Invalid(_) => "invalid_workflow",
             Self::DraftChanged => "draft_changed",
+            Self::TemplatesDeleted(_) => "templates_changed",
             Self::Unexpected(_) => "internal",
         }
     }
@@ -739,6 +751,8 @@ enum Publication {
     DraftChanged,
     /// Sends name topics the workspace does not have.
     UnknownTopics(Vec<Problem>),
+    /// Templates the journey uses were deleted since it was validated.
+    TemplatesDeleted(Vec<String>),
     /// The live version already has exactly this definition.
     Unchanged(store::VersionRecord),
     New(store::VersionRecord),
@@ -746,8 +760,12 @@ enum Publication {
 
 /// Publish the draft as the next immutable version and make it live (also when the
 /// workflow was paused or archived). Its canonical text is stored, byte for byte what
-/// `kairos fmt` writes. Publishing a draft identical to the live version creates no new
-/// version: the answer is 200 with the live one.
+/// `kairos fmt` writes, with the template versions it uses pinned: each message template
+/// at its `version`, or its latest now, and the latest of each partial and layout.
+/// Templates are checked now (missing, wrong kind or channel, not compiling, failing for
+/// a sample contact: `invalid_workflow` with the node's pointer), never at send time.
+/// Publishing a draft identical to the live version, with the same template versions,
+/// creates no new version: the answer is 200 with the live one.
 #[utoipa::path(
     tag = "workflows",
     params(("id" = String, Path, description = "Workflow id")),
@@ -757,7 +775,7 @@ enum Publication {
         (status = 200, description = "The draft is the live version already", body = PublishedVersion),
         (status = 401, description = "Missing or invalid API key", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow (`not_found`)", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The draft was saved again meanwhile (`draft_changed`)", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The draft was saved again meanwhile (`draft_changed`), or a template it uses was deleted meanwhile (`templates_changed`)", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "The draft is not valid (`invalid_workflow`); `errors` lists every problem", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 500, description = "Unexpected error", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
     )
@@ -771,7 +789,9 @@ pub async fn publish_workflow(
     let record =
         store::get_workflow(state.store().reader(), &id).await?.ok_or_else(|| PublishError::NotFound(id.clone()))?;
     // Validate outside the write transaction, then publish only if the draft is still the one validated.
-    let journey = kairos_engine::validate_value(record.draft.clone()).map_err(PublishError::Invalid)?;
+    let library = library_for(&state, &record.draft).await?;
+    let journey =
+        kairos_engine::validate::validate_value_in(record.draft.clone(), &library).map_err(PublishError::Invalid)?;
     let providers = store::provider_channels(state.store().reader()).await?;
     let mut problems = provider_problems(journey.workflow(), &providers);
     problems.extend(topic_problems(state.store().reader(), &journey).await?);
@@ -784,6 +804,8 @@ pub async fn publish_workflow(
         return Err(PublishError::Invalid(problems));
     }
     let canonical = journey.workflow().to_canonical();
+    // The template versions it uses now: they stay what this version sends.
+    let pins = journey.template_pins();
     let now = state.scheduler.now();
     let (wid, draft) = (id.clone(), record.draft);
     let outcome = state
@@ -800,14 +822,22 @@ pub async fn publish_workflow(
                 if !unknown.is_empty() {
                     return Ok(Publication::UnknownTopics(unknown));
                 }
+                let mut ids: Vec<String> = pins.iter().map(|(id, _)| id.clone()).collect();
+                ids.dedup();
+                let deleted = store::missing_templates(tx, &ids).await?;
+                if !deleted.is_empty() {
+                    return Ok(Publication::TemplatesDeleted(deleted));
+                }
                 if current.status == store::WorkflowStatus::Live
                     && let Some(live) = current.live_version
                     && let Some(v) = store::get_version(tx, &wid, live).await?
                     && v.definition == canonical
+                    && store::get_pins(tx, &wid, live).await? == pins
                 {
                     return Ok(Publication::Unchanged(v));
                 }
                 let Some(n) = store::publish(tx, &wid, &canonical, now).await? else { return Ok(Publication::Missing) };
+                store::save_pins(tx, &wid, n, &pins).await?;
                 Ok(match store::get_version(tx, &wid, n).await? {
                     Some(v) => Publication::New(v),
                     None => Publication::Missing,
@@ -819,6 +849,7 @@ pub async fn publish_workflow(
         Publication::Missing => return Err(PublishError::NotFound(id)),
         Publication::DraftChanged => return Err(PublishError::DraftChanged),
         Publication::UnknownTopics(problems) => return Err(PublishError::Invalid(problems)),
+        Publication::TemplatesDeleted(ids) => return Err(PublishError::TemplatesDeleted(ids)),
         Publication::Unchanged(v) => (false, v),
         Publication::New(v) => (true, v),
     };
@@ -1149,6 +1180,15 @@ pub struct VersionDetail {
     /// The journey document as published (see `/schema.json` for the format).
     #[schema(value_type = Object)]
     pub definition: Value,
+    /// The template versions this version pinned when it was published: what it sends.
+    pub templates: Vec<PinnedTemplate>,
+}
+
+/// A library template version a published journey version uses.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PinnedTemplate {
+    pub id: String,
+    pub version: u32,
 }
 
 /// Errors of `GET /v1/workflows/{id}/versions/{version}`.
@@ -1206,12 +1246,18 @@ pub async fn get_version(
         detail: format!("{} v{}: {e}", v.workflow_id, v.version),
     })?;
     let live = w.status == store::WorkflowStatus::Live && w.live_version == Some(v.version);
+    let templates = store::get_pins(reader, &v.workflow_id, v.version)
+        .await?
+        .into_iter()
+        .map(|(id, version)| PinnedTemplate { id, version })
+        .collect();
     Ok(web::Json(VersionDetail {
         workflow_id: v.workflow_id,
         version: v.version,
         published_at: v.published_at,
         live,
         definition,
+        templates,
     }))
 }
 
