@@ -25,5 +25,7 @@ mod providers;
 mod runs;
 #[path = "api/session.rs"]
 mod session;
+#[path = "api/templates.rs"]
+mod templates;
 #[path = "api/workflows.rs"]
 mod workflows;

@@ -84,13 +84,21 @@ fn code(o: &Output) -> i32 {
     o.status.code().expect("exited normally")
 }
 
-/// A copy of `workflows/` (journeys, their tests and the schemas) in a new temp folder.
+/// The example template library (`workflows/templates/`).
+const TEMPLATES: [&str; 3] = ["footer", "northwind", "welcome-email"];
+
+/// A copy of `workflows/` (journeys, their tests, the schemas and the template library) in a new temp folder.
 fn copy_of_workflows() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(root().join("workflows")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() { copy(&path, &target) } else { std::fs::copy(&path, &target).map(drop).unwrap() }
+        }
     }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&root().join("workflows"), dir.path());
     dir
 }
 
@@ -193,8 +201,16 @@ fn pull_into_an_empty_dir_writes_files_byte_identical_to_workflows() {
     names.sort();
     let mut expected: Vec<String> =
         JOURNEYS.iter().flat_map(|id| [format!("{id}.json"), format!("{id}.test.json")]).collect();
+    expected.push("templates".into());
     expected.sort();
-    assert_eq!(names, expected, "each journey and the tests push uploaded");
+    assert_eq!(names, expected, "each journey, the tests push uploaded and the template library");
+    for id in TEMPLATES {
+        let file = format!("templates/{id}.json");
+        let pulled = std::fs::read(target.join(&file)).unwrap();
+        let original = std::fs::read(root().join("workflows").join(&file)).unwrap();
+        assert!(pulled == original, "{file} is byte-identical to workflows/{file}");
+        assert!(stdout(&out).contains(&format!("{file}: written\n")), "{}", stdout(&out));
+    }
     for id in JOURNEYS {
         for file in [format!("{id}.json"), format!("{id}.test.json")] {
             let pulled = std::fs::read(target.join(&file)).unwrap();
@@ -439,4 +455,61 @@ fn a_wrong_key_or_an_unreachable_server_is_reported_without_a_panic() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains(&format!("cannot reach the Kairos server at {dead}")), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"));
+}
+
+#[test]
+fn push_saves_templates_as_versions_and_republishing_pins_the_new_one() {
+    let server = Server::start();
+    let dir = copy_of_workflows();
+
+    let out = server.kairos(&["push", "--publish", s(dir.path())]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    for id in TEMPLATES {
+        assert!(text.contains(&format!("template {id}: created (version 1)\n")), "{text}");
+    }
+    assert!(text.contains("3 template(s) pushed, 0 refused\n"), "{text}");
+    assert!(text.contains("welcome-series: created, published v1\n"), "{text}");
+    let pins = |v: u32| server.get(&format!("/v1/workflows/welcome-series/versions/{v}")).1["templates"].clone();
+    assert_eq!(
+        pins(1),
+        json!([{ "id": "footer", "version": 1 }, { "id": "northwind", "version": 1 }, { "id": "welcome-email", "version": 1 }])
+    );
+    assert_eq!(server.get("/v1/workflows/abandoned-cart/versions/1").1["templates"], json!([]));
+
+    // Nothing changed: no new template version, no new journey version.
+    let out = server.kairos(&["push", "--publish", s(dir.path())]);
+    assert!(stdout(&out).contains("template footer: unchanged (version 1)\n"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("welcome-series: unchanged, publish unchanged (v1 is live)\n"), "{}", stdout(&out));
+
+    // The footer changes: a new template version, and publishing pins it in a new journey version.
+    let footer = dir.path().join("templates/footer.json");
+    edit(&footer, |t| t["content"] = json!("<p>Northwind, Seattle</p>"));
+    let out = server.kairos(&["diff", s(dir.path())]);
+    assert_eq!(code(&out), 1);
+    assert!(stdout(&out).contains("~ template footer: content changed\n"), "{}", stdout(&out));
+    let out = server.kairos(&["push", "--publish", s(dir.path())]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(text.contains("template footer: saved as version 2\n"), "{text}");
+    assert!(text.contains("welcome-series: unchanged, published v2\n"), "{text}");
+    assert!(text.contains("abandoned-cart: unchanged, publish unchanged (v1 is live)\n"), "{text}");
+    assert_eq!(pins(2)[0], json!({ "id": "footer", "version": 2 }));
+    assert_eq!(pins(1)[0], json!({ "id": "footer", "version": 1 }), "version 1 keeps its pins");
+    let out = server.kairos(&["diff", s(dir.path())]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+
+    // Pulled back: the template file as it is on the server, in canonical form.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = server.kairos(&["pull", s(tmp.path())]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let pulled = read_json(&tmp.path().join("templates/footer.json"));
+    assert_eq!(pulled["content"], "<p>Northwind, Seattle</p>");
+    assert_eq!(pulled["$schema"], "../template.schema.json");
+
+    // A journey whose template is missing locally is refused before anything is sent.
+    std::fs::remove_file(dir.path().join("templates/welcome-email.json")).unwrap();
+    let out = server.kairos(&["push", s(dir.path())]);
+    assert_eq!(code(&out), 1);
+    assert!(stdout(&out).contains("there is no template `welcome-email` in the template library"), "{}", stdout(&out));
 }

@@ -78,11 +78,11 @@ pub fn push(args: PushArgs) -> anyhow::Result<bool> {
     let templates = local_templates(&found, &mut libraries)?;
     let locals = load_local(&found.journeys, &mut libraries)?;
     runtime()?.block_on(async {
-        let (mut pushed, mut refused) = (0, 0);
+        let (mut templates_pushed, mut templates_refused) = (0, 0);
         for (file, template) in &templates {
             match template {
                 Err(problems) => {
-                    refused += 1;
+                    templates_refused += 1;
                     println!("{}: refused, {} problem(s); nothing pushed", file.display(), problems.len());
                     for p in problems {
                         println!("  {p}");
@@ -92,13 +92,17 @@ pub fn push(args: PushArgs) -> anyhow::Result<bool> {
                     let (line, ok) = push_template(&client, t).await?;
                     println!("template {}: {line}", t.id);
                     if ok {
-                        pushed += 1;
+                        templates_pushed += 1;
                     } else {
-                        refused += 1;
+                        templates_refused += 1;
                     }
                 }
             }
         }
+        if !templates.is_empty() {
+            println!("{templates_pushed} template(s) pushed, {templates_refused} refused");
+        }
+        let (mut pushed, mut refused) = (0, 0);
         for local in &locals {
             match local {
                 Local::Invalid { file, problems, .. } => {
@@ -123,8 +127,8 @@ pub fn push(args: PushArgs) -> anyhow::Result<bool> {
                 }
             }
         }
-        println!("{pushed} journey(s) and template(s) pushed, {refused} refused");
-        Ok(refused == 0)
+        println!("{pushed} journey(s) pushed, {refused} refused");
+        Ok(refused == 0 && templates_refused == 0)
     })
 }
 
