@@ -304,7 +304,7 @@ fn diff_reports_exactly_the_edited_node_and_exits_1() {
     assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
     assert_eq!(
         stdout(&out),
-        "~ abandoned-cart\n    ~ send_reminder: message changed\n1 journey(s) differ, 5 identical\n"
+        "~ abandoned-cart\n    ~ send_reminder: message changed\n1 journey(s) differ, 5 identical; 0 template(s) differ, 3 identical\n"
     );
 }
 
@@ -316,7 +316,7 @@ fn diff_of_an_identical_dir_exits_0_whatever_the_formatting() {
 
     let out = server.kairos(&["diff", s(dir.path())]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
-    assert_eq!(stdout(&out), "no differences (6 journey(s) identical)\n");
+    assert_eq!(stdout(&out), "no differences (6 journey(s) and 3 template(s) identical)\n");
 
     // Same journey, other bytes (compact, not canonical): still no difference.
     edit(&dir.path().join("post-purchase.json"), |_| {});
@@ -335,14 +335,17 @@ fn diff_reports_a_layout_only_change_as_such() {
     });
     let out = server.kairos(&["diff", s(dir.path())]);
     assert_eq!(code(&out), 1);
-    assert_eq!(stdout(&out), "~ win-back: layout only (moved: exit_lapsed)\n1 journey(s) differ, 5 identical\n");
+    assert_eq!(
+        stdout(&out),
+        "~ win-back: layout only (moved: exit_lapsed)\n1 journey(s) differ, 5 identical; 0 template(s) differ, 3 identical\n"
+    );
 
     // Together with a real change, the layout is one line among others.
     edit(&dir.path().join("win-back.json"), |j| j["description"] = json!("Bring lapsed buyers back."));
     let out = server.kairos(&["diff", s(dir.path())]);
     assert_eq!(
         stdout(&out),
-        "~ win-back\n    ~ description changed\n    ~ layout: moved exit_lapsed\n1 journey(s) differ, 5 identical\n"
+        "~ win-back\n    ~ description changed\n    ~ layout: moved exit_lapsed\n1 journey(s) differ, 5 identical; 0 template(s) differ, 3 identical\n"
     );
 }
 

@@ -431,7 +431,8 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<bool> {
     runtime()?.block_on(async {
         let on_server: BTreeSet<String> = client.list_ids().await?.into_iter().collect();
         let mut seen = BTreeSet::new();
-        let (mut differ, mut same) = diff_templates(&client, &templates).await?;
+        let (templates_differ, templates_same) = diff_templates(&client, &templates).await?;
+        let (mut differ, mut same) = (0, 0);
         for local in &locals {
             let journey = match local {
                 Local::Invalid { file, id, problems } => {
@@ -484,12 +485,19 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<bool> {
             differ += 1;
             println!("- {id}: only on the server");
         }
-        if differ == 0 {
+        let had_templates = templates_differ + templates_same > 0;
+        if differ + templates_differ == 0 && had_templates {
+            println!("no differences ({same} journey(s) and {templates_same} template(s) identical)");
+        } else if differ + templates_differ == 0 {
             println!("no differences ({same} journey(s) identical)");
+        } else if had_templates {
+            println!(
+                "{differ} journey(s) differ, {same} identical; {templates_differ} template(s) differ, {templates_same} identical"
+            );
         } else {
             println!("{differ} journey(s) differ, {same} identical");
         }
-        Ok(differ == 0)
+        Ok(differ + templates_differ == 0)
     })
 }
 
