@@ -5,6 +5,7 @@ import { LoginPage } from './pages/Login';
 import { JourneyListPage } from './pages/JourneyList';
 import { SettingsPage } from './pages/Settings';
 import { EditorPage } from './pages/Editor';
+import { TemplateListPage, TemplatePage } from './pages/Templates';
 
 /** The sign-in page, remembering the page to come back to. */
 function loginPath(): string {
@@ -45,6 +46,7 @@ export function App() {
           <a href="/" className="brand" onClick={(e) => { e.preventDefault(); navigate('/'); }}>Kairos</a>
           <nav aria-label="Main">
             <a href="/" aria-current={route.page === 'list' ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate('/'); }}>Journeys</a>
+            <a href="/templates" aria-current={route.page === 'templates' || route.page === 'template' ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate('/templates'); }} data-testid="nav-templates">Templates</a>
             <a href="/settings" aria-current={route.page === 'settings' ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate('/settings'); }} data-testid="nav-settings">Settings</a>
           </nav>
           <div className="spacer" />
@@ -54,6 +56,8 @@ export function App() {
       )}
       {route.page === 'list' && <JourneyListPage />}
       {route.page === 'settings' && <SettingsPage />}
+      {route.page === 'templates' && <TemplateListPage />}
+      {route.page === 'template' && route.id && <TemplatePage key={route.id} id={route.id} />}
       {route.page === 'journey' && route.id && <EditorPage key={route.id} id={route.id} />}
       {route.page === 'notfound' && <main className="page"><h1>Not found</h1><a href="/" onClick={(e) => { e.preventDefault(); navigate('/'); }}>Journeys</a></main>}
     </div>

@@ -142,6 +142,46 @@ export interface TestFile { $schema?: string; tests: Record<string, unknown>[] }
 export const getTests = (id: string) => request<TestFile>('GET', `/v1/workflows/${enc(id)}/tests`);
 export const putTests = (id: string, file: TestFile) => request<TestFile>('PUT', `/v1/workflows/${enc(id)}/tests`, file);
 
+// ----- the template library -----
+export type TemplateKind = 'message' | 'partial' | 'layout';
+export interface TemplateSummary {
+  id: string; name: string; kind: TemplateKind; channel: string | null; latest_version: number; created_at: string; updated_at: string;
+}
+export interface TemplateVersionDetail {
+  id: string; version: number; name: string; description?: string; kind: TemplateKind; channel: string | null;
+  message: Record<string, unknown> | null; content: string | null; created_at: string;
+}
+export interface TemplateUse { workflow_id: string; workflow_version: number; template_version: number; reason: 'live' | 'paused' | 'active_runs'; active_runs?: number }
+export interface TemplateDetail extends TemplateVersionDetail { template_created_at: string; used_by: TemplateUse[] }
+export interface TemplatePreview {
+  kind: TemplateKind; version: number | null; channel: string | null; to: string | null; subject: string | null; title: string | null;
+  url: string | null; body: string; text: string | null; from: string | null; reply_to: string | null; warning: string | null;
+}
+export const listTemplates = async (kind?: TemplateKind): Promise<TemplateSummary[]> => {
+  const all: TemplateSummary[] = [];
+  let after: string | undefined;
+  do {
+    const q = new URLSearchParams({ limit: '500' });
+    if (kind) q.set('kind', kind);
+    if (after) q.set('after', after);
+    const page = await request<{ data: TemplateSummary[]; next: string | null }>('GET', `/v1/templates?${q}`);
+    all.push(...page.data);
+    after = page.next ?? undefined;
+  } while (after);
+  return all;
+};
+export const getTemplate = (id: string) => request<TemplateDetail>('GET', `/v1/templates/${enc(id)}`);
+export const createTemplate = (doc: unknown) => request<TemplateDetail>('POST', '/v1/templates', doc);
+export const saveTemplate = (id: string, doc: unknown) => request<TemplateDetail>('PUT', `/v1/templates/${enc(id)}`, doc);
+export const deleteTemplate = (id: string) => request<void>('DELETE', `/v1/templates/${enc(id)}`);
+export const listTemplateVersions = (id: string) =>
+  request<{ data: { version: number; name: string; created_at: string }[]; next: number | null }>('GET', `/v1/templates/${enc(id)}/versions?limit=500`);
+export const getTemplateVersion = (id: string, version: number) => request<TemplateVersionDetail>('GET', `/v1/templates/${enc(id)}/versions/${version}`);
+export const previewTemplate = (id: string, body: {
+  version?: number; template?: unknown; contact_id?: string; attributes?: Record<string, unknown>;
+  trigger?: { name?: string; properties: Record<string, unknown> };
+}) => request<TemplatePreview>('POST', `/v1/templates/${enc(id)}/preview`, body);
+
 // ----- runs and contacts -----
 export interface RunSummary {
   id: string; workflow_id: string; version: number; contact_id: string; entry: number; correlation: string | null;

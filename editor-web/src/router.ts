@@ -22,10 +22,13 @@ export function usePath(): string {
   );
 }
 
-/** Route `path` to a page: `/login`, `/settings`, `/journeys/{id}`, `/`. */
-export function matchRoute(path: string): { page: 'login' | 'settings' | 'journey' | 'list' | 'notfound'; id?: string } {
+/** Route `path` to a page: `/login`, `/settings`, `/templates`, `/templates/{id}`, `/journeys/{id}`, `/`. */
+export function matchRoute(path: string): { page: 'login' | 'settings' | 'templates' | 'template' | 'journey' | 'list' | 'notfound'; id?: string } {
   if (path === '/login') return { page: 'login' };
   if (path === '/settings') return { page: 'settings' };
+  if (path === '/templates' || path === '/templates/') return { page: 'templates' };
+  const t = /^\/templates\/([^/]+)\/?$/.exec(path);
+  if (t) return { page: 'template', id: decodeURIComponent(t[1]) };
   const m = /^\/journeys\/([^/]+)\/?$/.exec(path);
   if (m) return { page: 'journey', id: decodeURIComponent(m[1]) };
   if (path === '/' || path === '') return { page: 'list' };

@@ -19,6 +19,7 @@ describe('consent in the send form', () => {
     expect(withMessage(topical, { channel: 'webhook', url: 'https://' })).not.toHaveProperty('topic');
     expect(topicAllowed('push', false)).toBe(true);
     expect(topicAllowed('webhook', false)).toBe(false);
+    expect(topicAllowed('slack', false)).toBe(false);
     expect(topicAllowed('email', true)).toBe(false);
   });
 

@@ -1,5 +1,7 @@
-// The send form: channel, content fields, handlebars variable insertion into the
-// field last focused, and a live preview rendered by the server for a chosen contact.
+// The send form: the message written here (channel, content fields, handlebars variable
+// and partial insertion into the field last focused) or a message template of the
+// library (with an optional version to pin), and a live preview rendered by the server
+// for a chosen contact.
 import { useEffect, useRef, useState } from 'react';
 import { CHANNELS, HTTP_METHODS, isObject } from '../model/types';
 import { defaultMessage } from '../model/defaults';
@@ -7,7 +9,8 @@ import { Checkbox, SelectField, TextField } from './fields';
 import type { FormProps } from './NodeForms';
 import { useCatalog } from '../catalog';
 import { useEditor } from '../store';
-import { errorText, preview, type Preview } from '../api';
+import { errorText, getTemplate, listTemplateVersions, listTemplates, preview, type Preview, type TemplateSummary } from '../api';
+import { TEMPLATE_CHANNELS, inlineOf, isTemplateRef, templateChoices, templateRef } from '../model/templates';
 import { KeyValueRows, type Row } from '../panels/KeyValueRows';
 import { headerProblems, headerRows, headersOf, withHeaders } from './emailHeaders';
 import { useTopics } from '../topics';
@@ -27,14 +30,103 @@ const FIELDS: Record<string, { key: string; label: string; multiline?: boolean; 
   slack: [{ key: 'text', label: 'Text (Slack mrkdwn: *bold*, _italic_, <https://…|link>)', multiline: true }],
 };
 
-export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
+/** The library's templates, read once per form. */
+function useLibrary(): TemplateSummary[] | null {
+  const [templates, setTemplates] = useState<TemplateSummary[] | null>(null);
+  useEffect(() => {
+    let on = true;
+    listTemplates().then((t) => on && setTemplates(t)).catch(() => on && setTemplates([]));
+    return () => { on = false; };
+  }, []);
+  return templates;
+}
+
+export function SendForm(props: FormProps) {
+  const { id, config, onChange } = props;
   const message = isObject(config.message) ? config.message : defaultMessage('email');
+  const library = useLibrary();
+  const fromLibrary = isTemplateRef(message);
   const channel = String(message.channel ?? 'email');
   const setMessage = (m: Config) => onChange(withMessage(config, m));
   const transactional = config.transactional === true;
   const topic = typeof config.topic === 'string' ? config.topic : undefined;
   const topics = useTopics((s) => s.topics);
   useEffect(() => { void useTopics.getState().load(); }, []);
+  const switchSource = async (source: string) => {
+    if (source === 'library') {
+      const ch = (TEMPLATE_CHANNELS as readonly string[]).includes(channel) ? channel : 'email';
+      setMessage({ ...templateRef(ch, templateChoices(library ?? [], ch)[0]?.value ?? '') });
+      return;
+    }
+    // Written here: start from the template's text, when it can be read.
+    try {
+      const t = isTemplateRef(message) && message.template ? await getTemplate(message.template) : null;
+      setMessage(t?.message ? inlineOf(t.message) : defaultMessage(channel));
+    } catch { setMessage(defaultMessage(channel)); }
+  };
+  return (
+    <>
+      <SelectField label="Content" value={fromLibrary ? 'library' : 'inline'} testid="send-source"
+        options={[{ value: 'inline', label: 'Written here' }, { value: 'library', label: 'A template of the library' }]}
+        onChange={(v) => void switchSource(v)} />
+      {fromLibrary
+        ? <LibraryMessage message={message} library={library} onChange={setMessage} />
+        : <InlineMessage {...props} message={message} library={library} onChange={setMessage} />}
+      <Checkbox label="Transactional: sent even to contacts who unsubscribed (receipts, password resets)" checked={transactional}
+        testid="send-transactional" onChange={(on) => onChange(withTransactional(config, on))} />
+      {topicAllowed(channel, transactional) && (
+        <SelectField label="Topic (contacts who opted out of it do not get this message)" value={topic ?? ''}
+          options={topicOptions(topics, topic)} testid="send-topic" onChange={(t) => onChange(withTopic(config, t))} />
+      )}
+      <PreviewBox nodeId={id} message={message} />
+    </>
+  );
+}
+
+/** A send node's message taken from the library: channel, template, version to pin. */
+function LibraryMessage({ message, library, onChange }: { message: Config; library: TemplateSummary[] | null; onChange: (m: Config) => void }) {
+  const channel = String(message.channel ?? 'email');
+  const template = String(message.template ?? '');
+  const [versions, setVersions] = useState<number[]>([]);
+  useEffect(() => {
+    let on = true;
+    setVersions([]);
+    if (template) listTemplateVersions(template).then((v) => on && setVersions(v.data.map((x) => x.version))).catch(() => {});
+    return () => { on = false; };
+  }, [template]);
+  const choices = templateChoices(library ?? [], channel);
+  const known = choices.some((c) => c.value === template);
+  const options = [...(known || !template ? [] : [{ value: template, label: `${template} (not in the library)` }]), ...choices];
+  const version = typeof message.version === 'number' ? String(message.version) : '';
+  const versionOptions = [
+    { value: '', label: 'The latest when the journey is published' },
+    ...(versions.includes(Number(version)) || !version ? [] : [{ value: version, label: `version ${version} (not found)` }]),
+    ...versions.map((v) => ({ value: String(v), label: `version ${v}` })),
+  ];
+  return (
+    <>
+      <SelectField label="Channel" value={channel} options={TEMPLATE_CHANNELS} testid="send-channel"
+        onChange={(c) => onChange(templateRef(c, templateChoices(library ?? [], c)[0]?.value ?? ''))} />
+      {library === null ? <p className="muted">Loading the library…</p> : options.length === 0 ? (
+        <p className="hint" data-testid="send-no-templates">The library has no {channel} template yet: <a href="/templates" target="_blank" rel="noreferrer">create one</a>.</p>
+      ) : (
+        <SelectField label="Template" value={template} options={options} testid="send-template"
+          onChange={(t) => onChange(templateRef(channel, t))} />
+      )}
+      {template && (
+        <>
+          <SelectField label="Version" value={version} options={versionOptions} testid="send-template-version"
+            onChange={(v) => onChange(templateRef(channel, template, v ? Number(v) : null))} />
+          <p className="hint">Publishing pins the version: editing the template changes this journey only when it is published again. <a href={`/templates/${encodeURIComponent(template)}`} target="_blank" rel="noreferrer" data-testid="send-open-template">Open the template</a></p>
+        </>
+      )}
+    </>
+  );
+}
+
+function InlineMessage({ triggerEvent, message, library, onChange }: FormProps & { message: Config; library: TemplateSummary[] | null; onChange: (m: Config) => void }) {
+  const channel = String(message.channel ?? 'email');
+  const setMessage = onChange;
   const attributes = useCatalog((s) => s.attributes);
   const events = useCatalog((s) => s.events);
   const lastField = useRef<{ key: string; el: HTMLInputElement | HTMLTextAreaElement } | null>(null);
@@ -46,11 +138,11 @@ export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
     'journey.name',
   ].filter((v, i, all) => all.indexOf(v) === i).slice(0, 24);
 
-  const insert = (variable: string) => {
+  const partials = (library ?? []).filter((t) => t.kind === 'partial').map((t) => t.id);
+  const insert = (variable: string, text = `{{${variable}}}`) => {
     const target = lastField.current ?? { key: FIELDS[channel]?.[0]?.key ?? 'body', el: null as unknown as HTMLInputElement };
     const current = typeof message[target.key] === 'string' ? (message[target.key] as string) : '';
     const at = target.el && document.activeElement !== undefined ? target.el.selectionStart ?? current.length : current.length;
-    const text = `{{${variable}}}`;
     setMessage({ ...message, [target.key]: current.slice(0, at) + text + current.slice(at) });
     // Back to the field, after the variable — unless focus has moved on meanwhile (to
     // another field), which must not lose what is typed there.
@@ -64,12 +156,6 @@ export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
   return (
     <>
       <SelectField label="Channel" value={channel} options={CHANNELS} testid="send-channel" onChange={(c) => setMessage(defaultMessage(c))} />
-      <Checkbox label="Transactional: sent even to contacts who unsubscribed (receipts, password resets)" checked={transactional}
-        testid="send-transactional" onChange={(on) => onChange(withTransactional(config, on))} />
-      {topicAllowed(channel, transactional) && (
-        <SelectField label="Topic (contacts who opted out of it do not get this message)" value={topic ?? ''}
-          options={topicOptions(topics, topic)} testid="send-topic" onChange={(t) => onChange(withTopic(config, t))} />
-      )}
       {channel === 'webhook' && (
         <SelectField label="Method" value={String(message.method ?? 'POST')} options={HTTP_METHODS} testid="send-method" onChange={(m) => setMessage({ ...message, method: m })} />
       )}
@@ -92,9 +178,12 @@ export function SendForm({ id, config, onChange, triggerEvent }: FormProps) {
           {variables.map((v) => (
             <button type="button" key={v} className="chip" aria-label={`Insert ${v}`} data-testid={`insert-${v}`} onClick={() => insert(v)}>{`{{${v}}}`}</button>
           ))}
+          {partials.map((p) => (
+            <button type="button" key={`> ${p}`} className="chip" aria-label={`Insert the partial ${p}`} data-testid={`insert-partial-${p}`}
+              onClick={() => insert(p, `{{> ${p}}}`)}>{`{{> ${p}}}`}</button>
+          ))}
         </div>
       )}
-      <PreviewBox nodeId={id} message={message} />
     </>
   );
 }

@@ -142,6 +142,8 @@ const writeUntil: Writer = (u) => {
 
 const writeMessage: Writer = (m) => {
   if (!isObject(m)) return m;
+  // A library template: `send::TemplateRef`.
+  if ('template' in m) return struct(m, ['channel', 'template', 'version']);
   switch (m.channel) {
     case 'email': return struct(m, ['channel', 'subject', 'body', 'from', 'reply_to', 'text', 'headers']);
     case 'sms': return struct(m, ['channel', 'body']);

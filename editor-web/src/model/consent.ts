@@ -1,6 +1,6 @@
 // Consent in the send form and on the settings page: a send is marketing (respects
 // opt-outs) or transactional (ignores them), and a marketing email, SMS or push may name
-// a topic. The server refuses a topic on a webhook or on a transactional send, so the
+// a topic. The server refuses a topic on a webhook, a Slack message or a transactional send, so the
 // editor never writes one there.
 
 type Config = Record<string, unknown>;
@@ -22,9 +22,9 @@ export function topicIdFrom(name: string): string {
     .replace(/-+$/g, '');
 }
 
-/** Whether a send on `channel` may name a topic. */
+/** Whether a send on `channel` may name a topic: only messages to the contact (not a webhook or a team's Slack). */
 export function topicAllowed(channel: string, transactional: boolean): boolean {
-  return channel !== 'webhook' && !transactional;
+  return ['email', 'sms', 'push'].includes(channel) && !transactional;
 }
 
 /** The send node's config with `transactional` set (false is left out, as the canonical form does); a transactional send loses its topic. */

@@ -1,5 +1,6 @@
 // One-line descriptions of nodes and conditions for the canvas boxes.
 import { isObject, isRef, OP_LABELS, type Op } from './types';
+import { describeTemplateRef, isTemplateRef } from './templates';
 
 export function describeCondition(c: unknown, depth = 0): string {
   if (!isObject(c)) return '—';
@@ -32,6 +33,7 @@ export function describeNode(type: string, config: Record<string, unknown>): str
       return v.map((x) => (isObject(x) ? `${String(x.name)} ${String(x.weight)}%` : '?')).join(' · ') + (isObject(config.holdout) ? ` · holdout ${String(config.holdout.weight)}%` : '');
     }
     case 'send': {
+      if (isTemplateRef(config.message)) return describeTemplateRef(config.message);
       const m = isObject(config.message) ? config.message : {};
       const what = m.channel === 'email' ? m.subject : m.channel === 'push' ? m.title : m.channel === 'webhook' ? m.url
         : m.channel === 'slack' ? m.text : m.body;

@@ -102,7 +102,9 @@ export type Message =
   | { channel: 'push'; title: string; body: string; url?: string }
   | { channel: 'webhook'; method?: HttpMethod; url: string; headers?: Record<string, string>; body?: Json }
   /** A team notification through the Slack workspace's incoming webhook (not to the contact). */
-  | { channel: 'slack'; text: string; blocks?: Json[] };
+  | { channel: 'slack'; text: string; blocks?: Json[] }
+  /** A message template of the library; without `version`, publishing pins its latest. */
+  | { channel: 'email' | 'sms' | 'push'; template: string; version?: number };
 export interface Send { type: 'send'; id: string; message: Message; next: string }
 
 export const LIFECYCLE_STAGES = [
