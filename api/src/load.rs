@@ -145,7 +145,7 @@ async fn load_templates(scheduler: &Scheduler, dir: &Path) -> anyhow::Result<Vec
             }
             store::TemplateSave::Exists | store::TemplateSave::NotFound => "template not saved".to_string(),
         };
-        out.push((id, what));
+        out.push((format!("templates/{id}"), what));
     }
     Ok(out)
 }

@@ -254,7 +254,7 @@ impl Scheduler {
             return Ok(Some(j));
         }
         let library = store::pinned_library(db, &v.workflow_id, v.version).await?;
-        Ok(match crate::validate::validate_in(&v.definition, &library) {
+        Ok(match crate::validate::validate_published(&v.definition, &library) {
             Ok(j) => {
                 let j = Arc::new(j.with_links(self.config.links.clone()));
                 if let Ok(mut cache) = self.journeys.write() {

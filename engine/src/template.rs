@@ -51,6 +51,9 @@ pub struct Templates {
     /// A partial missing from the library gets an empty stand-in rather than an error:
     /// for checking one template on its own, before the library is complete.
     stand_ins: bool,
+    /// Render each template against a sample contact when adding it (off for versions
+    /// published before, which were checked then).
+    sample_render: bool,
 }
 
 impl std::fmt::Debug for Templates {
@@ -153,12 +156,19 @@ impl Templates {
             used: BTreeSet::new(),
             messages: HashMap::new(),
             stand_ins: false,
+            sample_render: true,
         }
     }
 
     /// Templates resolving partials from `library`, dates in UTC by default.
     pub fn with_library(library: Library) -> Templates {
         Templates::new(library, Tz::UTC)
+    }
+
+    /// Whether [`Templates::add`] renders against a sample contact (it always renders
+    /// against empty data).
+    pub fn set_sample_render(&mut self, on: bool) {
+        self.sample_render = on;
     }
 
     pub fn library(&self) -> &Library {
@@ -206,7 +216,8 @@ impl Templates {
             Escape::None => &mut self.text,
         };
         registry.register_template(name, compiled);
-        for data in [empty_data(), sample_data()] {
+        let samples = if self.sample_render { vec![empty_data(), sample_data()] } else { vec![empty_data()] };
+        for data in samples {
             if let Err(e) = registry.render(name, &data) {
                 registry.unregister_template(name);
                 return Err(Error::invalid(format!("the template cannot be rendered: {}", describe(&e))));
@@ -1024,5 +1035,22 @@ mod tests {
             "{err}"
         );
         t.add("c", "{{format_date contact.renewal_at \"%B %-d\"}}", Escape::None).unwrap();
+        // A version published before is built again without the sample render…
+        let journey = r#"{ "id": "j", "name": "J", "trigger": { "type": "api", "next": "s" }, "nodes": [
+            { "id": "s", "type": "send", "message": { "channel": "sms", "body": "{{format_number contact.first_name}}" }, "next": "e" },
+            { "id": "e", "type": "exit" } ] }"#;
+        let problems = crate::validate::validate_in(journey, &Library::new()).unwrap_err();
+        assert_eq!(problems[0].pointer, "/nodes/0/message/body");
+        let built = crate::validate::validate_published(journey, &Library::new()).unwrap();
+        // …and a real contact whose value does not fit is a skip with the field, at send time.
+        let crate::nodes::Node::Send(send) = built.node("s").unwrap().0 else { panic!() };
+        let skip =
+            send.render(built.templates(), &json!({ "contact": { "phone": "+1", "first_name": "Ann" } })).unwrap_err();
+        assert!(
+            skip.to_string().starts_with(
+                "the message could not be rendered (message/body): at line 1, column 1: format_number needs a number"
+            ),
+            "{skip}"
+        );
     }
 }

@@ -40,6 +40,20 @@ pub fn validate_in(text: &str, library: &Library) -> Result<Journey, Vec<Problem
     }
 }
 
+/// Build a version published before, with the template versions it pinned: the checks
+/// publishing made are not made again (a render against a sample contact added by a
+/// later Kairos must not stop runs already going).
+pub fn validate_published(text: &str, library: &Library) -> Result<Journey, Vec<Problem>> {
+    let value = serde_json::from_str::<Value>(text).map_err(|e| vec![malformed(&e)])?;
+    let mut problems = Vec::new();
+    let parts = parse_parts(value, &mut problems);
+    let journey = check_with(parts, library, false, &mut problems);
+    match journey {
+        Some(j) if problems.is_empty() => Ok(j),
+        _ => Err(sorted(problems)),
+    }
+}
+
 /// Validate an already-parsed JSON document (the API's request body), with no template library.
 pub fn validate_value(value: Value) -> Result<Journey, Vec<Problem>> {
     validate_value_in(value, &Library::new())
@@ -379,6 +393,10 @@ pub fn is_slug(s: &str) -> bool {
 }
 
 fn check(parts: Parts, library: &Library, problems: &mut Vec<Problem>) -> Option<Journey> {
+    check_with(parts, library, true, problems)
+}
+
+fn check_with(parts: Parts, library: &Library, sample_render: bool, problems: &mut Vec<Problem>) -> Option<Journey> {
     if let Some(id) = &parts.id
         && !is_slug(id)
     {
@@ -446,6 +464,7 @@ fn check(parts: Parts, library: &Library, problems: &mut Vec<Problem>) -> Option
 
     // Each node into its runtime form.
     let mut templates = Templates::new(library.clone(), timezone.unwrap_or(chrono_tz::Tz::UTC));
+    templates.set_sample_render(sample_render);
     let mut runtime = Vec::with_capacity(parts.nodes.len());
     for (i, node) in parts.nodes.iter().enumerate() {
         let mut cx = Build::new(format!("/nodes/{}", parts.positions[i]), Some(node.id().to_string()), problems);
