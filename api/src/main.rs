@@ -32,15 +32,15 @@ enum Format {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check journey files and report every problem with its JSON pointer and node.
+    /// Check journey files (against the templates beside them) and template files, and report every problem with its JSON pointer and node.
     Validate {
-        /// Journey files, or folders of them (`*.test.json` and schemas are skipped).
+        /// Journey and template files, or folders of them (`*.test.json` and schemas are skipped; `templates/` holds templates).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Rewrite journey files in canonical form (`--check`: only report files that are not).
+    /// Rewrite journey and template files in canonical form (`--check`: only report files that are not).
     Fmt {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -97,7 +97,7 @@ enum Command {
     Pull(remote::PullArgs),
     /// Show what `push` would change, per journey and node (exit code 1 when something differs).
     Diff(remote::DiffArgs),
-    /// Write `schema.json` and `test.schema.json` generated from the format's types.
+    /// Write `schema.json`, `test.schema.json` and `template.schema.json` generated from the format's types.
     Schema {
         /// Folder to write to.
         #[arg(long, default_value = "workflows")]

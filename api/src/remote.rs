@@ -132,12 +132,12 @@ pub fn push(args: PushArgs) -> anyhow::Result<bool> {
     })
 }
 
+/// A template file, with its template or its problems.
+type LocalTemplate = (PathBuf, Result<Template, Vec<Problem>>);
+
 /// Every template file of the libraries the journeys use and of the folders given: each
 /// with the template, or its problems (on its own or with the rest of its library).
-fn local_templates(
-    found: &files::Found,
-    libraries: &mut files::Libraries,
-) -> anyhow::Result<Vec<(PathBuf, Result<Template, Vec<Problem>>)>> {
+fn local_templates(found: &files::Found, libraries: &mut files::Libraries) -> anyhow::Result<Vec<LocalTemplate>> {
     let mut dirs: BTreeSet<PathBuf> = found.journeys.iter().map(|j| files::templates_dir_of(j)).collect();
     dirs.extend(found.templates.iter().filter_map(|t| t.parent().map(Path::to_path_buf)));
     let mut out = Vec::new();
@@ -629,10 +629,7 @@ enum Local {
 }
 
 /// Report the templates that differ from the server's: (differ, same).
-async fn diff_templates(
-    client: &Client,
-    templates: &[(PathBuf, Result<Template, Vec<Problem>>)],
-) -> anyhow::Result<(usize, usize)> {
+async fn diff_templates(client: &Client, templates: &[LocalTemplate]) -> anyhow::Result<(usize, usize)> {
     let on_server: BTreeSet<String> = client.list_template_ids().await?.into_iter().collect();
     let (mut differ, mut same) = (0, 0);
     let mut seen = BTreeSet::new();
