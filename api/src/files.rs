@@ -5,9 +5,7 @@
 //! the templates of the `templates/` folder next to it.
 
 use anyhow::{Context, bail};
-use kairos_engine::Problem;
-use kairos_engine::library::{self, Library};
-use kairos_engine::problem::Kind;
+use kairos_engine::library;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -105,62 +103,11 @@ pub fn read(path: &Path) -> anyhow::Result<String> {
 }
 
 /// A template library read from a folder: the library, and each file with its problems.
-#[derive(Debug, Default, Clone)]
-pub struct LocalLibrary {
-    pub library: Library,
-    /// Every template file, in name order, with its problems (empty when valid).
-    pub files: Vec<(PathBuf, Vec<Problem>)>,
-    /// The valid templates by id, with their file.
-    pub valid: BTreeMap<String, (PathBuf, library::Template)>,
-}
+pub type LocalLibrary = library::Folder;
 
-/// Read the templates of `dir` (`<id>.json` files; a missing folder is an empty library).
-/// Each file is checked on its own and against the others: every partial and layout a
-/// template uses must be in the folder.
+/// Read the templates of `dir` (see [`library::read_folder`]).
 pub fn load_library(dir: &Path) -> anyhow::Result<LocalLibrary> {
-    let mut out = LocalLibrary::default();
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
-    let mut paths: Vec<PathBuf> = entries
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .into_iter()
-        .filter(|p| p.is_file() && is_template(p))
-        .collect();
-    paths.sort();
-    let mut problems_of: Vec<Vec<Problem>> = Vec::new();
-    for file in &paths {
-        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let problems = match library::validate(&read(file)?) {
-            Ok(t) if t.id != stem => vec![Problem::new(
-                Kind::InvalidId,
-                "/id",
-                format!(
-                    "the id `{}` must be the file's name: rename the file to `{}.json` or the id to `{stem}`",
-                    t.id, t.id
-                ),
-            )],
-            Ok(t) => {
-                out.library.insert(t.clone());
-                out.valid.insert(stem.clone(), (file.clone(), t));
-                vec![]
-            }
-            Err(problems) => problems,
-        };
-        if !problems.is_empty() {
-            out.library.insert_broken(stem, format!("see {}", file.display()));
-        }
-        problems_of.push(problems);
-    }
-    let mut cross = out.library.check();
-    for (file, mut problems) in paths.into_iter().zip(problems_of) {
-        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        if problems.is_empty() {
-            problems = cross.remove(stem).unwrap_or_default();
-        }
-        out.files.push((file, problems));
-    }
-    Ok(out)
+    library::read_folder(dir).with_context(|| format!("cannot read the templates in {}", dir.display()))
 }
 
 /// Template libraries by folder, each read once.

@@ -573,6 +573,68 @@ impl Library {
     }
 }
 
+/// A template library read from a folder (`workflows/templates/`).
+#[derive(Debug, Default, Clone)]
+pub struct Folder {
+    pub library: Library,
+    /// Every template file, in name order, with its problems (empty when valid).
+    pub files: Vec<(std::path::PathBuf, Vec<Problem>)>,
+    /// The valid templates by id, with their file.
+    pub valid: BTreeMap<String, (std::path::PathBuf, Template)>,
+}
+
+/// Read the templates of `dir`: every `*.json` file but schemas (a missing folder is an
+/// empty library). Each file is checked on its own (its name must be its id) and against
+/// the others: every partial and layout a template uses must be in the folder. A file
+/// with problems stays in the library as broken, so journeys using it say so.
+pub fn read_folder(dir: &std::path::Path) -> std::io::Result<Folder> {
+    let mut out = Folder::default();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if path.is_file() && name.ends_with(".json") && !name.ends_with("schema.json") {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    let mut problems_of = Vec::new();
+    for file in &paths {
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let text = std::fs::read_to_string(file)?;
+        let problems = match validate(&text) {
+            Ok(t) if t.id != stem => vec![Problem::new(
+                Kind::InvalidId,
+                "/id",
+                format!(
+                    "the id `{}` must be the file's name: rename the file to `{}.json` or the id to `{stem}`",
+                    t.id, t.id
+                ),
+            )],
+            Ok(t) => {
+                out.library.insert(t.clone());
+                out.valid.insert(stem.clone(), (file.clone(), t));
+                vec![]
+            }
+            Err(problems) => problems,
+        };
+        if !problems.is_empty() {
+            out.library.insert_broken(stem, format!("see {}", file.display()));
+        }
+        problems_of.push(problems);
+    }
+    let mut cross = out.library.check();
+    for (file, mut problems) in paths.into_iter().zip(problems_of) {
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        if problems.is_empty() {
+            problems = cross.remove(stem).unwrap_or_default();
+        }
+        out.files.push((file, problems));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -339,7 +339,11 @@ mod no_panics {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap().to_string();
             if name.ends_with(".json") && !name.ends_with(".test.json") && !name.ends_with("schema.json") {
-                out.push(kairos_engine::validate(&std::fs::read_to_string(&path).unwrap()).unwrap());
+                let library =
+                    kairos_engine::library::read_folder(&std::path::Path::new(dir).join("templates")).unwrap().library;
+                out.push(
+                    kairos_engine::validate::validate_in(&std::fs::read_to_string(&path).unwrap(), &library).unwrap(),
+                );
             }
         }
         assert!(!out.is_empty());

@@ -148,7 +148,14 @@ fn every_example_is_valid_and_canonical() {
     for doc in examples() {
         let id = doc["id"].as_str().unwrap().to_string();
         let text = std::fs::read_to_string(format!("{dir}/{id}.json")).unwrap();
-        let journey = kairos_engine::validate(&text).unwrap_or_else(|p| panic!("{id}: {p:#?}"));
+        let library = kairos_engine::library::read_folder(&std::path::Path::new(dir).join("templates")).unwrap();
+        assert!(
+            library.files.iter().all(|(_, p)| p.is_empty()),
+            "the example templates are valid: {:?}",
+            library.files
+        );
+        let journey =
+            kairos_engine::validate::validate_in(&text, &library.library).unwrap_or_else(|p| panic!("{id}: {p:#?}"));
         assert_eq!(journey.workflow().to_canonical(), text, "{id} is not canonical");
     }
 }
