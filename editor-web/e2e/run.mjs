@@ -307,6 +307,35 @@ step('create a topic on the settings page', async () => {
   await noOverflow(page, 'settings');
 });
 
+step('create a footer partial on the templates page: preview, a refused edit, a new version', async () => {
+  await page.click(tid('nav-templates'));
+  await page.getByRole('heading', { name: 'Templates' }).waitFor();
+  await page.fill(tid('new-template-name'), 'Footer');
+  await page.selectOption(tid('new-template-kind'), 'partial');
+  await page.click(tid('new-template'));
+  await page.fill(tid('template-content'), '<p>Sent by Northwind to {{contact.email}}</p>');
+  await page.click(tid('template-preview-run'));
+  const frame = page.locator(`${tid('template-preview-output')} iframe`);
+  await frame.waitFor();
+  const previewed = await frame.getAttribute('srcdoc');
+  expect(previewed === '<p>Sent by Northwind to </p>', `the unsaved partial renders for nobody: ${previewed}`);
+  await page.click(tid('template-save'));
+  await page.waitForURL('**/templates/footer');
+  await page.locator(tid('template-version')).filter({ hasText: 'version 1' }).waitFor();
+  // A text that does not compile is refused, with the problem on its field; nothing is saved.
+  await page.fill(tid('template-content'), '<p>{{#if contact.vip}}VIP</p>');
+  expectedErrors.push(/422.*\/v1\/templates\/footer/);
+  await page.click(tid('template-save'));
+  await page.locator('.field-error').filter({ hasText: 'does not compile' }).waitFor();
+  await page.fill(tid('template-content'), '<p>Sent by Northwind to {{contact.email}}.</p>');
+  await page.click(tid('template-save'));
+  await page.locator(tid('template-version')).filter({ hasText: 'version 2' }).waitFor();
+  await page.locator(tid('template-versions')).getByText('version 1', { exact: false }).waitFor();
+  const bad = await unlabelledControls(page);
+  expect(bad.length === 0, `template page: ${bad.join('; ')}`);
+  await noOverflow(page, 'template page');
+});
+
 async function api(method, path, body) {
   const res = await fetch(`${server.base}${path}`, {
     method, headers: { Authorization: `Bearer ${state.key}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
@@ -412,6 +441,12 @@ step('see the validation problem on the send step, then fix it in its form', asy
     `[data-testid="send-subject"]`,
   );
   await page.fill(tid('send-body'), '<p>Your cart is waiting.</p>');
+  // The library's footer, inserted where the caret is.
+  await page.click(tid('insert-partial-footer'));
+  await page.waitForFunction(
+    (sel) => document.querySelector(sel)?.value === '<p>Your cart is waiting.</p>{{> footer}}',
+    `[data-testid="send-body"]`,
+  );
   // An extra email header: a bad name is flagged at once, then corrected.
   await page.click(tid('send-email-headers-add'));
   await page.fill(tid('send-email-headers-0-key'), 'X Campaign');
@@ -443,6 +478,8 @@ step('preview the reminder for a stored contact', async () => {
   await out.filter({ hasText: 'You left something behind, Ann' }).waitFor();
   expect((await out.textContent()).includes('ann@example.com'), `preview shows the address: ${await out.textContent()}`);
   expect((await out.textContent()).includes('X-Campaign: cart-Ann'), `preview shows the email header: ${await out.textContent()}`);
+  const body = await out.locator('iframe').getAttribute('srcdoc');
+  expect(body === '<p>Your cart is waiting.</p><p>Sent by Northwind to ann@example.com.</p>', `the footer partial is rendered: ${body}`);
 });
 
 step('publish version 1', async () => {
