@@ -1028,8 +1028,25 @@ pub async fn preview_template(
         "trigger": event.template_data(),
         "event": event.template_data(),
         "journey": { "id": "preview", "name": "Preview", "version": 0, "run_id": "preview", "entry": 1 },
+        // A preview's link unsubscribes nobody: it is an offline one, to the whole channel.
+        "unsubscribe_url": template_unsubscribe_url(&template, &contact.id),
     });
     render(&template, library, &data)
+}
+
+/// The offline unsubscribe link a preview of `template` shows (a partial or layout has no
+/// channel of its own: its link is an email's).
+fn template_unsubscribe_url(template: &Template, contact_id: &str) -> String {
+    let channel = match &template.body {
+        Body::Message(m) => m.channel(),
+        Body::Partial(_) | Body::Layout(_) => kairos_engine::nodes::send::Channel::Email,
+    };
+    let target = kairos_engine::consent::Unsubscribe {
+        contact: contact_id.to_string(),
+        channel: kairos_engine::consent::Channel::of(channel).unwrap_or(kairos_engine::consent::Channel::Email),
+        topic: None,
+    };
+    kairos_engine::consent::Links::offline().unsubscribe_url(&target)
 }
 
 /// `library` with `template` as the current version of its id.
@@ -1086,6 +1103,7 @@ fn render(
         }),
         provider: None,
         transactional: false,
+        topic: None,
         next: "preview".into(),
     };
     let mut problems = Vec::new();
