@@ -209,6 +209,13 @@ fn the_readme_examples_are_valid() {
     assert!(blocks.len() >= 2, "the README shows a journey and a test file");
     let journey = kairos_engine::validate(blocks[0]).unwrap_or_else(|p| panic!("README journey: {p:#?}"));
     assert_eq!(journey.id(), "welcome-mini");
+    // The send node that waits for its webhook's answer (a `jsonc` block), in a journey.
+    let node: serde_json::Value =
+        serde_json::from_str(readme.split("```jsonc\n").nth(1).unwrap().split("```").next().unwrap()).unwrap();
+    let exits = ["check_tier", "alert_ops"].map(|id| serde_json::json!({ "id": id, "type": "exit" }));
+    let doc = serde_json::json!({ "id": "crm", "name": "CRM", "trigger": { "type": "api", "next": "sync_crm" },
+        "nodes": [node, exits[0], exits[1]] });
+    kairos_engine::validate(&doc.to_string()).unwrap_or_else(|p| panic!("README send node: {p:#?}"));
     let tests = kairos_engine::journey_test::parse(blocks[1]).unwrap();
     assert_eq!(tests.tests.len(), 1);
     // The delivery settings, as `PUT /v1/settings/delivery` takes them (with `version`).

@@ -200,7 +200,7 @@ pub fn simulate(file: &Path, contact: &Path, events: Option<&Path>, options: Sim
         })?),
         None => None,
     };
-    let scenario = Scenario { contact, start, events, horizon, delivery };
+    let scenario = Scenario { contact, start, events, horizon, delivery, deliveries: Default::default() };
     let sim = match kairos_engine::simulate::simulate(&journey, &scenario, "") {
         Ok(sim) => sim,
         Err(errors) => {

@@ -75,6 +75,9 @@ pub struct Scope<'a> {
     pub event: Option<&'a Event>,
     /// The current time; the `now` operand, and the reference of `within_last` / `more_than_ago`.
     pub now: DateTime<Utc>,
+    /// The run's own data (a webhook's `save_response`); read by `data.*` operands
+    /// (missing when `None`, as outside a run).
+    pub data: Option<&'a std::collections::BTreeMap<String, Value>>,
 }
 
 /// A condition: `{"all": [..]}`, `{"any": [..]}`, `{"not": ..}` or a comparison
@@ -129,6 +132,8 @@ pub enum Operand {
     EventTimestamp,
     /// `event.properties.<p>`: a property of the event being handled (dots go into objects).
     EventProperty(Vec<String>),
+    /// `data.<name>`: a value the run saved (a webhook's `save_response`; dots go into objects).
+    RunData(Vec<String>),
     /// `now`: the current time.
     Now,
 }
@@ -307,7 +312,7 @@ impl fmt::Display for Op {
 
 const OPERAND_FORMS: &str = "expected `contact.id`, `contact.tags`, `contact.<attribute>` (such as `contact.plan` or \
      `contact.address.city`), `trigger.name`, `trigger.timestamp`, `trigger.properties.<property>`, `event.name`, \
-     `event.timestamp`, `event.properties.<property>` or `now`";
+     `event.timestamp`, `event.properties.<property>`, `data.<name>` (saved from a webhook's response) or `now`";
 
 impl Operand {
     /// The operand's value in `scope`; `None` when it is missing or null.
@@ -326,6 +331,14 @@ impl Operand {
             Operand::EventName => Cow::Owned(Value::String(scope.event?.name.clone())),
             Operand::TriggerProperty(path) => Cow::Borrowed(scope.trigger?.property(path)?),
             Operand::EventProperty(path) => Cow::Borrowed(scope.event?.property(path)?),
+            Operand::RunData(path) => {
+                let (first, rest) = path.split_first()?;
+                let mut v = scope.data?.get(first)?;
+                for segment in rest {
+                    v = v.get(segment)?;
+                }
+                Cow::Borrowed(v)
+            }
             Operand::TriggerTimestamp | Operand::EventTimestamp | Operand::Now => {
                 Cow::Owned(Value::String(format_time(self.time(scope)?)))
             }
@@ -393,6 +406,7 @@ impl fmt::Display for Operand {
             Operand::ContactAttribute(path) => ("contact", path),
             Operand::TriggerProperty(path) => ("trigger.properties", path),
             Operand::EventProperty(path) => ("event.properties", path),
+            Operand::RunData(path) => ("data", path),
         };
         f.write_str(prefix)?;
         for segment in path {
@@ -443,6 +457,14 @@ impl FromStr for Operand {
                 return Err(format!("`{text}`: `contact.id` is the contact's id and has no fields; {OPERAND_FORMS}"));
             }
             return path(rest).map(Operand::ContactAttribute);
+        }
+        if let Some(rest) = text.strip_prefix("data.") {
+            return path(rest).map(Operand::RunData);
+        }
+        if text == "data" {
+            return Err(format!(
+                "`{text}` needs a name, such as `data.crm_id` (saved by a webhook's `save_response`); {OPERAND_FORMS}"
+            ));
         }
         for (which, name) in [("trigger", true), ("event", false)] {
             let Some(rest) = text.strip_prefix(which).and_then(|r| r.strip_prefix('.')) else {
@@ -1222,7 +1244,7 @@ mod tests {
 
     fn eval(value: Value) -> bool {
         let (c, t, e) = (contact(), trigger(), event());
-        cond(value).evaluate(&Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now() })
+        cond(value).evaluate(&Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now(), data: None })
     }
 
     fn cmp(left: &str, op: &str, right: Value) -> bool {
@@ -1246,7 +1268,7 @@ mod tests {
     #[test]
     fn operands_resolve() {
         let (c, t, e) = (contact(), trigger(), event());
-        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now() };
+        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now(), data: None };
         let get = |text: &str| text.parse::<Operand>().unwrap().resolve(&scope);
         assert_eq!(get("contact.id"), Some(json!("u_42")));
         assert_eq!(get("contact.tags"), Some(json!(["newsletter", "vip"])));
@@ -1263,7 +1285,7 @@ mod tests {
         assert_eq!(get("event.properties.cart_id"), Some(json!("c_1")));
         assert_eq!(get("now"), Some(json!("2026-03-08T12:00:00Z")));
 
-        let no_events = Scope { contact: &c, trigger: None, event: None, now: now() };
+        let no_events = Scope { contact: &c, trigger: None, event: None, now: now(), data: None };
         for text in ["trigger.name", "trigger.timestamp", "trigger.properties.cart_id", "event.name", "event.timestamp"]
         {
             assert_eq!(text.parse::<Operand>().unwrap().resolve(&no_events), None, "{text}");
@@ -1289,6 +1311,8 @@ mod tests {
             "event.name",
             "event.timestamp",
             "event.properties.x",
+            "data.crm_id",
+            "data.account.tier",
             "now",
         ] {
             assert_eq!(text.parse::<Operand>().unwrap().to_string(), text);
@@ -1308,6 +1332,9 @@ mod tests {
             "trigger.total",
             "event.props.x",
             "events.name",
+            "data",
+            "data.",
+            "data..x",
             "Now",
         ] {
             let err = text.parse::<Operand>().unwrap_err();
@@ -1376,7 +1403,7 @@ mod tests {
             attributes: json!({"n": 9_007_199_254_740_993_u64}).as_object().unwrap().clone(),
             ..Contact::new("x")
         };
-        let scope = Scope { contact: &c, trigger: None, event: None, now: now() };
+        let scope = Scope { contact: &c, trigger: None, event: None, now: now(), data: None };
         assert!(!cond(json!({"left": "contact.n", "op": "eq", "right": 9_007_199_254_740_992_u64})).evaluate(&scope));
         assert!(cond(json!({"left": "contact.n", "op": "gt", "right": "9007199254740992"})).evaluate(&scope));
     }
@@ -1437,7 +1464,7 @@ mod tests {
         assert!(unary("contact.tags", "exists"));
         assert!(unary("trigger.properties.cart_id", "exists"));
         let c = contact();
-        let scope = Scope { contact: &c, trigger: None, event: None, now: now() };
+        let scope = Scope { contact: &c, trigger: None, event: None, now: now(), data: None };
         assert!(cond(json!({"left": "event.name", "op": "not_exists"})).evaluate(&scope));
         assert!(!cond(json!({"left": "trigger.timestamp", "op": "exists"})).evaluate(&scope));
     }
@@ -1488,9 +1515,9 @@ mod tests {
         assert!(eval(rule.clone()));
         let (c, t) = (contact(), trigger());
         let other = Event::new("checkout_completed", now()).with_property("cart_id", "c_2");
-        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&other), now: now() };
+        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&other), now: now(), data: None };
         assert!(!cond(rule.clone()).evaluate(&scope));
-        let scope = Scope { contact: &c, trigger: None, event: Some(&other), now: now() };
+        let scope = Scope { contact: &c, trigger: None, event: Some(&other), now: now(), data: None };
         assert!(!cond(rule).evaluate(&scope), "a missing reference equals nothing");
         assert!(cmp("contact.lead_score", "lt", json!({"ref": "trigger.properties.total"})));
         assert!(!cmp("contact.tags", "contains", json!({"ref": "contact.tags"})), "a list is not an item");
@@ -1522,7 +1549,7 @@ mod tests {
     #[test]
     fn traced_evaluation_records_values() {
         let (c, t, e) = (contact(), trigger(), event());
-        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now() };
+        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now(), data: None };
         let condition = cond(json!({"all": [
             {"left": "contact.plan", "op": "in", "right": ["pro", "team"]},
             {"left": "event.properties.cart_id", "op": "eq", "right": {"ref": "trigger.properties.cart_id"}},
@@ -2051,7 +2078,7 @@ mod tests {
         #[test]
         fn evaluate_never_panics_and_trace_agrees(condition in arb_condition(false), world in arb_world()) {
             let (contact, trigger, event, now) = world;
-            let scope = Scope { contact: &contact, trigger: trigger.as_ref(), event: event.as_ref(), now };
+            let scope = Scope { contact: &contact, trigger: trigger.as_ref(), event: event.as_ref(), now, data: None };
             let result = condition.evaluate(&scope);
             let mut trace = Vec::new();
             prop_assert_eq!(condition.evaluate_traced(&scope, &mut trace), result);
@@ -2061,7 +2088,7 @@ mod tests {
         #[test]
         fn boolean_laws(condition in arb_condition(false), other in arb_condition(false), world in arb_world()) {
             let (contact, trigger, event, now) = world;
-            let scope = Scope { contact: &contact, trigger: trigger.as_ref(), event: event.as_ref(), now };
+            let scope = Scope { contact: &contact, trigger: trigger.as_ref(), event: event.as_ref(), now, data: None };
             let c = condition.evaluate(&scope);
             let o = other.evaluate(&scope);
             prop_assert_eq!(Condition::Not(Box::new(condition.clone())).evaluate(&scope), !c);

@@ -55,6 +55,11 @@ pub struct Case {
     /// `settings.quiet_hours` apply either way; caps count this test's messages only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliverySettings>,
+    /// What delivery answers, by send node id, for the sends a run waits for (a `failed`
+    /// port or `save_response`): `{"notify_crm": {"outcome": "failed"}}` or
+    /// `{"notify_crm": {"response": {"id": "c-1"}}}`; default delivered, no body.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub deliveries: std::collections::BTreeMap<String, crate::simulate::SimulatedDelivery>,
     /// What must happen.
     pub expect: Expect,
 }
@@ -185,6 +190,7 @@ fn run_case(journey: &Journey, case: &Case, index: usize) -> CaseReport {
         events: case.events.clone(),
         horizon: case.horizon.clone(),
         delivery: case.delivery.clone(),
+        deliveries: case.deliveries.clone(),
     };
     let sim = match simulate(journey, &scenario, &format!("/tests/{index}")) {
         Ok(sim) => sim,
@@ -434,6 +440,17 @@ pub fn describe(what: &What, start: chrono::DateTime<chrono::Utc>) -> String {
         What::EventReceived { event } => format!("received `{event}`"),
         What::TimedOut { event } => format!("timed out waiting for `{event}`"),
         What::Sent { key, channel } => format!("sent {} ({key})", channel_name(*channel)),
+        What::WaitingForDelivery { key } => format!("waits for the delivery of {key}"),
+        What::Delivered { key, status, saved } => {
+            let mut s = format!("delivered {key}");
+            if let Some(code) = status {
+                s.push_str(&format!(" (HTTP {code})"));
+            }
+            if !saved.is_empty() {
+                s.push_str(&format!(", saved {}", saved.join(", ")));
+            }
+            s
+        }
         What::SendSkipped { reason } => format!("skipped send: {reason}"),
         What::QuietHours { channel, until, timezone, skipped } => {
             let when = until.with_timezone(&timezone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::UTC));

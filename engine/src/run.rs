@@ -40,6 +40,10 @@ pub enum Wait {
     Timer { until: DateTime<Utc> },
     /// An event, with a timeout (`wait_for_event`).
     Event { event: String, timeout_at: DateTime<Utc> },
+    /// The outcome of the message `key` (a send node with a `failed` port or
+    /// `save_response`). Delivery wakes the run as soon as the outcome is recorded;
+    /// `check_at` is only the fallback at which the scheduler looks again by itself.
+    Delivery { key: String, since: DateTime<Utc>, check_at: DateTime<Utc> },
 }
 
 impl Wait {
@@ -48,6 +52,7 @@ impl Wait {
         match self {
             Wait::Timer { until } => *until,
             Wait::Event { timeout_at, .. } => *timeout_at,
+            Wait::Delivery { check_at, .. } => *check_at,
         }
     }
 }
@@ -77,6 +82,10 @@ pub struct Run {
     pub event: Option<Event>,
     /// How many times each node was entered.
     pub visits: BTreeMap<String, u32>,
+    /// Values saved by the run itself (a webhook's `save_response`): `data.<name>` in
+    /// later templates and conditions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, serde_json::Value>,
     pub started_at: DateTime<Utc>,
     pub converted_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -107,6 +116,7 @@ impl Run {
             trigger: new.trigger,
             event: None,
             visits: BTreeMap::new(),
+            data: BTreeMap::new(),
             started_at: now,
             converted_at: None,
             ended_at: None,
@@ -128,6 +138,33 @@ pub enum Input<'a> {
     Timer,
     /// The contact performed an event.
     Event(&'a Event),
+    /// What became of the message the run waits for ([`Wait::Delivery`]).
+    Delivery(&'a DeliveryResult),
+}
+
+/// The outcome of an awaited message, as the outbox has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryResult {
+    pub key: String,
+    pub status: DeliveryStatus,
+    /// The HTTP status of a webhook's answer, when it was recorded.
+    pub http_status: Option<u16>,
+    /// The webhook's JSON response body, when it was recorded.
+    pub response: Option<serde_json::Value>,
+}
+
+/// Where an awaited message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Not delivered yet (queued, retrying, or held back).
+    Pending,
+    Sent,
+    /// Given up: a permanent failure or too many attempts.
+    Failed,
+    /// An at-most-once provider's attempt whose outcome is unknown.
+    Unknown,
+    /// Not delivered because of consent checked again at delivery.
+    Skipped,
 }
 
 /// Something the outside world must do because of a step.
@@ -153,6 +190,9 @@ pub enum Effect {
         /// The topic of a marketing message: delivery checks the contact's opt-out again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         topic: Option<String>,
+        /// The run waits for the outcome: delivery wakes it when it is recorded.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        awaited: bool,
     },
     /// Apply these changes to the stored contact.
     UpdateContact { node: String, changes: Vec<Change> },
@@ -211,6 +251,18 @@ pub enum What {
     TimedOut { event: String },
     /// A message was handed to delivery.
     Sent { key: String, channel: Channel },
+    /// The run waits at the send node for the outcome of message `key` (the node has a
+    /// `failed` port or saves the response).
+    WaitingForDelivery { key: String },
+    /// The awaited message was delivered; `saved` names the run data taken from the
+    /// webhook's response.
+    Delivered {
+        key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        saved: Vec<String>,
+    },
     /// A message was not sent (no address, a template that failed, or consent: the
     /// contact unsubscribed or opted out of its topic, or the email address is suppressed).
     SendSkipped { reason: String },

@@ -19,7 +19,7 @@ use crate::delivery::{Registry, Route, Router};
 use crate::journey::Journey;
 use crate::nodes::trigger::Trigger;
 use crate::pressure::{Context, RecentSend, Rules};
-use crate::run::{Input, NewRun, Outcome, PriorRun, Refusal, Run, admit};
+use crate::run::{DeliveryResult, DeliveryStatus, Input, NewRun, Outcome, PriorRun, Refusal, Run, Wait, admit};
 use crate::step::step_with;
 use crate::store::{self, Committed, Store, StoredRun, Transition, VersionRecord};
 use crate::store::{Channels, Lane};
@@ -794,6 +794,15 @@ impl Scheduler {
         let ids: Vec<String> = claimed.iter().map(|s| s.run.contact.clone()).collect();
         let mut recent = Self::recent_sends(db, rules, &ids, now).await?;
         let mut contacts: HashMap<String, Contact> = store::get_contacts(db, &ids).await?;
+        // Runs waiting for a message's outcome take it from the outbox.
+        let awaited: Vec<String> = claimed
+            .iter()
+            .filter_map(|s| match &s.run.wait {
+                Some(Wait::Delivery { key, .. }) => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        let results = if awaited.is_empty() { HashMap::new() } else { store::delivery_results(db, &awaited).await? };
         let mut transitions = Vec::with_capacity(claimed.len());
         for stored in claimed {
             if let Some(wake) = stored.run.wake_at() {
@@ -804,8 +813,24 @@ impl Scheduler {
                 contacts.get(&stored.run.contact).cloned().unwrap_or_else(|| Contact::new(&stored.run.contact));
             let sent = recent.entry(contact.id.clone()).or_default();
             // Always commit, even a no-op: the claim moved `wake_at` to the lease's end.
-            let outcome =
-                step_with(&journey, &stored.run, &contact, Input::Timer, now, &Context { rules, recent: sent });
+            let missing;
+            let input = match &stored.run.wait {
+                Some(Wait::Delivery { key, .. }) => Input::Delivery(match results.get(key) {
+                    Some(r) => r,
+                    None => {
+                        // Not in the outbox (it can only have been erased): not delivered.
+                        missing = DeliveryResult {
+                            key: key.clone(),
+                            status: DeliveryStatus::Failed,
+                            http_status: None,
+                            response: None,
+                        };
+                        &missing
+                    }
+                }),
+                _ => Input::Timer,
+            };
+            let outcome = step_with(&journey, &stored.run, &contact, input, now, &Context { rules, recent: sent });
             sent.extend(outcome.marketing_sends(now));
             contacts.insert(contact.id.clone(), outcome.contact.clone());
             transitions.push(self.transition(&journey, Some(&stored), None, outcome));
@@ -925,6 +950,8 @@ impl Scheduler {
             let outcomes = if items.is_empty() { Vec::new() } else { channel.deliver(&self.store, &items, now).await };
             let max_attempts = self.config.max_attempts;
             let mut sent = Vec::new();
+            let mut responses = Vec::new();
+            let mut awaited = false;
             let mut retries = Vec::new();
             let mut failed = Vec::new();
             let mut unknown: Vec<(store::OutboxItem, String)> = vanished
@@ -933,8 +960,13 @@ impl Scheduler {
                 .collect();
             for (item, outcome) in items.into_iter().zip(outcomes) {
                 let channel = store::channel_name(item.message.channel());
+                awaited |= item.awaited;
                 match outcome {
                     Delivery::Delivered => sent.push(item.id),
+                    Delivery::Responded { response } => {
+                        responses.push((item.id, response));
+                        sent.push(item.id)
+                    }
                     Delivery::Uncertain { error, .. } if at_most_once => {
                         tracing::error!(key = %item.key, channel, attempts = item.attempts, error = %error, "Delivery outcome unknown; not retrying (at most once)");
                         unknown.push((item, error))
@@ -956,6 +988,9 @@ impl Scheduler {
                 .writer()
                 .run(move |tx| {
                     Box::pin(async move {
+                        for (id, response) in responses {
+                            store::record_response(tx, id, &response).await?;
+                        }
                         store::mark_sent(tx, &sent, now).await?;
                         for (id, at, error) in retries {
                             store::retry_later(tx, id, at, &error).await?;
@@ -972,6 +1007,10 @@ impl Scheduler {
                 .await?;
             delivered += done;
             self.metrics.messages_delivered.fetch_add(done as u64, Ordering::Relaxed);
+            if awaited {
+                // Runs waiting for these outcomes are due now.
+                self.wake.notify_one();
+            }
             if n < allowed {
                 return Ok(delivered);
             }
@@ -1029,6 +1068,10 @@ impl Scheduler {
                 .await?;
             delivered += n;
             self.metrics.messages_delivered.fetch_add(n as u64, Ordering::Relaxed);
+            if n > 0 {
+                // Some of them may be awaited by their runs, woken in that transaction.
+                self.wake.notify_one();
+            }
             if n < 1000 {
                 return Ok(delivered);
             }
@@ -1146,6 +1189,11 @@ impl Scheduler {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Delivered,
+    /// Delivered, with the answer its run waits for (an awaited webhook's
+    /// `{"status", "body"}`), kept on the outbox row.
+    Responded {
+        response: serde_json::Value,
+    },
     /// A transient failure: try again after a while (until the attempts run out).
     Retry {
         after: TimeDelta,

@@ -9,13 +9,16 @@ use crate::contact::{Contact, Event};
 use crate::journey::Journey;
 use crate::nodes::send::Rendered;
 use crate::pressure::{Context, DeliverySettings, RecentSend, Rules};
-use crate::run::{Effect, Entry, Input, NewRun, Outcome, PriorRun, Run, admit, marketing_sends};
+use crate::run::{
+    DeliveryResult, DeliveryStatus, Effect, Entry, Input, NewRun, Outcome, PriorRun, Run, Wait, admit, marketing_sends,
+};
 use crate::step::step_with;
 use crate::time::{format_duration, parse_duration, parse_timestamp};
 use chrono::{DateTime, TimeDelta, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// Monday 2026-01-05 09:00 UTC: where virtual time starts unless a scenario says otherwise.
 pub fn default_start() -> DateTime<Utc> {
@@ -61,6 +64,34 @@ pub struct Scenario {
     /// default none. Caps count the messages of this simulation only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliverySettings>,
+    /// What delivery answers, by send node id, for sends the run waits for (with a
+    /// `failed` port or `save_response`); default: delivered, with no response body.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deliveries: BTreeMap<String, SimulatedDelivery>,
+}
+
+/// The outcome of an awaited message in a simulation or journey test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedDelivery {
+    /// `delivered` (default) or `failed`.
+    #[serde(default)]
+    pub outcome: SimulatedOutcome,
+    /// The webhook's HTTP status (default 200 when delivered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The webhook's JSON response body, which `save_response` reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+}
+
+/// Whether a simulated message was delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SimulatedOutcome {
+    #[default]
+    Delivered,
+    Failed,
 }
 
 /// One timeline entry with the run it belongs to and its offset from the start.
@@ -202,6 +233,7 @@ pub fn simulate(journey: &Journey, scenario: &Scenario, base: &str) -> Result<Si
         sends: vec![],
         rules: &rules,
         recent: vec![],
+        deliveries: &scenario.deliveries,
     };
     let mut next_event = 0;
     for _ in 0..MAX_STEPS {
@@ -238,6 +270,8 @@ struct Sim<'j> {
     rules: &'j Rules,
     /// The contact's marketing messages so far (the frequency caps count them).
     recent: Vec<RecentSend>,
+    /// What delivery answers to awaited messages, by node.
+    deliveries: &'j BTreeMap<String, SimulatedDelivery>,
 }
 
 impl Sim<'_> {
@@ -309,5 +343,18 @@ impl Sim<'_> {
         }
         self.runs[i] = run;
         self.contact = contact;
+        // A message the run waits for is delivered (or fails) at once, as the scenario says.
+        if let Some(Wait::Delivery { key, .. }) = &self.runs[i].wait {
+            let node = self.runs[i].node.clone().unwrap_or_default();
+            let simulated = self.deliveries.get(&node);
+            let failed = simulated.is_some_and(|d| d.outcome == SimulatedOutcome::Failed);
+            let result = DeliveryResult {
+                key: key.clone(),
+                status: if failed { DeliveryStatus::Failed } else { DeliveryStatus::Sent },
+                http_status: if failed { None } else { Some(simulated.and_then(|d| d.status).unwrap_or(200)) },
+                response: simulated.and_then(|d| d.response.clone()),
+            };
+            self.apply(i, Input::Delivery(&result), now);
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::nodes::Node;
 use crate::nodes::send::Send;
 use crate::nodes::wait_until::Target;
 use crate::pressure::{self, Behaviour, RecentSend};
-use crate::run::{Effect, Entry, ExitReason, Input, Outcome, Run, Status, Wait, What};
+use crate::run::{DeliveryResult, DeliveryStatus, Effect, Entry, ExitReason, Input, Outcome, Run, Status, Wait, What};
 use crate::workflow::Goal;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -54,6 +54,7 @@ pub fn step_with(
             Input::Start => s.start(),
             Input::Timer => s.timer(),
             Input::Event(e) => s.event(e),
+            Input::Delivery(d) => s.delivery(d),
         }
         s.check_condition_goal();
     }
@@ -90,6 +91,11 @@ impl Stepper<'_> {
     fn timer(&mut self) {
         let Some(wait) = self.run.wait.clone() else { return };
         if self.now < wait.wake_at() {
+            return;
+        }
+        if let Wait::Delivery { key, since, .. } = wait {
+            // Only the outcome moves the run on: look again later.
+            self.run.wait = Some(Wait::Delivery { key, since, check_at: self.delivery_check_at(since) });
             return;
         }
         let Some(node_id) = self.run.node.clone() else { return };
@@ -150,6 +156,52 @@ impl Stepper<'_> {
         self.advance(w.received.clone());
     }
 
+    /// The outcome of the message the run waits for: on to `next` when it was delivered
+    /// (keeping what `save_response` names of a webhook's answer) or skipped for consent,
+    /// to `failed` when it was not delivered; still pending, the run waits on.
+    fn delivery(&mut self, result: &DeliveryResult) {
+        let Some(Wait::Delivery { key, since, .. }) = self.run.wait.clone() else { return };
+        if key != result.key {
+            return;
+        }
+        let Some(node_id) = self.run.node.clone() else { return };
+        let Some((Node::Send(send), _)) = self.journey.node(&node_id) else { return };
+        let next = match result.status {
+            DeliveryStatus::Pending => {
+                self.run.wait = Some(Wait::Delivery { key, since, check_at: self.delivery_check_at(since) });
+                return;
+            }
+            DeliveryStatus::Sent => {
+                let mut saved = Vec::new();
+                for (name, pointer) in &send.save_response {
+                    let value = result.response.as_ref().and_then(|r| r.pointer(pointer)).cloned();
+                    if let Some(value) = value {
+                        self.run.data.insert(name.clone(), value);
+                        saved.push(name.clone());
+                    }
+                }
+                self.log(Some(&node_id), What::Delivered { key, status: result.http_status, saved });
+                send.next.clone()
+            }
+            // Consent said no at delivery: as a skip at the send, the run carries on.
+            DeliveryStatus::Skipped => send.next.clone(),
+            // The outbox's own entry (delivery_failed / delivery_unknown) says why.
+            DeliveryStatus::Failed | DeliveryStatus::Unknown => {
+                send.failed.clone().unwrap_or_else(|| send.next.clone())
+            }
+        };
+        self.run.wait = None;
+        self.run.status = Status::Active;
+        self.advance(next);
+    }
+
+    /// When a run waiting since `since` for a delivery looks again by itself: after a
+    /// minute at first, then after as long as it has waited, at most an hour apart.
+    fn delivery_check_at(&self, since: DateTime<Utc>) -> DateTime<Utc> {
+        let waited = self.now - since;
+        self.now + waited.clamp(chrono::TimeDelta::minutes(1), chrono::TimeDelta::hours(1))
+    }
+
     /// A scope over the run's state; `event` overrides the run's last event.
     fn scope<'a>(&'a self, event: Option<&'a Event>) -> Scope<'a> {
         Scope {
@@ -157,6 +209,7 @@ impl Stepper<'_> {
             trigger: Some(&self.run.trigger),
             event: event.or(self.run.event.as_ref()).or(Some(&self.run.trigger)),
             now: self.now,
+            data: Some(&self.run.data),
         }
     }
 
@@ -191,6 +244,7 @@ impl Stepper<'_> {
             Wait::Event { event, timeout_at } => {
                 What::WaitingForEvent { event: event.clone(), timeout_at: *timeout_at }
             }
+            Wait::Delivery { key, .. } => What::WaitingForDelivery { key: key.clone() },
         };
         self.log(Some(node), what);
         self.run.wait = Some(wait);
@@ -319,14 +373,21 @@ impl Stepper<'_> {
                 if !send.transactional {
                     self.own_sends.push(RecentSend { channel, at: self.now });
                 }
+                let awaited = send.awaits();
                 self.effects.push(Effect::Send {
-                    key,
+                    key: key.clone(),
                     node: id.to_string(),
                     message,
                     provider: send.provider.clone(),
                     transactional: send.transactional,
                     topic: send.topic.clone(),
+                    awaited,
                 });
+                if awaited {
+                    let check_at = self.delivery_check_at(self.now);
+                    self.wait(id, Wait::Delivery { key, since: self.now, check_at });
+                    return false;
+                }
             }
             Err(skip) => self.log(Some(id), What::SendSkipped { reason: skip.to_string() }),
         }
@@ -360,6 +421,7 @@ impl Stepper<'_> {
             "trigger": self.run.trigger.template_data(),
             "event": event.template_data(),
             "journey": { "id": wf.id, "name": wf.name, "version": self.run.version, "run_id": self.run.id, "entry": self.run.entry },
+            "data": self.run.data,
         })
     }
 }

@@ -199,6 +199,7 @@ fn push_item() -> OutboxItem {
         attempts: 1,
         recorded_attempts: 0,
         provider: None,
+        awaited: false,
     }
 }
 

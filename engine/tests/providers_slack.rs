@@ -153,6 +153,7 @@ async fn a_webhook_that_hangs_past_the_timeout_is_uncertain_and_retried() {
         attempts: 1,
         recorded_attempts: 0,
         provider: None,
+        awaited: false,
     };
     let began = std::time::Instant::now();
     let outcome = slack.deliver(h.scheduler.store(), &[item], h.now()).await;

@@ -36,6 +36,7 @@ fn sms_item(to: &str) -> OutboxItem {
         attempts: 1,
         recorded_attempts: 0,
         provider: None,
+        awaited: false,
     }
 }
 

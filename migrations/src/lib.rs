@@ -11,7 +11,8 @@ mod m20261203_000001_outbox_failed;
 mod m20261210_000001_providers;
 mod m20261211_000001_delivery;
 mod m20261212_000001_consent;
-mod m20261211_000001_templates;
+mod m20261212_000002_templates;
+mod m20261213_000001_awaited;
 
 pub struct Migrator;
 
@@ -26,7 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000001_providers::Migration),
             Box::new(m20261211_000001_delivery::Migration),
             Box::new(m20261212_000001_consent::Migration),
-            Box::new(m20261211_000001_templates::Migration),
+            Box::new(m20261212_000002_templates::Migration),
+            Box::new(m20261213_000001_awaited::Migration),
         ]
     }
 }

@@ -21,9 +21,9 @@ pub mod session;
 pub mod simulate;
 pub mod subscriptions;
 pub mod suppressions;
+pub mod templates;
 pub mod topics;
 pub mod unsubscribe;
-pub mod templates;
 pub mod workflows;
 
 use serde::Deserialize;

@@ -76,6 +76,9 @@ pub enum WaitKind {
     Timer,
     /// An event (`wait_for_event`), with a timeout.
     Event,
+    /// The outcome of a message's delivery (a send with a `failed` port or
+    /// `save_response`); delivery wakes the run when it is recorded.
+    Delivery,
 }
 
 /// A run's current wait.
@@ -85,7 +88,11 @@ pub struct RunWait {
     /// For `event`: the awaited event's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
-    /// For `timer`: when the wait ends; for `event`: when it times out.
+    /// For `delivery`: the message's idempotency key (see `GET /v1/outbox`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_key: Option<String>,
+    /// For `timer`: when the wait ends; for `event`: when it times out; for `delivery`:
+    /// when the scheduler looks at the message again by itself.
     pub until: DateTime<Utc>,
 }
 
@@ -116,9 +123,12 @@ pub struct RunSummary {
 impl From<&Run> for RunSummary {
     fn from(r: &Run) -> Self {
         let wait = r.wait.as_ref().map(|w| match w {
-            Wait::Timer { until } => RunWait { kind: WaitKind::Timer, event: None, until: *until },
+            Wait::Timer { until } => RunWait { kind: WaitKind::Timer, event: None, message_key: None, until: *until },
             Wait::Event { event, timeout_at } => {
-                RunWait { kind: WaitKind::Event, event: Some(event.clone()), until: *timeout_at }
+                RunWait { kind: WaitKind::Event, event: Some(event.clone()), message_key: None, until: *timeout_at }
+            }
+            Wait::Delivery { key, check_at, .. } => {
+                RunWait { kind: WaitKind::Delivery, event: None, message_key: Some(key.clone()), until: *check_at }
             }
         });
         RunSummary {

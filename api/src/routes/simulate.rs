@@ -20,7 +20,7 @@ use kairos_engine::nodes::send::{Channel, Rendered, Skip};
 use kairos_engine::nodes::{Build, Node};
 use kairos_engine::pressure::DeliverySettings;
 use kairos_engine::run::What;
-use kairos_engine::simulate::{Scenario, Simulation, TimedEvent};
+use kairos_engine::simulate::{Scenario, SimulatedDelivery, Simulation, TimedEvent};
 use kairos_engine::template::Templates;
 use kairos_engine::time::{format_duration, parse_duration, parse_timestamp};
 use kairos_engine::{Contact, Event, Problem, journey_test, store};
@@ -115,6 +115,13 @@ pub struct SimulateRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub delivery: Option<Value>,
+    /// What delivery answers, by send node id, for sends the run waits for (a `failed`
+    /// port or `save_response`), as a test case's `deliveries`:
+    /// `{"notify_crm": {"outcome": "failed"}}` or `{"notify_crm": {"status": 201, "response": {"id": "c-1"}}}`.
+    /// Default: delivered (200), with no body.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub deliveries: Option<Value>,
 }
 
 /// What a timeline entry is.
@@ -131,7 +138,7 @@ pub enum TimelineKind {
     Decision,
     /// A split assigned a variant.
     Variant,
-    /// The run waits for a time or an event.
+    /// The run waits for a time, an event or a message's delivery.
     Waiting,
     /// A `wait_until` let the run through at once.
     NoWait,
@@ -141,6 +148,9 @@ pub enum TimelineKind {
     TimedOut,
     /// A message was sent.
     Sent,
+    /// A message the run waited for was delivered; `detail` names the data saved from
+    /// a webhook's response.
+    Delivered,
     /// A send was skipped (no address, the message could not be rendered, or consent:
     /// the contact unsubscribed or opted out of the topic, or the address is suppressed).
     Skipped,
@@ -171,7 +181,10 @@ fn kind_of(what: &What) -> TimelineKind {
         What::NodeEntered { .. } => TimelineKind::NodeEntered,
         What::Decision { .. } => TimelineKind::Decision,
         What::Variant { .. } => TimelineKind::Variant,
-        What::WaitingUntil { .. } | What::WaitingForEvent { .. } => TimelineKind::Waiting,
+        What::WaitingUntil { .. } | What::WaitingForEvent { .. } | What::WaitingForDelivery { .. } => {
+            TimelineKind::Waiting
+        }
+        What::Delivered { .. } => TimelineKind::Delivered,
         What::NoWait { .. } => TimelineKind::NoWait,
         What::EventReceived { .. } => TimelineKind::Resumed,
         What::TimedOut { .. } => TimelineKind::TimedOut,
@@ -331,6 +344,16 @@ impl SimulateRequest {
                 None
             }
         };
+        let deliveries =
+            match self.deliveries.map(serde_path_to_error::deserialize::<_, BTreeMap<String, SimulatedDelivery>>) {
+                None => BTreeMap::new(),
+                Some(Ok(d)) => d,
+                Some(Err(e)) => {
+                    let pointer = kairos_engine::problem::path_pointer("/deliveries", e.path());
+                    problems.push(scenario_item(pointer, e.inner().to_string()));
+                    BTreeMap::new()
+                }
+            };
         if let Err(e) = ContactId::parse(&self.contact.id) {
             problems.push(scenario_item("/contact/id", e));
         }
@@ -357,7 +380,7 @@ impl SimulateRequest {
             tags: self.contact.tags,
             subscriptions: self.contact.subscriptions,
         };
-        Ok(Scenario { contact, start: self.start, events, horizon: self.horizon, delivery })
+        Ok(Scenario { contact, start: self.start, events, horizon: self.horizon, delivery, deliveries })
     }
 }
 
@@ -492,7 +515,7 @@ fn message_fields(m: &Rendered) -> Fields {
         Rendered::Push { to: address, title, body, url } => {
             Fields { to: to(address), title: Some(title.clone()), url: url.clone(), body: body.clone(), ..empty }
         }
-        Rendered::Webhook { method, url, headers, body } => Fields {
+        Rendered::Webhook { method, url, headers, body, .. } => Fields {
             url: Some(url.clone()),
             body: body.as_ref().map(|b| serde_json::to_string_pretty(b).unwrap_or_default()).unwrap_or_default(),
             method: serde_json::to_value(method).ok().and_then(|v| v.as_str().map(str::to_string)),

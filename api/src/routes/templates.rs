@@ -1104,7 +1104,9 @@ fn render(
         provider: None,
         transactional: false,
         topic: None,
+        save_response: Default::default(),
         next: "preview".into(),
+        failed: None,
     };
     let mut problems = Vec::new();
     send.build(&mut Build::new("", Some("preview".into()), &mut problems), &mut templates);

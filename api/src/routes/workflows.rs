@@ -157,7 +157,10 @@ pub struct WorkflowDetail {
 /// workspace does not have.
 /// The problems of a draft against the workspace's template library and topics, and
 /// the template versions it would pin when it has none.
-async fn draft_problems(state: &AppState, draft: &Value) -> Result<(Vec<Problem>, Option<Vec<(String, u32)>>), store::Error> {
+async fn draft_problems(
+    state: &AppState,
+    draft: &Value,
+) -> Result<(Vec<Problem>, Option<Vec<(String, u32)>>), store::Error> {
     let library = library_for(state, draft).await?;
     match kairos_engine::validate::validate_value_in(draft.clone(), &library) {
         Ok(journey) => Ok((topic_problems(state.store().reader(), &journey).await?, Some(journey.template_pins()))),

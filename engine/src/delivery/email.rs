@@ -208,7 +208,7 @@ pub fn without_secret(delivery: Delivery, secret: &str) -> Delivery {
         if secret.len() >= 4 && error.contains(secret) { error.replace(secret, super::REDACTED) } else { error }
     };
     match delivery {
-        Delivery::Delivered => Delivery::Delivered,
+        d @ (Delivery::Delivered | Delivery::Responded { .. }) => d,
         Delivery::Retry { after, error } => Delivery::Retry { after, error: scrub(error) },
         Delivery::Failed { error } => Delivery::Failed { error: scrub(error) },
         Delivery::Uncertain { after, error } => Delivery::Uncertain { after, error: scrub(error) },
@@ -296,6 +296,7 @@ pub(crate) mod tests {
             attempts: 1,
             recorded_attempts: 0,
             provider: None,
+            awaited: false,
         }
     }
 

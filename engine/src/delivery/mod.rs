@@ -257,7 +257,7 @@ pub fn is_secret_header(name: &str) -> bool {
 /// and a password in the URL are replaced by [`REDACTED`].
 pub fn redacted(message: &Rendered) -> Rendered {
     match message {
-        Rendered::Webhook { method, url, headers, body } => Rendered::Webhook {
+        Rendered::Webhook { method, url, headers, body, success } => Rendered::Webhook {
             method: *method,
             url: redact_url(url),
             headers: headers
@@ -265,6 +265,7 @@ pub fn redacted(message: &Rendered) -> Rendered {
                 .map(|(k, v)| (k.clone(), if is_secret_header(k) { REDACTED.to_string() } else { v.clone() }))
                 .collect(),
             body: body.clone(),
+            success: success.clone(),
         },
         other => other.clone(),
     }
@@ -310,6 +311,7 @@ pub(crate) mod testing {
             attempts: 1,
             recorded_attempts: 0,
             provider: None,
+            awaited: false,
         }
     }
 }
@@ -336,6 +338,7 @@ mod tests {
             url: "https://bob:hunter2@hooks.example.com/x".into(),
             headers,
             body: None,
+            success: vec![],
         };
         let Rendered::Webhook { url, headers, .. } = redacted(&m) else { unreachable!() };
         assert!(!url.contains("hunter2"), "{url}");

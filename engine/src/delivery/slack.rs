@@ -123,7 +123,7 @@ impl Slack {
             if path.len() > 1 { e.replace(path, super::REDACTED) } else { e }
         };
         match delivery {
-            Delivery::Delivered => Delivery::Delivered,
+            d @ (Delivery::Delivered | Delivery::Responded { .. }) => d,
             Delivery::Retry { after, error } => Delivery::Retry { after, error: clean(error) },
             Delivery::Uncertain { after, error } => Delivery::Uncertain { after, error: clean(error) },
             Delivery::Failed { error } => Delivery::Failed { error: clean(error) },

@@ -5,7 +5,7 @@
 //! permanent failure.
 
 use super::http;
-use crate::nodes::send::{Method, Rendered};
+use crate::nodes::send::{Method, Rendered, StatusRule};
 use crate::scheduler::{Deliver, Delivery};
 use crate::store::{OutboxItem, Store};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -61,7 +61,7 @@ impl Webhook {
     }
 
     async fn send(&self, item: &OutboxItem, now: DateTime<Utc>) -> Delivery {
-        let Rendered::Webhook { method, url, headers, body } = &item.message else {
+        let Rendered::Webhook { method, url, headers, body, success } = &item.message else {
             return Delivery::Failed { error: "the webhook channel got a message of another channel".into() };
         };
         let url = match reqwest::Url::parse(url) {
@@ -100,11 +100,47 @@ impl Webhook {
             // Sets `Content-Type: application/json` unless the journey set one.
             request = request.json(b);
         }
-        match http::answer("webhook", item, request.send().await, now, self.config.max_retry_after).await {
-            Ok(_) => Delivery::Delivered,
-            Err(failure) => failure,
-        }
+        let answer = match http::read("webhook", item, request.send().await).await {
+            Ok(a) => a,
+            Err(failure) => return failure,
+        };
+        outcome(item, success, answer, now, self.config.max_retry_after)
     }
+}
+
+/// Most bytes of an answer kept for `save_response`.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// What an answer means under the node's success rules (any 2xx without them). A
+/// success of an awaited message keeps the answer (`{"status", "body"}`: the body as
+/// JSON, or as text when it is not JSON); any other answer fails as for every HTTP
+/// provider: 429 and 5xx are retried, the rest permanent.
+fn outcome(
+    item: &OutboxItem,
+    success: &[StatusRule],
+    answer: http::Answer,
+    now: DateTime<Utc>,
+    max_retry_after: TimeDelta,
+) -> Delivery {
+    let code = answer.status.as_u16();
+    let ok = if success.is_empty() { answer.status.is_success() } else { success.iter().any(|r| r.matches(code)) };
+    if ok {
+        if !item.awaited {
+            return Delivery::Delivered;
+        }
+        let body = if answer.body.len() > MAX_RESPONSE_BYTES {
+            serde_json::Value::String(format!("(an answer of {} bytes is too long to keep)", answer.body.len()))
+        } else {
+            serde_json::from_str(&answer.body).unwrap_or(serde_json::Value::String(answer.body))
+        };
+        return Delivery::Responded { response: serde_json::json!({ "status": code, "body": body }) };
+    }
+    let mut error = http::failure_text("webhook", answer.status, &answer.body);
+    if !success.is_empty() {
+        let rules: Vec<String> = success.iter().map(ToString::to_string).collect();
+        error.push_str(&format!(" (success is {})", rules.join(", ")));
+    }
+    http::failure(item, &answer, error, now, max_retry_after)
 }
 
 #[async_trait::async_trait]

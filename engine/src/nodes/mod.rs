@@ -83,7 +83,7 @@ pub const PORT_FIELDS: &[&str] = &["next", "received", "timed_out", "else"];
 /// One outgoing connection of a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port<'a> {
-    /// The port's name as the canvas labels it: `next`, `received`, `timed_out`, a rule or variant name, `else`, `holdout`.
+    /// The port's name as the canvas labels it: `next`, `failed`, `received`, `timed_out`, a rule or variant name, `else`, `holdout`.
     pub name: &'a str,
     /// Path of the port field below the node, e.g. `rules/0/next`.
     pub path: String,
@@ -153,7 +153,13 @@ impl Node {
         match self {
             Node::Delay(n) => single(&n.next),
             Node::WaitUntil(n) => single(&n.next),
-            Node::Send(n) => single(&n.next),
+            Node::Send(n) => {
+                let mut ports = single(&n.next);
+                if let Some(failed) = &n.failed {
+                    ports.push(port("failed", "failed", failed));
+                }
+                ports
+            }
             Node::UpdateContact(n) => single(&n.next),
             Node::Exit(_) => vec![],
             Node::WaitForEvent(n) => {

@@ -52,8 +52,89 @@ pub struct Send {
     /// messages, which ignore opt-outs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// Webhook only: values to keep from the webhook's JSON response, as run data: each
+    /// name maps to a JSON pointer into the response body (`""` for all of it), e.g.
+    /// `{"crm_id": "/id"}`. Later templates use `{{data.crm_id}}`, branches the path
+    /// `data.crm_id`. The run waits at this node until the webhook has answered.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub save_response: BTreeMap<String, String>,
     /// The node to continue with.
     pub next: String,
+    /// The node to continue with when the message is not delivered: a permanent failure,
+    /// the retries ran out, or an at-most-once provider cannot tell. With it the run waits
+    /// at this node for the outcome; without it a failure shows on the timeline and in the
+    /// outbox, and the run has already gone on through `next`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+/// A status code, or a class of them, that a webhook's answer counts as success: `201`
+/// or `"2xx"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StatusRule {
+    /// One status code, 100–599.
+    Code(u16),
+    /// A class: `"2xx"`, `"3xx"` (redirects are not followed) or `"4xx"`.
+    Class(StatusClass),
+}
+
+/// A class of status codes that may count as success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum StatusClass {
+    #[serde(rename = "2xx")]
+    Success,
+    #[serde(rename = "3xx")]
+    Redirection,
+    #[serde(rename = "4xx")]
+    ClientError,
+}
+
+/// A number is a code, a text a class; anything else is named in the error.
+impl<'de> Deserialize<'de> for StatusRule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = Value::deserialize(deserializer)?;
+        let bad = || {
+            D::Error::custom(format!(
+                "`{value}` is not a success status: write a status code such as 201, or \"2xx\", \"3xx\" or \"4xx\""
+            ))
+        };
+        match &value {
+            Value::Number(n) => n.as_u64().and_then(|c| u16::try_from(c).ok()).map(StatusRule::Code).ok_or_else(bad),
+            Value::String(_) => StatusClass::deserialize(value.clone()).map(StatusRule::Class).map_err(|_| bad()),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl StatusRule {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusRule::Code(c) => c == status,
+            StatusRule::Class(class) => {
+                let hundreds = match class {
+                    StatusClass::Success => 2,
+                    StatusClass::Redirection => 3,
+                    StatusClass::ClientError => 4,
+                };
+                status / 100 == hundreds
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for StatusRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatusRule::Code(c) => write!(f, "{c}"),
+            StatusRule::Class(class) => f.write_str(match class {
+                StatusClass::Success => "2xx",
+                StatusClass::Redirection => "3xx",
+                StatusClass::ClientError => "4xx",
+            }),
+        }
+    }
 }
 
 /// A send node's message: a template of the library, or written in the journey.
@@ -161,6 +242,11 @@ pub enum Message {
         /// (a number stays a number; a missing value becomes `null`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         body: Option<Value>,
+        /// The answers that count as delivered: status codes (`201`) or classes (`"2xx"`).
+        /// Without it any 2xx does. Any other answer is a failure; 429 and 5xx are still
+        /// retried, the rest are not.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        success: Vec<StatusRule>,
     },
     /// A message to a team's Slack channel through the workspace's incoming webhook (not
     /// to the contact), e.g. "notify sales when a lead is hot". It never skips for a
@@ -241,6 +327,8 @@ pub enum Rendered {
         headers: BTreeMap<String, String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         body: Option<Value>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        success: Vec<StatusRule>,
     },
     Slack {
         text: String,
@@ -425,6 +513,12 @@ fn check_blocks(blocks: &Value) -> Option<(String, String)> {
 }
 
 impl Send {
+    /// Whether the run waits at this node for the message's outcome: it has a `failed`
+    /// port or keeps part of the webhook's answer.
+    pub fn awaits(&self) -> bool {
+        self.failed.is_some() || !self.save_response.is_empty()
+    }
+
     /// Resolve the message (from the library for a template reference) and compile every
     /// template field into `templates`, reporting each one that fails at its pointer.
     pub fn build(&self, cx: &mut Build, templates: &mut Templates) {
@@ -485,9 +579,48 @@ impl Send {
                 );
             }
         }
+        if !self.save_response.is_empty() && message.channel() != Channel::Webhook {
+            cx.error(
+                Kind::InvalidValue,
+                "save_response",
+                format!(
+                    "only a webhook has a response to save; this is a {} message: remove `save_response`",
+                    channel_word(message.channel())
+                ),
+            );
+        }
+        for (name, pointer) in &self.save_response {
+            let at = format!("save_response/{}", escape_segment(name));
+            if !is_data_name(name) {
+                cx.error(
+                    Kind::InvalidValue,
+                    &at,
+                    format!("`{name}` is not a data name; use lowercase letters, digits and `_`, starting with a letter or `_` (at most 64), e.g. `crm_id`"),
+                );
+            } else if !(pointer.is_empty() || pointer.starts_with('/')) {
+                cx.error(
+                    Kind::InvalidValue,
+                    &at,
+                    format!("`{pointer}` is not a JSON pointer into the response; it starts with `/`, e.g. `/id` or `/account/tier` (`\"\"` keeps the whole body)"),
+                );
+            }
+        }
         if from_library {
             // The template's own fields were checked when it was saved.
             return;
+        }
+        if let Message::Webhook { success, .. } = message {
+            for (i, rule) in success.iter().enumerate() {
+                if let StatusRule::Code(code) = rule
+                    && !(100..=599).contains(code)
+                {
+                    cx.error(
+                        Kind::InvalidValue,
+                        &format!("message/success/{i}"),
+                        format!("{code} is not an HTTP status; a status is 100–599, or a class such as \"2xx\""),
+                    );
+                }
+            }
         }
         if let Message::Webhook { url, .. } = message
             && !(url.starts_with("http://") || url.starts_with("https://") || url.starts_with("{{"))
@@ -592,13 +725,19 @@ impl Send {
                 body: r("message/body", text)?,
                 url: url.as_ref().map(|_| r("message/url", text)).transpose()?,
             },
-            Message::Webhook { method, headers, body, .. } => {
+            Message::Webhook { method, headers, body, success, .. } => {
                 let rendered_headers = render_headers(headers, &r)?;
                 let body = match body {
                     Some(b) => Some(render_json(b, "message/body".into(), data, &r)?),
                     None => None,
                 };
-                Rendered::Webhook { method: *method, url: r("message/url", text)?, headers: rendered_headers, body }
+                Rendered::Webhook {
+                    method: *method,
+                    url: r("message/url", text)?,
+                    headers: rendered_headers,
+                    body,
+                    success: success.clone(),
+                }
             }
             Message::Slack { blocks, .. } => Rendered::Slack {
                 text: r("message/text", Escape::Slack)?,
@@ -609,6 +748,14 @@ impl Send {
             },
         })
     }
+}
+
+/// A name of run data: `[a-z_][a-z0-9_]{0,63}`.
+fn is_data_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z' | '_'))
+        && name.len() <= 64
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
 }
 
 /// `` `welcome` `` or `` `welcome` (version 3) ``, as resolved.
@@ -835,7 +982,7 @@ mod tests {
         let (templates, problems) = build(&send);
         assert!(problems.is_empty(), "{problems:?}");
         let data = json!({ "contact": { "id": "c1", "email": "a\"b@example.com", "lead_score": 55, "vip": true, "plan": "pro" } });
-        let Rendered::Webhook { method, url, headers, body } = send.render(&templates, &data).unwrap() else {
+        let Rendered::Webhook { method, url, headers, body, .. } = send.render(&templates, &data).unwrap() else {
             panic!()
         };
         assert_eq!(method, Method::Post);
@@ -1027,7 +1174,7 @@ mod tests {
                 r#"{ "channel": "webhook", "template": "welcome" }"#,
                 Kind::InvalidValue,
                 "/nodes/4/message/channel",
-                "write a webhook's request in the journey",
+                "write a webhook's or Slack message in the journey",
             ),
             (
                 r#"{ "channel": "email", "subject": "Hi", "body": "{{> broken}}" }"#,

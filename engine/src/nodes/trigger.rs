@@ -108,7 +108,7 @@ impl Trigger {
             return Err(NoMatch::OtherEvent);
         }
         if let Some(c) = &t.conditions {
-            let scope = Scope { contact, trigger: Some(event), event: Some(event), now: event.timestamp };
+            let scope = Scope { contact, trigger: Some(event), event: Some(event), now: event.timestamp, data: None };
             if !c.evaluate(&scope) {
                 return Err(NoMatch::Conditions);
             }

@@ -115,6 +115,8 @@ pub struct OutboxItem {
     pub recorded_attempts: u32,
     /// The provider named by the send node.
     pub provider: Option<String>,
+    /// A run waits for the outcome (it keeps a webhook's response).
+    pub awaited: bool,
 }
 
 impl OutboxItem {
@@ -228,6 +230,9 @@ pub async fn skip_blocked<C: ConnectionTrait>(
             .await?;
         tracing::info!(key = %row.key, channel = %row.channel, "Delivery skipped: consent changed or the address is suppressed");
         skipped += 1;
+        if row.awaited {
+            wake_awaiting(db, &[row.id], now).await?;
+        }
         // A run erased with its contact has no timeline left to tell.
         let Some(version) = versions.get(&row.run_id) else { continue };
         let what = What::DeliverySkipped { key: row.key.clone(), channel: message.channel(), reason };
@@ -307,6 +312,7 @@ pub async fn claim_outbox_of<C: ConnectionTrait>(
                 attempts: r.attempts as u32,
                 recorded_attempts: r.recorded_attempts.max(0) as u32,
                 provider: r.provider,
+                awaited: r.awaited,
             })
         })
         .collect()
@@ -346,7 +352,8 @@ pub async fn deliver_to_inbox<C: ConnectionTrait>(
     for chunk in ids.chunks(1000) {
         mark(db, chunk, "sent", Some(millis(now)), None, None).await?;
     }
-    Ok(())
+    let awaited: Vec<i64> = items.iter().filter(|i| i.awaited).map(|i| i.id).collect();
+    wake_awaiting(db, &awaited, now).await
 }
 
 /// The inbox's own dispatch: take up to `limit` due messages, store them in the inbox (once
@@ -378,6 +385,8 @@ pub async fn deliver_due_to_inbox_of<C: ConnectionTrait>(
         outbox::Entity::find().from_raw_sql(Statement::from_sql_and_values(backend, sql, values)).all(db).await?;
     sent.sort_by_key(|r| r.id);
     let n = sent.len();
+    let awaited: Vec<i64> = sent.iter().filter(|r| r.awaited).map(|r| r.id).collect();
+    wake_awaiting(db, &awaited, now).await?;
     let rows: Vec<message::ActiveModel> = sent
         .into_iter()
         .map(|r| message::ActiveModel {
@@ -421,12 +430,82 @@ async fn mark<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Delivered by a channel outside the store: done.
+/// Delivered by a channel outside the store: done. Runs waiting for one of these
+/// messages are woken.
 pub async fn mark_sent<C: ConnectionTrait>(db: &C, ids: &[i64], now: DateTime<Utc>) -> Result<(), Error> {
     for chunk in ids.chunks(1000) {
         mark(db, chunk, "sent", Some(millis(now)), None, None).await?;
+        wake_awaiting(db, chunk, now).await?;
     }
     Ok(())
+}
+
+/// Keep the answer of an awaited webhook (`{"status": 201, "body": …}`) for its run.
+pub async fn record_response<C: ConnectionTrait>(db: &C, id: i64, response: &serde_json::Value) -> Result<(), Error> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Response, Expr::value(response.to_string()))
+        .filter(outbox::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Make the runs waiting for the awaited messages among `ids` due now, so they take the
+/// outcome at once: in the transaction that records it. (A run whose wake is lost to a
+/// concurrent step still looks again by itself at its wait's `check_at`.)
+pub async fn wake_awaiting<C: ConnectionTrait>(db: &C, ids: &[i64], now: DateTime<Utc>) -> Result<(), Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let sql = format!(
+        "UPDATE runs SET wake_at = {} WHERE status = 'waiting' AND id IN \
+         (SELECT run_id FROM outbox WHERE awaited = {} AND id IN ({}))",
+        super::runs::placeholder(backend, 1),
+        super::runs::placeholder(backend, 2),
+        list.join(", ")
+    );
+    db.execute(Statement::from_sql_and_values(backend, sql, [millis(now).into(), true.into()])).await?;
+    Ok(())
+}
+
+/// Where each of the messages `keys` stands, for the runs waiting for them.
+pub async fn delivery_results<C: ConnectionTrait>(
+    db: &C,
+    keys: &[String],
+) -> Result<std::collections::HashMap<String, crate::run::DeliveryResult>, Error> {
+    use crate::run::{DeliveryResult, DeliveryStatus};
+    let mut out = std::collections::HashMap::new();
+    for chunk in keys.chunks(500) {
+        let rows: Vec<(String, String, Option<String>)> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Key)
+            .column(outbox::Column::Status)
+            .column(outbox::Column::Response)
+            .filter(outbox::Column::Key.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (key, status, response) in rows {
+            let status = match status.as_str() {
+                "sent" => DeliveryStatus::Sent,
+                "failed" => DeliveryStatus::Failed,
+                "unknown" => DeliveryStatus::Unknown,
+                "skipped" => DeliveryStatus::Skipped,
+                _ => DeliveryStatus::Pending,
+            };
+            let response: Option<serde_json::Value> = response.and_then(|r| serde_json::from_str(&r).ok());
+            let http_status = response
+                .as_ref()
+                .and_then(|r| r.get("status"))
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok());
+            let body = response.and_then(|mut r| r.get_mut("body").map(serde_json::Value::take));
+            out.insert(key.clone(), DeliveryResult { key, status, http_status, response: body });
+        }
+    }
+    Ok(out)
 }
 
 /// A transient failure: try again at `at`.
@@ -444,6 +523,7 @@ pub async fn give_up<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     mark(db, &[item.id], "failed", None, None, Some(error)).await?;
+    wake_awaiting(db, &[item.id], now).await?;
     let what = What::DeliveryFailed {
         key: item.key.clone(),
         channel: item.message.channel(),
@@ -463,6 +543,7 @@ pub async fn mark_unknown<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     mark(db, &[item.id], "unknown", None, None, Some(error)).await?;
+    wake_awaiting(db, &[item.id], now).await?;
     let what = What::DeliveryUnknown {
         key: item.key.clone(),
         channel: item.message.channel(),

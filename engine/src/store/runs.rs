@@ -187,7 +187,7 @@ pub async fn commit<C: ConnectionTrait>(
         }
         for effect in &t.effects {
             match effect {
-                Effect::Send { key, node, message, provider, transactional, topic } => {
+                Effect::Send { key, node, message, provider, transactional, topic, awaited } => {
                     if !transactional {
                         ledger_rows.push(super::delivery::ledger_row(key, &r.contact, message.channel(), now_ms));
                     }
@@ -218,6 +218,8 @@ pub async fn commit<C: ConnectionTrait>(
                         transactional: Set(*transactional),
                         topic: Set(topic.clone()),
                         address: Set(address),
+                        awaited: Set(*awaited),
+                        response: Set(None),
                     });
                 }
                 Effect::UpdateContact { changes, .. } => contact_changes.push((r.contact.clone(), changes.clone())),

@@ -182,6 +182,25 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<State>) ->
 
 // ----- The engine -----
 
+/// Store `doc` as a workflow, publish it as its version 1 and load it (it must be valid).
+pub async fn publish_journey(scheduler: &Scheduler, doc: Value, now: DateTime<Utc>) {
+    let journey = kairos_engine::validate(&doc.to_string()).unwrap_or_else(|p| panic!("{p:?}"));
+    let wf = journey.workflow().clone();
+    scheduler
+        .store()
+        .writer()
+        .run(move |tx| {
+            Box::pin(async move {
+                store::create_workflow(tx, &wf.id, &wf.name, &doc, now).await?;
+                store::publish(tx, &wf.id, &wf.to_canonical(), now).await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+    scheduler.reload_live().await.unwrap();
+}
+
 pub const MAX_ATTEMPTS: u32 = 4;
 
 /// The client timeout the tests give providers: short, so a hang costs little.
@@ -216,32 +235,15 @@ impl Harness {
     }
 
     async fn publish(&self, message: Value) {
-        let text = json!({
+        let doc = json!({
             "id": "notify", "name": "Notify",
             "trigger": { "type": "api", "next": "send" },
             "nodes": [
                 { "id": "send", "type": "send", "message": message, "next": "done" },
                 { "id": "done", "type": "exit" }
             ]
-        })
-        .to_string();
-        let journey = kairos_engine::validate(&text).unwrap();
-        let wf = journey.workflow().clone();
-        let now = self.clock.now();
-        let doc: Value = serde_json::from_str(&text).unwrap();
-        self.scheduler
-            .store()
-            .writer()
-            .run(move |tx| {
-                Box::pin(async move {
-                    store::create_workflow(tx, &wf.id, &wf.name, &doc, now).await?;
-                    store::publish(tx, &wf.id, &wf.to_canonical(), now).await?;
-                    Ok(())
-                })
-            })
-            .await
-            .unwrap();
-        self.scheduler.reload_live().await.unwrap();
+        });
+        publish_journey(&self.scheduler, doc, self.clock.now()).await;
     }
 
     /// Start a run for contact `ann` with these attributes; returns the run id.

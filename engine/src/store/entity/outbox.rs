@@ -27,6 +27,10 @@ pub struct Model {
     pub transactional: bool,
     pub topic: Option<String>,
     pub address: Option<String>,
+    /// A run waits for this message's outcome: recording it wakes the run.
+    pub awaited: bool,
+    /// A webhook's answer (`{"status": 201, "body": …}`), kept for an awaited message.
+    pub response: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
