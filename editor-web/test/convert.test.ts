@@ -223,6 +223,22 @@ describe('canonical writer', () => {
     expect(text).toContain('"settings": {\n    "reentry": "once",\n    "timezone": "UTC"\n  }');
     expect(text).toContain('"channel": "webhook",\n        "method": "POST",\n        "url": "https://e.x"');
   });
+  it("writes a send's keys in the engine's order: save_response before next, failed last; success last in a webhook", () => {
+    const text = toCanonicalText({
+      id: 'a', name: 'A', trigger: { type: 'api', next: 'x' },
+      nodes: [{
+        failed: 'y', next: 'y', save_response: { tier: '/account/tier', crm_id: '/id' }, topic: undefined, transactional: true, provider: 'crm',
+        message: { success: [200, 201, '3xx'], body: { a: 1 }, headers: { 'X-A': 'b' }, url: 'https://e.x', channel: 'webhook' }, id: 'x', type: 'send',
+      }, { type: 'exit', id: 'y' }],
+    });
+    const node = text.slice(text.indexOf('"type": "send"'), text.indexOf('"type": "exit"'));
+    const keys = [...node.matchAll(/^ {6}"(\w+)":/gm)].map((m) => m[1]);
+    expect(keys).toEqual(['id', 'message', 'provider', 'transactional', 'save_response', 'next', 'failed']);
+    const messageKeys = [...node.matchAll(/^ {8}"(\w+)":/gm)].map((m) => m[1]);
+    expect(messageKeys).toEqual(['channel', 'method', 'url', 'headers', 'body', 'success', 'crm_id', 'tier']);
+    expect(node).toContain('"success": [\n          200,\n          201,\n          "3xx"\n        ]');
+    expect(node).toContain('"save_response": {\n        "crm_id": "/id",\n        "tier": "/account/tier"\n      }');
+  });
   it('formats numbers as serde_json does', () => {
     expect(formatNumber(3)).toBe('3');
     expect(formatNumber(84.5)).toBe('84.5');
