@@ -45,7 +45,7 @@ describe("a webhook's save_response", () => {
   it('turns rows into the map, names trimmed, unnamed rows ignored', () => {
     const rows = [{ key: 'crm_id', value: '/id' }, { key: ' tier ', value: '/account/tier' }, { key: '', value: '/x' }, { key: 'whole', value: '' }];
     expect(saveResponseOf(rows)).toEqual({ crm_id: '/id', tier: '/account/tier', whole: '' });
-    expect(saveResponseProblems(rows)).toEqual([]);
+    expect(saveResponseProblems(rows)).toEqual([null, null, null, null]);
     expect(saveResponseRows({ crm_id: '/id', tier: '/account/tier' })).toEqual([{ key: 'crm_id', value: '/id' }, { key: 'tier', value: '/account/tier' }]);
     expect(saveResponseRows(undefined)).toEqual([]);
   });
@@ -56,13 +56,14 @@ describe("a webhook's save_response", () => {
       { key: 'tier', value: 'account/tier' }, { key: 'ok', value: '/a' }, { key: 'ok', value: '/b' },
     ];
     const problems = saveResponseProblems(rows);
-    expect(problems).toHaveLength(6);
+    expect(problems).toHaveLength(7);
     expect(problems[0]).toBe('`CrmId` is not a data name: use lowercase letters, digits and _ (at most 64), not starting with a digit');
     expect(problems[1]).toContain('`9lives` is not a data name');
     expect(problems[2]).toContain('`crm-id` is not a data name');
     expect(problems[3]).toContain('is not a data name');
     expect(problems[4]).toBe('the pointer of `tier` must start with / (e.g. /id or /account/tier), or be empty for the whole body');
-    expect(problems[5]).toBe('`ok` is given twice; the last row counts');
+    expect(problems[5]).toBeNull();
+    expect(problems[6]).toBe('`ok` is given twice; the last row counts');
     expect(saveResponseOf(rows)).toEqual({ ok: '/b' });
   });
 

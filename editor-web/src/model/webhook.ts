@@ -59,18 +59,15 @@ export function saveResponseRowProblem(row: Row): string | null {
   return null;
 }
 
-/** Every problem of the rows, in row order: bad names, bad pointers, a name given twice. */
-export function saveResponseProblems(rows: Row[]): string[] {
-  const problems: string[] = [];
+/** The problem of each row (null for none): a bad name, a bad pointer, a name given again. */
+export function saveResponseProblems(rows: Row[]): (string | null)[] {
   const seen = new Set<string>();
-  for (const r of rows) {
-    const p = saveResponseRowProblem(r);
-    if (p) problems.push(p);
+  return rows.map((r) => {
     const name = r.key.trim();
-    if (name !== '' && seen.has(name)) problems.push(`\`${name}\` is given twice; the last row counts`);
+    const problem = saveResponseRowProblem(r) ?? (name !== '' && seen.has(name) ? `\`${name}\` is given twice; the last row counts` : null);
     seen.add(name);
-  }
-  return problems;
+    return problem;
+  });
 }
 
 /** The `save_response` map of the rows: named rows without a problem (names trimmed). */
