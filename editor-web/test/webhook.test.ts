@@ -5,6 +5,7 @@ import {
 } from '../src/model/webhook';
 import { withMessage } from '../src/model/consent';
 import { defaultMessage } from '../src/model/defaults';
+import { operandOptions } from '../src/catalog';
 
 describe("a webhook's success statuses", () => {
   it('parses codes and classes, separated by commas or spaces', () => {
@@ -93,5 +94,11 @@ describe("a webhook's save_response", () => {
     ];
     expect(savedDataNames(nodes)).toEqual(['crm_id', 'tier']);
     expect(savedDataNames([])).toEqual([]);
+  });
+
+  it('offers data.<name> operands in conditions (branches), after the events', () => {
+    const values = operandOptions([], [], { data: ['crm_id', 'tier'] }).map((o) => o.value);
+    expect(values.slice(-3)).toEqual(['data.crm_id', 'data.tier', 'now']);
+    expect(operandOptions([], [], {}).some((o) => o.value.startsWith('data.'))).toBe(false);
   });
 });
