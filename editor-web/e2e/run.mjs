@@ -8,8 +8,9 @@
 // ports with the mouse and filling forms, see a validation problem on a step and fix
 // it, set the workspace's quiet hours and a frequency cap on the settings page, publish,
 // start runs through the API, watch the counts on the canvas, run the
-// test panel, save a screenshot (e2e-artifacts/canvas.png). Any console error or page
-// error fails the run. Prints `e2e: N passed, M failed`.
+// test panel, save a screenshot (e2e-artifacts/canvas.png); last, on a second journey, a
+// webhook send with success statuses, a value saved from its response and a `failed`
+// port. Any console error or page error fails the run. Prints `e2e: N passed, M failed`.
 //
 //   npm run e2e              (needs ../target/debug/kairos built with the editor embedded)
 //   KAIROS_BIN=… CHROMIUM=… HEADED=1 npm run e2e
@@ -616,6 +617,67 @@ step('sign out; a link to a journey comes back to it after signing in', async ()
   await page.waitForURL('**/journeys/abandoned-cart');
   await page.locator(tid('journey-status')).filter({ hasText: 'live' }).waitFor();
   expect(expectedErrors.length === 0, 'not signed in: the editor asked who is signed in and got 401');
+});
+
+// A webhook send that confirms its delivery: success statuses, a value saved from the
+// response, a `failed` port. On a second journey made just for this, so that the
+// abandoned-cart journey above (its node counts, its published version) is untouched.
+// Needs an engine that knows `failed`, `save_response` and a webhook's `success`: the
+// draft is stored with them and validates without problems.
+step('a webhook send: success statuses, a value saved from the response, a failed port (second journey)', async () => {
+  await page.click('a[href="/"]');
+  await page.fill(tid('new-journey-name'), 'CRM sync');
+  await page.click(tid('create-journey'));
+  await page.waitForURL('**/journeys/crm-sync');
+  await page.locator(tid('canvas')).waitFor();
+
+  await dragFromPalette(page, 'trigger', 280, 60);
+  await page.selectOption(tid('trigger-type'), 'api');
+
+  await dragFromPalette(page, 'send', 280, 190);
+  await rename(page, 'notify_crm');
+  await page.selectOption(tid('send-channel'), 'webhook');
+  await page.fill(tid('send-url'), 'https://crm.example/hooks/lead');
+  // Success statuses: a bad entry is named inline and not written; then 201 and the 3xx class.
+  await page.fill(tid('send-webhook-success'), '201, abc');
+  await page.locator('.field-error .inline-error').filter({ hasText: '`abc` is not a status code (100–599) or a class like 2xx' }).waitFor();
+  await page.fill(tid('send-webhook-success'), '');
+  await page.locator(tid('send-webhook-success')).pressSequentially('201, 3xx');
+  await page.locator('.field-error .inline-error').filter({ hasText: 'is not a status code' }).waitFor({ state: 'detached' });
+  // One value saved from the response: a bad name is flagged on its row, then corrected.
+  await page.click(tid('send-save-response-add'));
+  await page.fill(tid('send-save-response-0-key'), 'CrmId');
+  await page.fill(tid('send-save-response-0-value'), '/id');
+  await page.locator(tid('send-save-response-0-problem')).filter({ hasText: '`CrmId` is not a data name' }).waitFor();
+  await page.fill(tid('send-save-response-0-key'), 'crm_id');
+  await page.locator(tid('send-save-response-0-problem')).waitFor({ state: 'detached' });
+  await page.locator(tid('send-failed-hint')).filter({ hasText: 'Connect failed to react when the message cannot be delivered' }).waitFor();
+  const bad = await unlabelledControls(page);
+  expect(bad.length === 0, `webhook send form: ${bad.join('; ')}`);
+
+  await dragFromPalette(page, 'exit', 150, 340);
+  await rename(page, 'thank_you');
+  await dragFromPalette(page, 'exit', 430, 340);
+  await rename(page, 'alert_ops');
+
+  await connect(page, 'trigger', 'next', 'notify_crm');
+  await connect(page, 'notify_crm', 'next', 'thank_you');
+  // The failed port is optional: the draft is valid without it ...
+  await waitSaved(page);
+  const before = await api('GET', '/v1/workflows/crm-sync');
+  expect(before.status === 200 && before.json.problems.length === 0, `without failed, the draft has no problems: ${before.text}`);
+  // ... and with it.
+  await connect(page, 'notify_crm', 'failed', 'alert_ops');
+  await waitSaved(page);
+  const r = await api('GET', '/v1/workflows/crm-sync');
+  expect(r.status === 200, `GET /v1/workflows/crm-sync: ${r.status} ${r.text}`);
+  const notify = r.json.draft.nodes.find((n) => n.id === 'notify_crm');
+  expect(notify && notify.next === 'thank_you' && notify.failed === 'alert_ops', `the send's ports: ${JSON.stringify(notify)}`);
+  expect(JSON.stringify(notify.save_response) === '{"crm_id":"/id"}', `save_response: ${JSON.stringify(notify)}`);
+  expect(notify.message.channel === 'webhook' && JSON.stringify(notify.message.success) === '[201,"3xx"]', `success: ${JSON.stringify(notify.message)}`);
+  expect(r.json.problems.length === 0, `the draft has no problems: ${JSON.stringify(r.json.problems)}`);
+  await page.locator(tid('node-problem-notify_crm')).waitFor({ state: 'detached' });
+  await page.locator(`.react-flow__edge.edge-failed`).first().waitFor();
 });
 
 // ----- run -----

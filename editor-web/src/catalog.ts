@@ -27,8 +27,8 @@ export const useCatalog = create<CatalogState>()((set, get) => ({
 
 export interface OperandOption { value: string; type?: string; group: string }
 
-/** Operands a condition can read, with their JSON type when known. */
-export function operandOptions(events: CatalogEvent[], attributes: CatalogProperty[], eventNames: { trigger?: string; event?: string }): OperandOption[] {
+/** Operands a condition can read, with their JSON type when known; `data`: run data names saved from webhook responses. */
+export function operandOptions(events: CatalogEvent[], attributes: CatalogProperty[], eventNames: { trigger?: string; event?: string; data?: string[] }): OperandOption[] {
   const out: OperandOption[] = [
     { value: 'contact.id', type: 'string', group: 'Contact' },
     { value: 'contact.tags', type: 'array', group: 'Contact' },
@@ -45,6 +45,7 @@ export function operandOptions(events: CatalogEvent[], attributes: CatalogProper
   for (const [p, t] of propsOf(eventNames.trigger)) out.push({ value: `trigger.properties.${p}`, type: t, group: 'Trigger event' });
   out.push({ value: 'event.name', type: 'string', group: 'Event' }, { value: 'event.timestamp', type: 'string', group: 'Event' });
   for (const [p, t] of propsOf(eventNames.event)) out.push({ value: `event.properties.${p}`, type: t, group: 'Event' });
+  for (const name of eventNames.data ?? []) out.push({ value: `data.${name}`, group: 'Saved from a webhook' });
   out.push({ value: 'now', type: 'string', group: 'Time' });
   return out;
 }

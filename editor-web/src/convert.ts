@@ -100,6 +100,7 @@ export function definitionToCanvas(doc: unknown): Canvas & { meta: Meta; errors:
     for (const port of portsOf(item.type, config)) {
       const target = getPort(config, port.path);
       if (target === undefined) {
+        if (port.optional) continue;
         errors.push({ node: item.id, code: 'missing_port', message: `port \`${port.name}\` of \`${item.id}\` is not connected` });
         continue;
       }
@@ -177,7 +178,7 @@ export function canvasToDefinition(canvas: Canvas, meta: Meta): { doc: Record<st
         if (!connected?.has(port.handle)) {
           errors.push({ node: n.id, code: 'dangling_port', message: `port \`${port.name}\` of \`${n.id}\` points at \`${target}\`, which is not a node` });
         }
-      } else if (getPort(config, port.path) === undefined) {
+      } else if (getPort(config, port.path) === undefined && !port.optional) {
         errors.push({ node: n.id, code: 'missing_port', message: `port \`${port.name}\` of \`${n.id}\` is not connected` });
       }
     }

@@ -2,12 +2,14 @@
 // document), the selection, undo/redo history, the dirty flag for autosave, the
 // server's validation problems keyed by node id, and overlays (test path, live stats).
 
+import { useMemo } from 'react';
 import { create } from 'zustand';
 import { applyEdgeChanges, applyNodeChanges, type EdgeChange, type NodeChange } from '@xyflow/react';
 import { canvasToDefinition, definitionToCanvas, edgeId, type CanvasEdge, type CanvasNode, type ConvertError, type Meta } from './convert';
 import { portsOf } from './model/ports';
 import { defaultConfig, freshId, NODE_ID_PATTERN } from './model/defaults';
 import { TRIGGER_ID, type NodeType } from './model/types';
+import { savedDataNames } from './model/webhook';
 import type { NodeCounts, ProblemItem, SimRun } from './api';
 
 interface Snapshot { nodes: CanvasNode[]; edges: CanvasEdge[]; meta: Meta }
@@ -302,4 +304,10 @@ export function problemsByNode(problems: ProblemItem[]): Map<string, ProblemItem
     out.set(node, list);
   }
   return out;
+}
+
+/** The run data names the journey's webhook sends save (`save_response`): `data.<name>` for suggestions. */
+export function useSavedDataNames(): string[] {
+  const key = useEditor((s) => savedDataNames(s.nodes.map((n) => ({ ...n.data.config, type: n.type }))).join('\n'));
+  return useMemo(() => (key ? key.split('\n') : []), [key]);
 }

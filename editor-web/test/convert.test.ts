@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canvasToDefinition, definitionToCanvas, edgeId } from '../src/convert';
 import { toCanonicalText, formatNumber, prettyPrint } from '../src/model/canonical';
-import { portsOf } from '../src/model/ports';
+import { getPort, portsOf } from '../src/model/ports';
 
 const dir = join(__dirname, '..', '..', 'workflows');
 const journeys = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.endsWith('.test.json') && !f.endsWith('schema.json'));
@@ -17,9 +17,10 @@ describe('round trip of every example journey', () => {
       const text = readFileSync(join(dir, file), 'utf8');
       const canvas = definitionToCanvas(JSON.parse(text));
       expect(canvas.errors).toEqual([]);
-      // Every port became an edge.
+      // Every port the document sets became an edge (an optional port may be absent).
       const doc = JSON.parse(text);
-      const ports = doc.nodes.reduce((n: number, node: Record<string, unknown>) => n + portsOf(String(node.type), node).length, 1);
+      const ports = doc.nodes.reduce((n: number, node: Record<string, unknown>) =>
+        n + portsOf(String(node.type), node).filter((p) => !p.optional || getPort(node, p.path) !== undefined).length, 1);
       expect(canvas.edges.length).toBe(ports);
       const back = canvasToDefinition({ nodes: canvas.nodes, edges: canvas.edges }, canvas.meta);
       expect(back.errors).toEqual([]);
@@ -164,11 +165,79 @@ describe('canvasToDefinition', () => {
   });
 });
 
+describe('the failed port of a send node', () => {
+  const withSend = (failed?: string) => {
+    const doc = base() as ReturnType<typeof base> & { nodes: Record<string, unknown>[] };
+    doc.nodes[0].next = 'notify';
+    doc.nodes.push(
+      { type: 'send', id: 'notify', message: { channel: 'webhook', method: 'POST', url: 'https://crm.example/hook' }, next: 'check', ...(failed ? { failed } : {}) },
+      { type: 'exit', id: 'alert_ops' },
+    );
+    return doc;
+  };
+
+  it('send nodes have the ports next and an optional failed', () => {
+    expect(portsOf('send', {}).map((p) => [p.handle, !!p.optional])).toEqual([['next', false], ['failed', true]]);
+  });
+
+  it('becomes an edge and comes back after next, in canonical order', () => {
+    const c = definitionToCanvas(withSend('alert_ops'));
+    expect(c.errors).toEqual([]);
+    expect(c.edges.filter((e) => e.source === 'notify').map((e) => [e.sourceHandle, e.target])).toEqual([['next', 'check'], ['failed', 'alert_ops']]);
+    expect(c.nodes.find((n) => n.id === 'notify')!.data.config).not.toHaveProperty('failed');
+    const back = canvasToDefinition(c, c.meta);
+    expect(back.errors).toEqual([]);
+    const notify = (back.doc.nodes as Record<string, unknown>[]).find((n) => n.id === 'notify');
+    expect(notify).toMatchObject({ next: 'check', failed: 'alert_ops' });
+    expect(toCanonicalText(back.doc)).toContain('      "next": "check",\n      "failed": "alert_ops"\n    }');
+  });
+
+  it('is no problem when unconnected, and is left out of the document', () => {
+    const c = definitionToCanvas(withSend());
+    expect(c.errors).toEqual([]);
+    const back = canvasToDefinition(c, c.meta);
+    expect(back.errors).toEqual([]);
+    expect((back.doc.nodes as Record<string, unknown>[]).find((n) => n.id === 'notify')).not.toHaveProperty('failed');
+  });
+
+  it('removing its connection removes failed from the node, without a problem', () => {
+    const c = definitionToCanvas(withSend('alert_ops'));
+    const back = canvasToDefinition({ nodes: c.nodes, edges: c.edges.filter((e) => e.id !== edgeId('notify', 'failed')) }, c.meta);
+    expect(back.errors).toEqual([]);
+    expect((back.doc.nodes as Record<string, unknown>[]).find((n) => n.id === 'notify')).toEqual({
+      type: 'send', id: 'notify', message: { channel: 'webhook', method: 'POST', url: 'https://crm.example/hook' }, next: 'check',
+    });
+  });
+
+  it('pointing at a missing node is kept and reported, like any port', () => {
+    const c = definitionToCanvas(withSend('nowhere'));
+    expect(c.errors).toEqual([expect.objectContaining({ node: 'notify', code: 'dangling_port' })]);
+    const back = canvasToDefinition(c, c.meta);
+    expect((back.doc.nodes as Record<string, unknown>[]).find((n) => n.id === 'notify')!.failed).toBe('nowhere');
+  });
+});
+
 describe('canonical writer', () => {
   it('fills in the defaults kairos fmt writes', () => {
     const text = toCanonicalText({ id: 'a', name: 'A', trigger: { type: 'api', next: 'x' }, nodes: [{ id: 'x', type: 'send', message: { url: 'https://e.x', channel: 'webhook' }, next: 'y' }] });
     expect(text).toContain('"settings": {\n    "reentry": "once",\n    "timezone": "UTC"\n  }');
     expect(text).toContain('"channel": "webhook",\n        "method": "POST",\n        "url": "https://e.x"');
+  });
+  it("writes a send's keys in the engine's order: save_response before next, failed last; success last in a webhook", () => {
+    const text = toCanonicalText({
+      id: 'a', name: 'A', trigger: { type: 'api', next: 'x' },
+      nodes: [{
+        failed: 'y', next: 'y', save_response: { tier: '/account/tier', crm_id: '/id' }, topic: undefined, transactional: true, provider: 'crm',
+        message: { success: [200, 201, '3xx'], body: { a: 1 }, headers: { 'X-A': 'b' }, url: 'https://e.x', channel: 'webhook' }, id: 'x', type: 'send',
+      }, { type: 'exit', id: 'y' }],
+    });
+    const node = text.slice(text.indexOf('"type": "send"'), text.indexOf('"type": "exit"'));
+    const keys = [...node.matchAll(/^ {6}"(\w+)":/gm)].map((m) => m[1]);
+    expect(keys).toEqual(['id', 'message', 'provider', 'transactional', 'save_response', 'next', 'failed']);
+    const messageKeys = [...node.matchAll(/^ {8}"(\w+)":/gm)].map((m) => m[1]);
+    expect(messageKeys).toEqual(['channel', 'method', 'url', 'headers', 'body', 'success', 'crm_id', 'tier']);
+    expect(node).toContain('"success": [\n          200,\n          201,\n          "3xx"\n        ]');
+    expect(node).toContain('"save_response": {\n        "crm_id": "/id",\n        "tier": "/account/tier"\n      }');
   });
   it('formats numbers as serde_json does', () => {
     expect(formatNumber(3)).toBe('3');

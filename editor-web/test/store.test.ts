@@ -55,6 +55,22 @@ describe('editor store', () => {
     expect(st().document().errors).toEqual([expect.objectContaining({ node: 'send_reminder', code: 'missing_port' })]);
   });
 
+  it("a send's failed port: connected, then gone with its target node or its edge, never a problem", () => {
+    const send = () => (st().document().doc.nodes as Record<string, unknown>[]).find((n) => n.id === 'send_reminder')!;
+    expect(st().edges.some((e) => e.source === 'send_reminder' && e.sourceHandle === 'failed')).toBe(false);
+    expect(send()).not.toHaveProperty('failed');
+    st().connect('send_reminder', 'failed', 'exit_ordered');
+    expect(send().failed).toBe('exit_ordered');
+    expect(st().document().errors).toEqual([]);
+    st().deleteNode('exit_ordered');
+    expect(send()).not.toHaveProperty('failed');
+    st().undo();
+    expect(send().failed).toBe('exit_ordered');
+    st().onEdgesChange([{ type: 'remove', id: 'send_reminder->failed' }]);
+    expect(send()).not.toHaveProperty('failed');
+    expect(st().document().errors.filter((e) => e.node === 'send_reminder')).toEqual([]);
+  });
+
   it('groups server problems by node id', () => {
     const m = problemsByNode([
       { pointer: '/nodes/0/timeout', node: 'wait_for_order', message: 'bad', code: 'invalid_duration' },

@@ -37,4 +37,17 @@ describe('timeline entries in words', () => {
       .toEqual({ label: 'not delivered', detail: 'email (r:s:1): the contact unsubscribed from email' });
     expect(describeRunEntry({ at: 'x', node: 'n', type: 'brand_new', extra: 1 })).toEqual({ label: 'brand new', detail: '{"extra":1}' });
   });
+
+  it('describes waiting for a delivery outcome and a confirmed delivery (a send with a failed port or save_response)', () => {
+    expect(describeRunEntry({ at: 'x', node: 'notify_crm', type: 'waiting_for_delivery', key: 'r:notify_crm:1' }))
+      .toEqual({ label: 'waiting', detail: 'for the delivery outcome' });
+    expect(describeRunEntry({ at: 'x', node: 'notify_crm', type: 'delivered', key: 'r:notify_crm:1', status: 201, saved: ['crm_id'] }))
+      .toEqual({ label: 'delivered', detail: 'delivery confirmed (HTTP 201), saved crm_id' });
+    expect(describeRunEntry({ at: 'x', node: 'notify_crm', type: 'delivered', key: 'k', status: 200, saved: ['crm_id', 'tier'] }).detail)
+      .toBe('delivery confirmed (HTTP 200), saved crm_id, tier');
+    // `status` is optional, `saved` may be empty or left out.
+    expect(describeRunEntry({ at: 'x', node: 'mail', type: 'delivered', key: 'k', saved: [] }).detail).toBe('delivery confirmed');
+    expect(describeRunEntry({ at: 'x', node: 'mail', type: 'delivered', key: 'k' }).detail).toBe('delivery confirmed');
+    expect(describeRunEntry({ at: 'x', node: 'hook', type: 'delivered', key: 'k', status: 204 }).detail).toBe('delivery confirmed (HTTP 204)');
+  });
 });

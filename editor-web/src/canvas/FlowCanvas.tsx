@@ -33,7 +33,7 @@ export function FlowCanvas({ onNodeClick }: { onNodeClick?: (id: string) => void
       return {
         ...e,
         label: e.sourceHandle === 'next' ? undefined : e.sourceHandle,
-        className: hot ? 'edge-path' : undefined,
+        className: [hot ? 'edge-path' : '', e.sourceHandle === 'failed' ? 'edge-failed' : ''].filter(Boolean).join(' ') || undefined,
         animated: hot,
         markerEnd: { type: MarkerType.ArrowClosed },
       } as Edge;

@@ -51,14 +51,16 @@ function NodeBox({ id, type, data, selected }: NodeProps & { data: CanvasNodeDat
       {ports.length > 0 && (
         <div className="kn-ports">
           {ports.map((p, i) => (
-            <div className="kn-port" key={p.handle} style={{ left: `${((i + 0.5) / ports.length) * 100}%` }}>
+            <div className={`kn-port${p.optional ? ' kn-port-optional' : ''}${p.handle === 'failed' ? ' kn-port-failed' : ''}`} key={p.handle}
+              style={{ left: `${((i + 0.5) / ports.length) * 100}%` }}
+              title={p.handle === 'failed' ? 'failed (optional): where the run goes when the message is not delivered' : undefined}>
               <span className="kn-port-label">{p.name}</span>
               <Handle
                 type="source"
                 id={p.handle}
                 position={Position.Bottom}
                 className="kn-source"
-                aria-label={`${id} port ${p.name}`}
+                aria-label={`${id} port ${p.name}${p.optional ? ' (optional)' : ''}`}
                 data-testid={`handle-${id}-${p.handle}`}
                 style={{ left: '50%' }}
               />

@@ -4,7 +4,8 @@ import { useId, useMemo } from 'react';
 import { operandOptions, useCatalog } from '../catalog';
 import { isObject, isRef, OP_LABELS, OPS, type Json, type Op } from '../model/types';
 
-export interface ConditionScope { trigger?: string; event?: string }
+/** What a condition may read: the trigger's and the awaited event's properties, the run data saved from webhooks (`data.<name>`). */
+export interface ConditionScope { trigger?: string; event?: string; data?: string[] }
 
 type Cond = Record<string, unknown>;
 type ValueKind = 'text' | 'number' | 'boolean' | 'ref' | 'list' | 'null';

@@ -5,7 +5,7 @@ import { ConditionBuilder } from './ConditionBuilder';
 import { Checkbox, DurationField, EventPicker, NumberField, SelectField, TextField, TimezoneSelect } from './fields';
 import { SendForm } from './SendForm';
 import { isObject, LIFECYCLE_STAGES, NODE_LABELS, UPDATE_OPS, WEEKDAYS, type NodeType } from '../model/types';
-import { useEditor } from '../store';
+import { useEditor, useSavedDataNames } from '../store';
 import { useCatalog } from '../catalog';
 import { portsOf } from '../model/ports';
 import { edgeId } from '../convert';
@@ -116,6 +116,7 @@ export function BranchForm({ config, onChange, triggerEvent }: FormProps) {
   const rules = arr(config.rules);
   const set = (r: Config[]) => onChange({ ...config, rules: r });
   const names = rules.map((r) => str(r.name));
+  const data = useSavedDataNames();
   return (
     <>
       <p className="hint">Rules are tried in order; the first that holds decides the port. Otherwise <b>else</b>.</p>
@@ -126,7 +127,7 @@ export function BranchForm({ config, onChange, triggerEvent }: FormProps) {
             <legend>Rule {i + 1}</legend>
             <TextField label="Rule name (port)" value={names[i]} testid={`rule-${i}-name`} error={!names[i].trim() ? 'name the rule' : dup ? 'names must be unique (and not `else`)' : null}
               onChange={(v) => set(rules.map((r, j) => (j === i ? { ...r, name: v } : r)))} />
-            <ConditionBuilder label="When" value={rule.condition} scope={{ trigger: triggerEvent }} testid={`rule-${i}-condition`}
+            <ConditionBuilder label="When" value={rule.condition} scope={{ trigger: triggerEvent, data }} testid={`rule-${i}-condition`}
               onChange={(c) => set(rules.map((r, j) => (j === i ? (c ? { ...r, condition: c } : without(r, 'condition')) : r)))} />
             <div className="row">
               <button type="button" aria-label={`Move rule ${i + 1} up`} disabled={i === 0} onClick={() => set(move(rules, i, -1))}>↑</button>

@@ -1,20 +1,25 @@
 // The send form: the message written here (channel, content fields, handlebars variable
 // and partial insertion into the field last focused) or a message template of the
 // library (with an optional version to pin), and a live preview rendered by the server
-// for a chosen contact.
+// for a chosen contact. A webhook also names the statuses that count as success and the
+// values of its JSON response to save as run data (`data.<name>` in later steps).
 import { useEffect, useRef, useState } from 'react';
 import { CHANNELS, HTTP_METHODS, isObject } from '../model/types';
 import { defaultMessage } from '../model/defaults';
 import { Checkbox, SelectField, TextField } from './fields';
 import type { FormProps } from './NodeForms';
 import { useCatalog } from '../catalog';
-import { useEditor } from '../store';
+import { useEditor, useSavedDataNames } from '../store';
 import { errorText, getTemplate, listTemplateVersions, listTemplates, preview, type Preview, type TemplateSummary } from '../api';
 import { TEMPLATE_CHANNELS, inlineOf, isTemplateRef, templateChoices, templateRef } from '../model/templates';
 import { KeyValueRows, type Row } from '../panels/KeyValueRows';
 import { headerProblems, headerRows, headersOf, withHeaders } from './emailHeaders';
 import { useTopics } from '../topics';
 import { topicAllowed, topicOptions, withMessage, withTopic, withTransactional } from '../model/consent';
+import {
+  formatSuccess, parseSuccess, saveResponseOf, saveResponseProblems, saveResponseRows, withSaveResponse, withSuccess,
+  withoutSaveResponseOffWebhook,
+} from '../model/webhook';
 
 type Config = Record<string, unknown>;
 
@@ -47,7 +52,8 @@ export function SendForm(props: FormProps) {
   const library = useLibrary();
   const fromLibrary = isTemplateRef(message);
   const channel = String(message.channel ?? 'email');
-  const setMessage = (m: Config) => onChange(withMessage(config, m));
+  // Another channel (or a library template) has no response to save: the server refuses save_response there.
+  const setMessage = (m: Config) => onChange(withoutSaveResponseOffWebhook(withMessage(config, m)));
   const transactional = config.transactional === true;
   const topic = typeof config.topic === 'string' ? config.topic : undefined;
   const topics = useTopics((s) => s.topics);
@@ -72,12 +78,19 @@ export function SendForm(props: FormProps) {
       {fromLibrary
         ? <LibraryMessage message={message} library={library} onChange={setMessage} />
         : <InlineMessage {...props} message={message} library={library} onChange={setMessage} />}
+      {!fromLibrary && channel === 'webhook' && (
+        <WebhookResponse key={id} config={config} message={message} onMessage={setMessage} onChange={onChange} />
+      )}
       <Checkbox label="Transactional: sent even to contacts who unsubscribed (receipts, password resets)" checked={transactional}
         testid="send-transactional" onChange={(on) => onChange(withTransactional(config, on))} />
       {topicAllowed(channel, transactional) && (
         <SelectField label="Topic (contacts who opted out of it do not get this message)" value={topic ?? ''}
           options={topicOptions(topics, topic)} testid="send-topic" onChange={(t) => onChange(withTopic(config, t))} />
       )}
+      <p className="hint" data-testid="send-failed-hint">
+        Connect <b>failed</b> to react when the message cannot be delivered; the run then waits at this step for the outcome.
+        Unconnected, a failed message only shows on the run&apos;s timeline and the run goes on through <b>next</b>.
+      </p>
       <PreviewBox nodeId={id} message={message} />
     </>
   );
@@ -129,10 +142,12 @@ function InlineMessage({ triggerEvent, message, library, onChange }: FormProps &
   const setMessage = onChange;
   const attributes = useCatalog((s) => s.attributes);
   const events = useCatalog((s) => s.events);
+  const saved = useSavedDataNames();
   const lastField = useRef<{ key: string; el: HTMLInputElement | HTMLTextAreaElement } | null>(null);
 
   const variables = [
     'contact.id', 'contact.first_name', 'contact.email', 'unsubscribe_url',
+    ...saved.map((name) => `data.${name}`),
     ...attributes.map((a) => `contact.${a.path}`),
     ...(events.find((e) => e.name === triggerEvent)?.properties ?? []).map((p) => `trigger.properties.${p.path}`),
     'journey.name',
@@ -239,6 +254,49 @@ function WebhookExtras({ message, onChange }: { message: Config; onChange: (m: C
           if (v.trim() === '') { setBodyError(null); const m = { ...message }; delete m.body; onChange(m); return; }
           try { onChange({ ...message, body: JSON.parse(v) }); setBodyError(null); } catch (e) { setBodyError(`not JSON yet: ${(e as Error).message}`); }
         }} />
+    </>
+  );
+}
+
+/**
+ * A webhook's success statuses (`message.success`) and the values of its JSON response
+ * saved as run data (`save_response` on the node). What is typed is kept here, so an entry
+ * being typed or a row with a problem stays on screen; only valid ones are written, and a
+ * change from outside (undo) resets the fields.
+ */
+function WebhookResponse({ config, message, onMessage, onChange }: {
+  config: Config; message: Config; onMessage: (m: Config) => void; onChange: (c: Config) => void;
+}) {
+  const [successText, setSuccessText] = useState(() => formatSuccess(message.success));
+  const externalSuccess = JSON.stringify(message.success ?? null);
+  useEffect(() => {
+    if (JSON.stringify(withSuccess(message, successText).success ?? null) !== externalSuccess) setSuccessText(formatSuccess(message.success));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [externalSuccess]);
+  const successProblems = parseSuccess(successText).problems;
+
+  const [rows, setRows] = useState<Row[]>(() => saveResponseRows(config.save_response));
+  const externalSaved = JSON.stringify(isObject(config.save_response) ? config.save_response : {});
+  useEffect(() => {
+    if (JSON.stringify(saveResponseOf(rows)) !== externalSaved) setRows(saveResponseRows(config.save_response));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [externalSaved]);
+  const names = Object.keys(saveResponseOf(rows));
+
+  return (
+    <>
+      <TextField label="Success statuses (optional; default: any 2xx)" value={successText} placeholder="200, 201, 3xx" testid="send-webhook-success"
+        error={successProblems.length > 0 ? successProblems.join('; ') : null}
+        hint="Status codes and classes (2xx, 3xx, 4xx) that count as delivered, separated by commas. Any other status is a failure; 429 and 5xx are still retried."
+        onChange={(v) => { setSuccessText(v); onMessage(withSuccess(message, v)); }} />
+      <KeyValueRows label="Saved value" legend="Save from the response (run data name → JSON pointer)" rows={rows} testid="send-save-response"
+        placeholders={['crm_id', '/id']} problems={saveResponseProblems(rows)}
+        onChange={(next) => { setRows(next); onChange(withSaveResponse(config, next)); }} />
+      <p className="hint">
+        After the webhook succeeds, later steps read a saved value as <code>{'{{data.'}{names[0] ?? 'crm_id'}{'}}'}</code> in
+        templates and <code>data.{names[0] ?? 'crm_id'}</code> in branch conditions. An empty pointer saves the whole body.
+        Saving makes the run wait at this step for the outcome.
+      </p>
     </>
   );
 }

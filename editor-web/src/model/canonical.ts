@@ -1,7 +1,8 @@
 // The canonical bytes of a journey, as `kairos fmt` and the API's export write them:
 // serde_json's pretty printer (two spaces, `"key": value`), keys in the order of the
-// Rust structs, maps (`layout`, webhook `headers`, literal JSON values) sorted by key,
-// defaults filled in (settings, webhook method), a trailing newline.
+// Rust structs, maps (`layout`, webhook `headers`, a send's `save_response`, literal
+// JSON values) sorted by key, defaults filled in (settings, webhook method), a trailing
+// newline.
 //
 // Drafts may hold fields the format does not know; they are kept (after the known
 // ones, sorted) so that saving never silently drops what a user wrote.
@@ -151,7 +152,7 @@ const writeMessage: Writer = (m) => {
     case 'webhook': {
       const o: Record<string, unknown> = { method: 'POST', ...m };
       if (isObject(o.headers) && Object.keys(o.headers).length === 0) o.headers = undefined;
-      return struct(o, ['channel', 'method', 'url', 'headers', 'body']);
+      return struct(o, ['channel', 'method', 'url', 'headers', 'body', 'success']);
     }
     case 'slack': return struct(m, ['channel', 'text', 'blocks']);
     default: return struct(m, ['channel']);
@@ -177,7 +178,7 @@ export const NODE_FIELDS: Record<string, Field[]> = {
   wait_for_event: ['type', 'id', 'event', ['conditions', writeCondition], 'timeout', 'received', 'timed_out'],
   branch: ['type', 'id', ['rules', list((r) => struct(r, ['name', ['condition', writeCondition], 'next']))], 'else'],
   split: ['type', 'id', ['variants', list((v) => struct(v, ['name', 'weight', 'next']))], ['holdout', (h) => struct(h, ['weight', 'next'])]],
-  send: ['type', 'id', ['message', writeMessage], 'transactional', 'topic', 'next'],
+  send: ['type', 'id', ['message', writeMessage], 'provider', 'transactional', 'topic', 'save_response', 'next', 'failed'],
   update_contact: ['type', 'id', ['updates', list(writeUpdate)], 'next'],
   exit: ['type', 'id'],
 };

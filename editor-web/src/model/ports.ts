@@ -1,7 +1,8 @@
 // The outgoing ports of each node type, in the order the canvas shows them
 // (engine/src/nodes/mod.rs `Node::ports`). A port's handle id on the canvas is its name:
-// `next`, `received`, `timed_out`, a rule or variant name, `else`, `holdout`. A rule or
-// variant whose name is empty or taken gets a handle named after its position instead.
+// `next`, `received`, `timed_out`, `failed`, a rule or variant name, `else`, `holdout`. A
+// rule or variant whose name is empty or taken gets a handle named after its position
+// instead. An optional port (a send's `failed`) may stay unconnected: that is no problem.
 
 import { isObject } from './types';
 
@@ -12,6 +13,8 @@ export interface PortInfo {
   handle: string;
   /** Path of the port field below the node, e.g. `rules/0/next`. */
   path: string[];
+  /** May stay unconnected (the field is then absent): a send node's `failed`. */
+  optional?: boolean;
 }
 
 function single(name: string): PortInfo[] {
@@ -24,9 +27,11 @@ export function portsOf(type: string, config: Record<string, unknown>): PortInfo
     case 'trigger':
     case 'delay':
     case 'wait_until':
-    case 'send':
     case 'update_contact':
       return single('next');
+    case 'send':
+      // `failed`: where the run goes when the message is not delivered (optional).
+      return [...single('next'), { name: 'failed', handle: 'failed', path: ['failed'], optional: true }];
     case 'exit':
       return [];
     case 'wait_for_event':

@@ -63,6 +63,14 @@ export function describeRunEntry(e: Entry): { label: string; detail: string } {
       return { label: 'timed out', detail: `waiting for ${text(e.event)}` };
     case 'sent':
       return { label: 'sent', detail: `${text(e.channel)} (${text(e.key)})` };
+    case 'waiting_for_delivery':
+      // A send with a `failed` port or `save_response` waits for the outcome of its message.
+      return { label: 'waiting', detail: 'for the delivery outcome' };
+    case 'delivered': {
+      const saved = Array.isArray(e.saved) ? e.saved.map((n) => text(n)) : [];
+      const status = typeof e.status === 'number' ? ` (HTTP ${e.status})` : '';
+      return { label: 'delivered', detail: `delivery confirmed${status}${saved.length ? `, saved ${saved.join(', ')}` : ''}` };
+    }
     case 'send_skipped':
       return { label: 'skipped', detail: text(e.reason) };
     case 'delivery_failed':

@@ -100,12 +100,27 @@ export type Message =
   | { channel: 'email'; subject: string; body: string; from?: string; reply_to?: string; text?: string; headers?: Record<string, string> }
   | { channel: 'sms'; body: string }
   | { channel: 'push'; title: string; body: string; url?: string }
-  | { channel: 'webhook'; method?: HttpMethod; url: string; headers?: Record<string, string>; body?: Json }
+  /** `success`: the statuses that count as delivered (default: any 2xx). */
+  | { channel: 'webhook'; method?: HttpMethod; url: string; headers?: Record<string, string>; body?: Json; success?: StatusRule[] }
   /** A team notification through the Slack workspace's incoming webhook (not to the contact). */
   | { channel: 'slack'; text: string; blocks?: Json[] }
   /** A message template of the library; without `version`, publishing pins its latest. */
   | { channel: 'email' | 'sms' | 'push'; template: string; version?: number };
-export interface Send { type: 'send'; id: string; message: Message; next: string }
+/** A status code (100–599) or a class of them, that a webhook counts as success. */
+export type StatusRule = number | '2xx' | '3xx' | '4xx';
+export interface Send {
+  type: 'send';
+  id: string;
+  message: Message;
+  provider?: string;
+  transactional?: boolean;
+  topic?: string;
+  /** Webhook only: run data name → JSON pointer into the response body (`data.<name>` later). */
+  save_response?: Record<string, string>;
+  next: string;
+  /** Where the run goes when the message is not delivered (optional port). */
+  failed?: string;
+}
 
 export const LIFECYCLE_STAGES = [
   'subscriber', 'lead', 'customer', 'repeat_customer', 'loyal_advocate', 'lapsed', 'inactive', 'reactivated',
