@@ -625,7 +625,7 @@ step('sign out; a link to a journey comes back to it after signing in', async ()
 // Needs an engine that knows `failed`, `save_response` and a webhook's `success`: the
 // draft is stored with them and validates without problems.
 step('a webhook send: success statuses, a value saved from the response, a failed port (second journey)', async () => {
-  await page.click('a[href="/"]');
+  await page.goto(`${server.base}/`);
   await page.fill(tid('new-journey-name'), 'CRM sync');
   await page.click(tid('create-journey'));
   await page.waitForURL('**/journeys/crm-sync');
@@ -657,16 +657,15 @@ step('a webhook send: success statuses, a value saved from the response, a faile
 
   await dragFromPalette(page, 'exit', 150, 340);
   await rename(page, 'thank_you');
-  await dragFromPalette(page, 'exit', 430, 340);
-  await rename(page, 'alert_ops');
-
   await connect(page, 'trigger', 'next', 'notify_crm');
   await connect(page, 'notify_crm', 'next', 'thank_you');
   // The failed port is optional: the draft is valid without it ...
   await waitSaved(page);
   const before = await api('GET', '/v1/workflows/crm-sync');
   expect(before.status === 200 && before.json.problems.length === 0, `without failed, the draft has no problems: ${before.text}`);
-  // ... and with it.
+  // ... and with it, leading to a step of its own.
+  await dragFromPalette(page, 'exit', 430, 340);
+  await rename(page, 'alert_ops');
   await connect(page, 'notify_crm', 'failed', 'alert_ops');
   await waitSaved(page);
   const r = await api('GET', '/v1/workflows/crm-sync');

@@ -4,7 +4,7 @@ import { describeRunEntry, kindLabel, TIMELINE_KINDS } from '../src/model/timeli
 describe('timeline entries in words', () => {
   it('labels every kind the simulate endpoint sends (api/src/routes/simulate.rs TimelineKind)', () => {
     const server = ['event', 'entered', 'node_entered', 'decision', 'variant', 'waiting', 'no_wait', 'resumed', 'timed_out',
-      'sent', 'skipped', 'quiet_hours', 'frequency_capped', 'contact_updated', 'converted', 'completed', 'exited', 'delivery_failed',
+      'sent', 'delivered', 'skipped', 'quiet_hours', 'frequency_capped', 'contact_updated', 'converted', 'completed', 'exited', 'delivery_failed',
       'delivery_unknown', 'delivery_skipped'];
     expect(Object.keys(TIMELINE_KINDS).sort()).toEqual([...server].sort());
     expect(kindLabel('timed_out')).toBe('timed out');

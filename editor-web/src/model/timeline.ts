@@ -14,6 +14,7 @@ export const TIMELINE_KINDS = {
   resumed: 'received',
   timed_out: 'timed out',
   sent: 'sent',
+  delivered: 'delivered',
   skipped: 'skipped',
   quiet_hours: 'quiet hours',
   frequency_capped: 'capped',
