@@ -873,7 +873,7 @@ impl Scheduler {
         if channel.in_store() {
             return self.dispatch_in_store(Channels::All.into()).await;
         }
-        self.dispatch_leased(channel, Channels::All.into(), None, Guarantee::AtLeastOnce).await
+        self.dispatch_leased(channel, Channels::All.into(), None, None, Guarantee::AtLeastOnce).await
     }
 
     /// Deliver every message due now through the router: each provider's messages through
@@ -905,8 +905,15 @@ impl Scheduler {
         if route.deliverer.in_store() {
             self.dispatch_in_store(route.lane()).await
         } else {
-            self.dispatch_leased(route.deliverer.as_ref(), route.lane(), route.limiter.as_deref(), route.guarantee)
-                .await
+            let provider = route.provider.as_deref();
+            self.dispatch_leased(
+                route.deliverer.as_ref(),
+                route.lane(),
+                route.limiter.as_deref(),
+                provider,
+                route.guarantee,
+            )
+            .await
         }
     }
 
@@ -918,6 +925,7 @@ impl Scheduler {
         channel: &dyn Deliver,
         lane: Lane,
         limiter: Option<&TokenBucket>,
+        shared: Option<&str>,
         guarantee: Guarantee,
     ) -> Result<usize, store::Error> {
         let batch = channel.batch().max(1);
@@ -925,20 +933,43 @@ impl Scheduler {
         let mut delivered = 0;
         loop {
             let now = self.now();
-            let allowed = limiter.map_or(batch, |l| l.take(now, batch));
-            if allowed == 0 {
-                return Ok(delivered);
-            }
             let lease = self.config.lease + channel.batch_time();
             let lane = lane.clone();
-            let claimed = self
-                .store
-                .writer()
-                .run(move |tx| Box::pin(async move { store::claim_outbox_of(tx, now, lease, allowed, lane).await }))
-                .await?;
-            if let Some(l) = limiter {
-                l.give_back(allowed - claimed.len() as u64);
-            }
+            let (claimed, allowed) = match (limiter, shared) {
+                // A provider's limit holds for all workers together: its bucket is a row.
+                (Some(l), Some(provider)) => {
+                    let (limit, provider) = (l.limit(), provider.to_string());
+                    let (claimed, tokens, at) = self
+                        .store
+                        .writer()
+                        .run(move |tx| {
+                            Box::pin(async move {
+                                store::claim_outbox_limited(tx, &provider, limit, now, lease, batch, lane).await
+                            })
+                        })
+                        .await?;
+                    l.sync(tokens, at);
+                    let allowed = if claimed.is_empty() { 0 } else { batch };
+                    (claimed, allowed)
+                }
+                _ => {
+                    let allowed = limiter.map_or(batch, |l| l.take(now, batch));
+                    if allowed == 0 {
+                        return Ok(delivered);
+                    }
+                    let claimed = self
+                        .store
+                        .writer()
+                        .run(move |tx| {
+                            Box::pin(async move { store::claim_outbox_of(tx, now, lease, allowed, lane).await })
+                        })
+                        .await?;
+                    if let Some(l) = limiter {
+                        l.give_back(allowed - claimed.len() as u64);
+                    }
+                    (claimed, allowed)
+                }
+            };
             if claimed.is_empty() {
                 return Ok(delivered);
             }

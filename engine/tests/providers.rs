@@ -13,6 +13,8 @@ use kairos_engine::scheduler::{Config, Deliver, Delivery, Scheduler};
 use kairos_engine::secrets::Key;
 use kairos_engine::store::{self, OutboxItem, OutboxStatus, Store};
 use kairos_engine::time::parse_timestamp;
+
+mod support;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -49,7 +51,12 @@ struct Harness {
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}/kairos.db", dir.path().display())).await.unwrap();
+    let url = format!("sqlite://{}/kairos.db", dir.path().display());
+    harness_on(&url, dir).await
+}
+
+async fn harness_on(url: &str, dir: tempfile::TempDir) -> Harness {
+    let store = Store::connect(url).await.unwrap();
     let clock = ManualClock::new(parse_timestamp("2026-03-02T10:00:00Z").unwrap());
     let config = Config { max_attempts: 4, ..Config::default() };
     let scheduler = Scheduler::new(store, Arc::new(clock.clone()), config).await.unwrap();
@@ -188,6 +195,52 @@ async fn a_rate_limited_provider_sends_no_faster_than_its_token_bucket() {
     let pending = outbox(&h).await.iter().filter(|r| r.status == OutboxStatus::Pending).count();
     assert_eq!(pending, 12, "the rest wait in the outbox, not leased and not failed");
     assert!(outbox(&h).await.iter().all(|r| r.attempts <= 1), "held messages were not attempted");
+}
+
+#[tokio::test]
+async fn two_workers_together_keep_to_the_providers_rate_limit() {
+    two_workers_share_the_rate_limit(harness().await).await;
+}
+
+#[tokio::test]
+async fn two_workers_together_keep_to_the_providers_rate_limit_on_postgresql() {
+    let Some(pg) = support::TempPostgres::create().await else { return };
+    let url = pg.url.clone();
+    let result = tokio::spawn(async move {
+        two_workers_share_the_rate_limit(harness_on(&url, tempfile::tempdir().unwrap()).await).await;
+    })
+    .await;
+    pg.drop_now().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn two_workers_share_the_rate_limit(h: Harness) {
+    publish(&h, &[("hook", None)]).await;
+    for i in 0..40 {
+        start(&h, &format!("c{i}")).await;
+    }
+    // A second worker on the same database, with its own router (and so its own bucket).
+    let other =
+        Scheduler::new(h.scheduler.store().clone(), Arc::new(h.clock.clone()), Config::default()).await.unwrap();
+    let main = Scripted::answering(vec![]);
+    let mut config = provider("main", true);
+    config.rate_limit = Some(RateLimit { per_second: 10.0, burst: 5 });
+    let (first, second) =
+        (Router::inbox().provider(&config, main.clone()), Router::inbox().provider(&config, main.clone()));
+    let count = || main.got().len();
+    h.scheduler.dispatch_routed(&first).await.unwrap();
+    other.dispatch_routed(&second).await.unwrap();
+    assert_eq!(count(), 5, "one burst for both workers, not one each");
+    for _ in 0..10 {
+        h.clock.advance(TimeDelta::milliseconds(100));
+        h.scheduler.dispatch_routed(&first).await.unwrap();
+        other.dispatch_routed(&second).await.unwrap();
+    }
+    assert_eq!(count(), 15, "10 a second for both together: 10 more in one second");
+    let keys: std::collections::BTreeSet<String> = main.got().iter().map(|i| i.key.clone()).collect();
+    assert_eq!(keys.len(), 15, "no message leased by both");
 }
 
 #[tokio::test]

@@ -50,6 +50,14 @@ impl TokenBucket {
         n
     }
 
+    /// The bucket as the store last counted it (shared by every worker): `tokens` at `at`.
+    /// The lane's wait for the next token is estimated from it.
+    pub fn sync(&self, tokens: f64, at: DateTime<Utc>) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.tokens = tokens;
+        s.at = Some(at);
+    }
+
     /// Return tokens taken but not used (fewer messages were due than taken).
     pub fn give_back(&self, n: u64) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -9,7 +9,8 @@ use crate::secrets::Key;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 use serde_json::{Map, Value};
 
@@ -292,4 +293,61 @@ pub async fn provider_channels<C: ConnectionTrait>(db: &C) -> Result<Vec<(String
         .into_tuple()
         .all(db)
         .await?)
+}
+
+/// [`super::claim_outbox_of`] under `provider`'s rate limit, shared by every worker
+/// through its `rate_buckets` row, in the caller's transaction: the row is locked
+/// (PostgreSQL `FOR UPDATE`; SQLite has one writer), refilled at `limit.per_second` up to
+/// `limit.burst` since it was last counted, at most as many messages as there are whole
+/// tokens are leased, and only those leased are taken off. Returns the leased messages
+/// and the bucket after them (tokens, counted at).
+pub async fn claim_outbox_limited<C: ConnectionTrait>(
+    db: &C,
+    provider: &str,
+    limit: RateLimit,
+    now: DateTime<Utc>,
+    lease: chrono::TimeDelta,
+    wanted: u64,
+    lane: super::Lane,
+) -> Result<(Vec<super::OutboxItem>, f64, DateTime<Utc>), Error> {
+    let backend = db.get_database_backend();
+    let p = |n| super::runs::placeholder(backend, n);
+    let burst = f64::from(limit.burst.max(1));
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO rate_buckets (provider, tokens, at) VALUES ({}, {}, {}) ON CONFLICT (provider) DO NOTHING",
+            p(1),
+            p(2),
+            p(3)
+        ),
+        [provider.into(), burst.into(), millis(now).into()],
+    ))
+    .await?;
+    let lock = if backend == sea_orm::DbBackend::Postgres { " FOR UPDATE" } else { "" };
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            backend,
+            format!("SELECT tokens, at FROM rate_buckets WHERE provider = {}{lock}", p(1)),
+            [provider.into()],
+        ))
+        .await?
+        .ok_or_else(|| Error::Corrupt { what: "rate bucket", detail: format!("no row for `{provider}`") })?;
+    let (mut tokens, at): (f64, i64) = (row.try_get("", "tokens")?, row.try_get("", "at")?);
+    let mut at = from_millis(at);
+    if now > at {
+        let secs = (now - at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
+        tokens = (tokens + secs * limit.per_second).min(burst);
+        at = now;
+    }
+    let allowed = (tokens.floor().max(0.0) as u64).min(wanted);
+    let claimed = if allowed == 0 { Vec::new() } else { super::claim_outbox_of(db, now, lease, allowed, lane).await? };
+    tokens -= claimed.len() as f64;
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        format!("UPDATE rate_buckets SET tokens = {}, at = {} WHERE provider = {}", p(1), p(2), p(3)),
+        [tokens.into(), millis(at).into(), provider.into()],
+    ))
+    .await?;
+    Ok((claimed, tokens, at))
 }

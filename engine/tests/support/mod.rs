@@ -286,3 +286,39 @@ impl Harness {
         all.join("\n")
     }
 }
+
+// ----- PostgreSQL -----
+
+/// A database of its own on the local PostgreSQL (127.0.0.1:5432, user postgres), dropped
+/// by [`TempPostgres::drop_now`]. Unreachable: a panic in CI (`CI=true`), else `None`
+/// with the reason printed (the test then skips).
+pub struct TempPostgres {
+    admin: sea_orm::DatabaseConnection,
+    name: String,
+    pub url: String,
+}
+
+impl TempPostgres {
+    pub async fn create() -> Option<TempPostgres> {
+        use sea_orm::{ConnectionTrait, Database};
+        let admin = match Database::connect("postgres://postgres@127.0.0.1:5432/postgres").await {
+            Ok(db) => db,
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("PostgreSQL is needed in CI but unreachable: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipped: PostgreSQL at 127.0.0.1:5432 is unreachable ({e})");
+                return None;
+            }
+        };
+        let name = format!("kairos_test_{}", uuid::Uuid::new_v4().simple());
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        Some(TempPostgres { admin, name, url })
+    }
+
+    pub async fn drop_now(self) {
+        use sea_orm::ConnectionTrait;
+        self.admin.execute_unprepared(&format!("DROP DATABASE {} WITH (FORCE)", self.name)).await.unwrap();
+    }
+}
