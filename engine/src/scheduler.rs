@@ -286,24 +286,6 @@ impl Scheduler {
         }
     }
 
-    /// The journeys (`id v<version>`) loaded here whose send nodes name `provider`: every
-    /// published version a run may still be on.
-    pub fn journeys_using_provider(&self, provider: &str) -> Vec<String> {
-        let journeys = self.journeys.read().unwrap_or_else(|p| p.into_inner());
-        let mut using: Vec<String> = journeys
-            .iter()
-            .filter(|(_, j)| {
-                j.workflow()
-                    .nodes
-                    .iter()
-                    .any(|n| matches!(n, crate::nodes::Node::Send(s) if s.provider.as_deref() == Some(provider)))
-            })
-            .map(|((id, v), _)| format!("{id} v{v}"))
-            .collect();
-        using.sort();
-        using
-    }
-
     fn live_journeys(&self) -> Vec<LiveJourney> {
         self.live.read().map(|l| l.clone()).unwrap_or_default()
     }

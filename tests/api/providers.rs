@@ -136,6 +136,12 @@ async fn publishing_checks_the_providers_send_nodes_name_and_a_provider_in_use_s
     json(app.post("/v1/workflows/hook/publish", &json!({})).await, 201).await;
     let p = problem(app.delete("/v1/providers/crm").await, 409, "provider_in_use").await;
     assert!(p["detail"].as_str().unwrap().contains("hook v1"), "{p}");
+    // Paused, the version is no longer live, but a message for the provider is queued.
+    json(app.post("/v1/workflows/hook/runs", &json!({ "contact_id": "ann" })).await, 201).await;
+    assert_eq!(app.post("/v1/workflows/hook/pause", &json!({})).await.status(), 200);
+    let p = problem(app.delete("/v1/providers/crm").await, 409, "provider_in_use").await;
+    assert!(p["detail"].as_str().unwrap().contains("1 message(s) queued"), "{p}");
+    assert_eq!(json(app.get("/v1/providers/crm").await, 200).await["id"], "crm", "still there");
 }
 
 #[tokio::test]

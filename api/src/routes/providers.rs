@@ -533,8 +533,10 @@ pub async fn update_provider(
 pub enum DeleteProviderError {
     #[error("there is no provider `{0}`")]
     NotFound(String),
-    #[error("provider `{provider}` is used by the published journey(s) {}: change their send nodes first", .journeys.join(", "))]
+    #[error("provider `{provider}` is used by the published journey(s) {}: change their send nodes first (a version with unfinished runs counts until they end)", .journeys.join(", "))]
     InUse { provider: String, journeys: Vec<String> },
+    #[error("provider `{provider}` still has {queued} message(s) queued: delete it once they are delivered")]
+    Queued { provider: String, queued: u64 },
     #[error(transparent)]
     Unexpected(#[from] store::Error),
 }
@@ -543,21 +545,21 @@ impl ApiProblem for DeleteProviderError {
     fn status(&self) -> StatusCode {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::InUse { .. } => StatusCode::CONFLICT,
+            Self::InUse { .. } | Self::Queued { .. } => StatusCode::CONFLICT,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
     fn code(&self) -> &'static str {
         match self {
             Self::NotFound(_) => "not_found",
-            Self::InUse { .. } => "provider_in_use",
+            Self::InUse { .. } | Self::Queued { .. } => "provider_in_use",
             Self::Unexpected(_) => "internal",
         }
     }
 }
 
-/// Remove a provider. Refused while a published journey version that runs may still
-/// reach names it.
+/// Remove a provider. Refused while a published journey version that is live or has
+/// unfinished runs names it, or while messages for it are queued.
 #[utoipa::path(
     tag = "providers",
     params(("id" = String, Path, description = "The provider's id")),
@@ -566,7 +568,7 @@ impl ApiProblem for DeleteProviderError {
         (status = 401, description = "Missing or invalid credentials", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "Signed in by cookie without the CSRF token (`csrf`)", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such provider (`not_found`)", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "A published journey sends through it (`provider_in_use`)", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A live journey version, or one with unfinished runs, sends through it, or messages for it are queued (`provider_in_use`)", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
         (status = 500, description = "Unexpected error", body = crate::problem::ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -576,13 +578,27 @@ pub async fn delete_provider(
     path: web::Path<String>,
 ) -> Result<HttpResponse, DeleteProviderError> {
     let id = path.into_inner();
-    let journeys = state.scheduler.journeys_using_provider(&id);
+    let pid = id.clone();
+    // Checked where it is deleted: a run or message cannot start using it in between.
+    let (deleted, journeys, queued) = state
+        .store()
+        .writer()
+        .run(move |tx| {
+            Box::pin(async move {
+                let (journeys, queued) = store::provider_uses(tx, &pid).await?;
+                if !journeys.is_empty() || queued > 0 {
+                    return Ok((false, journeys, queued));
+                }
+                Ok((store::delete_provider(tx, &pid).await?, journeys, queued))
+            })
+        })
+        .await?;
     if !journeys.is_empty() {
         return Err(DeleteProviderError::InUse { provider: id, journeys });
     }
-    let pid = id.clone();
-    let deleted =
-        state.store().writer().run(move |tx| Box::pin(async move { store::delete_provider(tx, &pid).await })).await?;
+    if queued > 0 {
+        return Err(DeleteProviderError::Queued { provider: id, queued });
+    }
     if !deleted {
         return Err(DeleteProviderError::NotFound(id));
     }

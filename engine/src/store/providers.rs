@@ -9,8 +9,8 @@ use crate::secrets::Key;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 use serde_json::{Map, Value};
 
@@ -350,4 +350,36 @@ pub async fn claim_outbox_limited<C: ConnectionTrait>(
     ))
     .await?;
     Ok((claimed, tokens, at))
+}
+
+/// What still sends through `provider`: the published versions (`<journey> v<version>`)
+/// that are live or still have unfinished runs and whose send nodes name it, and how
+/// many of its messages are queued. Any of these makes deleting it lose messages.
+pub async fn provider_uses<C: ConnectionTrait>(db: &C, provider: &str) -> Result<(Vec<String>, u64), Error> {
+    let backend = db.get_database_backend();
+    let sql = "SELECT v.workflow_id, v.version, v.definition FROM workflow_versions v \
+               WHERE EXISTS (SELECT 1 FROM workflows w WHERE w.id = v.workflow_id AND w.status = 'live' \
+                             AND w.live_version = v.version) \
+               OR EXISTS (SELECT 1 FROM runs r WHERE r.workflow_id = v.workflow_id AND r.version = v.version \
+                          AND r.status IN ('active', 'waiting')) \
+               ORDER BY v.workflow_id, v.version";
+    let mut journeys = Vec::new();
+    for row in db.query_all(Statement::from_string(backend, sql)).await? {
+        let (id, version, definition): (String, i32, String) =
+            (row.try_get("", "workflow_id")?, row.try_get("", "version")?, row.try_get("", "definition")?);
+        let doc: Value = serde_json::from_str(&definition)
+            .map_err(|e| Error::Corrupt { what: "workflow version", detail: e.to_string() })?;
+        let names = doc["nodes"]
+            .as_array()
+            .is_some_and(|nodes| nodes.iter().any(|n| n["type"] == "send" && n["provider"].as_str() == Some(provider)));
+        if names {
+            journeys.push(format!("{id} v{version}"));
+        }
+    }
+    let queued = super::entity::outbox::Entity::find()
+        .filter(super::entity::outbox::Column::Provider.eq(provider))
+        .filter(super::entity::outbox::Column::Status.eq("pending"))
+        .count(db)
+        .await?;
+    Ok((journeys, queued))
 }
