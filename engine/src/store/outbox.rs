@@ -158,16 +158,20 @@ const BLOCKED: &str = "(EXISTS (SELECT 1 FROM suppressions s WHERE s.address = o
      WHERE c.contact_id = outbox.contact_id AND c.status = 'unsubscribed' \
      AND (c.scope = 'channel:' || outbox.channel OR c.scope = 'topic:' || outbox.topic))))";
 
-/// The subquery of the pending messages of `channels` due at parameter 2 that `gate`
-/// lets through, oldest first, at most parameter 3 of them (parameter 1 is the caller's).
+/// The subquery of the messages among the oldest parameter-3 pending messages of
+/// `channels` due at parameter 2 that `gate` lets through (parameter 1 is the caller's).
+/// Consent is checked on that batch only, so the work per call is bounded by its size
+/// however many messages are queued; a blocked message in it is skipped by
+/// [`skip_blocked`] first, and an allowed one beyond it waits for the next call.
 fn due_ids(backend: sea_orm::DbBackend, channels: &Lane, gate: Gate) -> String {
     let p = |n| super::runs::placeholder(backend, n);
     let consent = match gate {
-        Gate::Allowed => format!(" AND NOT {BLOCKED}"),
-        Gate::Blocked => format!(" AND {BLOCKED}"),
+        Gate::Allowed => format!("NOT {BLOCKED}"),
+        Gate::Blocked => BLOCKED.to_string(),
     };
     format!(
-        "(SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{}{consent} ORDER BY next_attempt_at LIMIT {}{})",
+        "(SELECT id FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{} \
+         ORDER BY next_attempt_at LIMIT {}{}) AND {consent})",
         p(2),
         channels.condition(),
         p(3),
