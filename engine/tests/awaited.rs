@@ -44,14 +44,23 @@ struct Harness {
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/kairos.db", dir.path().display());
+    harness_on(&url, dir).await
+}
+
+async fn harness_on(url: &str, dir: tempfile::TempDir) -> Harness {
     let clock = ManualClock::new(parse_timestamp("2026-03-02T10:00:00Z").unwrap());
-    let (scheduler, router) = engine(&dir, &clock).await;
+    let (scheduler, router) = engine_on(url, &clock).await;
     Harness { dir, clock, scheduler, router }
 }
 
 /// A scheduler and router on the database in `dir` (a second one is a restart).
 async fn engine(dir: &tempfile::TempDir, clock: &ManualClock) -> (Arc<Scheduler>, Router) {
-    let store = Store::connect(&format!("sqlite://{}/kairos.db", dir.path().display())).await.unwrap();
+    engine_on(&format!("sqlite://{}/kairos.db", dir.path().display()), clock).await
+}
+
+async fn engine_on(url: &str, clock: &ManualClock) -> (Arc<Scheduler>, Router) {
+    let store = Store::connect(url).await.unwrap();
     let config = Config { max_attempts: 3, ..Config::default() };
     let scheduler = Scheduler::new(store, Arc::new(clock.clone()), config).await.unwrap();
     let webhook = WebhookConfig { timeout: Duration::from_millis(500), ..WebhookConfig::default() };
@@ -132,8 +141,25 @@ fn entered(timeline: &[(Option<String>, What)]) -> Vec<String> {
 
 #[tokio::test]
 async fn the_run_waits_for_the_webhook_and_branches_on_the_saved_answer() {
+    waits_and_branches_on_the_answer(harness().await).await;
+}
+
+#[tokio::test]
+async fn the_run_waits_for_the_webhook_and_branches_on_the_saved_answer_on_postgresql() {
+    let Some(pg) = support::TempPostgres::create().await else { return };
+    let url = pg.url.clone();
+    let result = tokio::spawn(async move {
+        waits_and_branches_on_the_answer(harness_on(&url, tempfile::tempdir().unwrap()).await).await;
+    })
+    .await;
+    pg.drop_now().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn waits_and_branches_on_the_answer(h: Harness) {
     let (rx, url) = receiver(vec![(201, json!({ "id": "crm-77", "account": { "tier": "gold" } }))]).await;
-    let h = harness().await;
     publish(&h, &url, true).await;
     let id = start(&h).await;
 
