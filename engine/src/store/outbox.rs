@@ -169,9 +169,10 @@ fn due_ids(backend: sea_orm::DbBackend, channels: &Lane, gate: Gate) -> String {
         Gate::Allowed => format!("NOT {BLOCKED}"),
         Gate::Blocked => BLOCKED.to_string(),
     };
+    // Joined by id, so the batch's rows are looked up by key rather than the table scanned.
     format!(
-        "(SELECT id FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{} \
-         ORDER BY next_attempt_at LIMIT {}{}) AND {consent})",
+        "(SELECT outbox.id FROM (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= {}{} \
+         ORDER BY next_attempt_at LIMIT {}{}) AS due JOIN outbox ON outbox.id = due.id WHERE {consent})",
         p(2),
         channels.condition(),
         p(3),
