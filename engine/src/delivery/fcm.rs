@@ -218,8 +218,7 @@ impl Fcm {
         let send_url = base
             .join(&format!("v1/projects/{project_id}/messages:send"))
             .map_err(|e| ConfigError::new("settings/base_url", format!("cannot be joined with the API path: {e}")))?;
-        let client = http::client(options.timeout)
-            .map_err(|e| ConfigError::new("options", format!("the HTTP client cannot be built: {e}")))?;
+        let client = http::provider_client(options)?;
         Ok(Fcm {
             client,
             send_url,

@@ -32,6 +32,13 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// [`client`] for a configured provider with `options`, its failure reported as the
+/// configuration's.
+pub fn provider_client(options: &super::Options) -> Result<reqwest::Client, super::ConfigError> {
+    client(options.timeout)
+        .map_err(|e| super::ConfigError::new("options", format!("the HTTP client cannot be built: {e}")))
+}
+
 /// A response, read whole (a 2xx one from [`answer`], any one from [`read`]).
 #[derive(Debug, Clone)]
 pub struct Answer {

@@ -104,8 +104,7 @@ impl Postmark {
             }
         };
         email::secret("server_token", &secrets.server_token)?;
-        let client = http::client(options.timeout)
-            .map_err(|e| ConfigError::new("options", format!("the HTTP client could not be built: {e}")))?;
+        let client = http::provider_client(options)?;
         Ok(Postmark {
             client,
             url: format!("{base}/email"),

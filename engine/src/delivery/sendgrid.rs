@@ -84,8 +84,7 @@ impl Sendgrid {
         let base = email::base_url(settings.base_url.as_deref(), DEFAULT_BASE_URL)?;
         let defaults = Defaults::new(&settings.from, settings.reply_to.as_deref())?;
         email::secret("api_key", &secrets.api_key)?;
-        let client = http::client(options.timeout)
-            .map_err(|e| ConfigError::new("options", format!("the HTTP client could not be built: {e}")))?;
+        let client = http::provider_client(options)?;
         Ok(Sendgrid {
             client,
             url: format!("{base}/v3/mail/send"),

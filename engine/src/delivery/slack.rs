@@ -82,8 +82,7 @@ impl Slack {
                 "must be an https:// address such as https://hooks.slack.com/services/…",
             ));
         }
-        let client = http::client(options.timeout)
-            .map_err(|e| ConfigError::new("options", format!("the HTTP client cannot be built: {e}")))?;
+        let client = http::provider_client(options)?;
         Ok(Slack { client, url, concurrency: options.concurrency.max(1), timeout: options.timeout })
     }
 

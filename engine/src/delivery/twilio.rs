@@ -141,8 +141,7 @@ impl Twilio {
         let url = base
             .join(&format!("2010-04-01/Accounts/{account_sid}/Messages.json"))
             .map_err(|e| ConfigError::new("settings/base_url", format!("cannot be joined with the API path: {e}")))?;
-        let client = http::client(options.timeout)
-            .map_err(|e| ConfigError::new("options", format!("the HTTP client cannot be built: {e}")))?;
+        let client = http::provider_client(options)?;
         Ok(Twilio {
             client,
             url,

@@ -121,8 +121,7 @@ impl Vonage {
         let url = base
             .join("sms/json")
             .map_err(|e| ConfigError::new("settings/base_url", format!("cannot be joined with the API path: {e}")))?;
-        let client = http::client(options.timeout)
-            .map_err(|e| ConfigError::new("options", format!("the HTTP client cannot be built: {e}")))?;
+        let client = http::provider_client(options)?;
         Ok(Vonage {
             client,
             url,
