@@ -855,7 +855,7 @@ impl Scheduler {
         if channel.in_store() {
             return self.dispatch_in_store(Channels::All.into()).await;
         }
-        self.dispatch_leased(channel, Channels::All.into(), None, None, Guarantee::AtLeastOnce).await
+        self.dispatch_leased(channel, Channels::All.into(), None, Guarantee::AtLeastOnce).await
     }
 
     /// Deliver every message due now through the router: each provider's messages through
@@ -887,15 +887,8 @@ impl Scheduler {
         if route.deliverer.in_store() {
             self.dispatch_in_store(route.lane()).await
         } else {
-            let provider = route.provider.as_deref();
-            self.dispatch_leased(
-                route.deliverer.as_ref(),
-                route.lane(),
-                route.limiter.as_deref(),
-                provider,
-                route.guarantee,
-            )
-            .await
+            let limit = route.limiter.as_deref().zip(route.provider.as_deref());
+            self.dispatch_leased(route.deliverer.as_ref(), route.lane(), limit, route.guarantee).await
         }
     }
 
@@ -906,8 +899,7 @@ impl Scheduler {
         &self,
         channel: &dyn Deliver,
         lane: Lane,
-        limiter: Option<&TokenBucket>,
-        shared: Option<&str>,
+        limit: Option<(&TokenBucket, &str)>,
         guarantee: Guarantee,
     ) -> Result<usize, store::Error> {
         let batch = channel.batch().max(1);
@@ -917,39 +909,30 @@ impl Scheduler {
             let now = self.now();
             let lease = self.config.lease + channel.batch_time();
             let lane = lane.clone();
-            let (claimed, allowed) = match (limiter, shared) {
-                // A provider's limit holds for all workers together: its bucket is a row.
-                (Some(l), Some(provider)) => {
-                    let (limit, provider) = (l.limit(), provider.to_string());
+            // A provider's limit holds for all workers together: its bucket is a row,
+            // charged in the leasing transaction (a limit exists only on a provider's route).
+            let claimed = match limit {
+                Some((bucket, provider)) => {
+                    let (rate, provider) = (bucket.limit(), provider.to_string());
                     let (claimed, tokens, at) = self
                         .store
                         .writer()
                         .run(move |tx| {
                             Box::pin(async move {
-                                store::claim_outbox_limited(tx, &provider, limit, now, lease, batch, lane).await
+                                store::claim_outbox_limited(tx, &provider, rate, now, lease, batch, lane).await
                             })
                         })
                         .await?;
-                    l.sync(tokens, at);
-                    let allowed = if claimed.is_empty() { 0 } else { batch };
-                    (claimed, allowed)
+                    bucket.sync(tokens, at);
+                    claimed
                 }
-                _ => {
-                    let allowed = limiter.map_or(batch, |l| l.take(now, batch));
-                    if allowed == 0 {
-                        return Ok(delivered);
-                    }
-                    let claimed = self
-                        .store
+                None => {
+                    self.store
                         .writer()
                         .run(move |tx| {
-                            Box::pin(async move { store::claim_outbox_of(tx, now, lease, allowed, lane).await })
+                            Box::pin(async move { store::claim_outbox_of(tx, now, lease, batch, lane).await })
                         })
-                        .await?;
-                    if let Some(l) = limiter {
-                        l.give_back(allowed - claimed.len() as u64);
-                    }
-                    (claimed, allowed)
+                        .await?
                 }
             };
             if claimed.is_empty() {
@@ -1024,7 +1007,7 @@ impl Scheduler {
                 // Runs waiting for these outcomes are due now.
                 self.wake.notify_one();
             }
-            if n < allowed {
+            if n < batch {
                 return Ok(delivered);
             }
         }

@@ -6,6 +6,17 @@ use super::provider::RateLimit;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::Mutex;
 
+/// A bucket of `tokens` counted at `at`, refilled at `limit.per_second` up to
+/// `limit.burst` by `now`: the tokens and when they are now counted (never earlier than
+/// `at`). The one rule for the in-memory bucket and the shared one in the store.
+pub fn refill(limit: RateLimit, tokens: f64, at: DateTime<Utc>, now: DateTime<Utc>) -> (f64, DateTime<Utc>) {
+    if now <= at {
+        return (tokens, at);
+    }
+    let secs = (now - at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
+    ((tokens + secs * limit.per_second).min(f64::from(limit.burst.max(1))), now)
+}
+
 /// A token bucket: `burst` tokens at most, refilled at `per_second`.
 #[derive(Debug)]
 pub struct TokenBucket {
@@ -30,15 +41,8 @@ impl TokenBucket {
     }
 
     fn refill(&self, s: &mut State, now: DateTime<Utc>) {
-        if let Some(at) = s.at
-            && now > at
-        {
-            let secs = (now - at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
-            s.tokens = (s.tokens + secs * self.limit.per_second).min(f64::from(self.limit.burst.max(1)));
-        }
-        if s.at.is_none_or(|at| now > at) {
-            s.at = Some(now);
-        }
+        let (tokens, at) = refill(self.limit, s.tokens, s.at.unwrap_or(now), now);
+        (s.tokens, s.at) = (tokens, Some(at));
     }
 
     /// Take up to `wanted` whole tokens at `now`; returns how many were taken.

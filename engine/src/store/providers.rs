@@ -333,13 +333,8 @@ pub async fn claim_outbox_limited<C: ConnectionTrait>(
         ))
         .await?
         .ok_or_else(|| Error::Corrupt { what: "rate bucket", detail: format!("no row for `{provider}`") })?;
-    let (mut tokens, at): (f64, i64) = (row.try_get("", "tokens")?, row.try_get("", "at")?);
-    let mut at = from_millis(at);
-    if now > at {
-        let secs = (now - at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
-        tokens = (tokens + secs * limit.per_second).min(burst);
-        at = now;
-    }
+    let (tokens, at): (f64, i64) = (row.try_get("", "tokens")?, row.try_get("", "at")?);
+    let (mut tokens, at) = crate::delivery::limit::refill(limit, tokens, from_millis(at), now);
     let allowed = (tokens.floor().max(0.0) as u64).min(wanted);
     let claimed = if allowed == 0 { Vec::new() } else { super::claim_outbox_of(db, now, lease, allowed, lane).await? };
     tokens -= claimed.len() as f64;
