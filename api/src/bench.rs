@@ -690,7 +690,16 @@ async fn create_contacts(scheduler: &Arc<Scheduler>, n: u64) -> anyhow::Result<(
                         attributes.insert("email".into(), format!("j{k}@example.com").into());
                         attributes.insert("first_name".into(), format!("Contact {k}").into());
                         attributes.insert("plan".into(), if k % 2 == 0 { "pro" } else { "free" }.into());
-                        store::upsert_contact(tx, &format!("j{k}"), attributes, None, store::Merge::Merge, now).await?;
+                        store::upsert_contact(
+                            tx,
+                            &format!("j{k}"),
+                            attributes,
+                            None,
+                            store::Merge::Merge,
+                            "bench",
+                            now,
+                        )
+                        .await?;
                     }
                     Ok(())
                 })

@@ -123,6 +123,7 @@ impl Application {
         let mut loops = Vec::new();
         if settings.background {
             loops.push(tokio::spawn(scheduler.clone().run_loop(rx.clone())));
+            loops.push(tokio::spawn(scheduler.clone().audience_loop(rx.clone())));
             loops.push(tokio::spawn(scheduler.clone().dispatch_loop(registry.clone(), rx)));
         }
         let state = web::Data::new(AppState {

@@ -51,6 +51,7 @@
 //! be read, ...) before a journey goes live, with messages a marketer can act on.
 
 use crate::contact::{Contact, Event};
+use crate::history::{History, Measure, Performed};
 use crate::problem::{Kind, Problem, join_pointer};
 use crate::time::{parse_duration, timestamp_from_json};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -78,6 +79,9 @@ pub struct Scope<'a> {
     /// The run's own data (a webhook's `save_response`); read by `data.*` operands
     /// (missing when `None`, as outside a run).
     pub data: Option<&'a std::collections::BTreeMap<String, Value>>,
+    /// The contact's past events; read by `performed` leaves (false without one). Only
+    /// segments and lifecycle rules have one.
+    pub history: Option<&'a dyn History>,
 }
 
 /// A condition: `{"all": [..]}`, `{"any": [..]}`, `{"not": ..}` or a comparison
@@ -93,6 +97,9 @@ pub enum Condition {
     Not(Box<Condition>),
     /// A single comparison.
     Compare(Comparison),
+    /// A measure of the contact's past events (`{"performed": "purchase", ...}`), for
+    /// segments and lifecycle rules: see [`crate::history`].
+    Performed(Performed),
 }
 
 /// A comparison of two values, e.g. `{"left": "contact.lead_score", "op": "gte", "right": 50}`.
@@ -620,13 +627,60 @@ struct ConditionRepr {
     op: Option<Op>,
     #[serde(default, deserialize_with = "deserialize_some_right")]
     right: Option<Right>,
+    performed: Option<String>,
+    measure: Option<Measure>,
+    property: Option<String>,
+    within_last: Option<String>,
+    #[serde(rename = "where")]
+    filter: Option<Box<Condition>>,
 }
 
 impl TryFrom<ConditionRepr> for Condition {
     type Error = String;
 
     fn try_from(repr: ConditionRepr) -> Result<Self, String> {
-        let ConditionRepr { all, any, not, left, op, right } = repr;
+        let ConditionRepr { all, any, not, left, op, right, performed, measure, property, within_last, filter } = repr;
+        if let Some(performed) = performed {
+            if all.is_some() || any.is_some() || not.is_some() || left.is_some() {
+                return Err("a `performed` condition measures events and stands alone: put it next to other \
+                     conditions inside `all` or `any`, without `left`"
+                    .into());
+            }
+            let Some(measure) = measure else {
+                return Err(format!(
+                    "the `performed` condition on `{performed}` needs a `measure`: `count`, `sum`, `avg`, `min`, \
+                     `max`, `first_at` or `last_at`"
+                ));
+            };
+            let Some(op) = op else {
+                return Err(format!(
+                    "the `performed` condition on `{performed}` needs an `op`, such as \"op\": \"gte\", \"right\": 3"
+                ));
+            };
+            return Ok(Condition::Performed(Performed {
+                performed,
+                measure,
+                property,
+                within_last,
+                filter,
+                op,
+                right,
+            }));
+        }
+        if let Some(field) = [
+            ("measure", measure.is_some()),
+            ("property", property.is_some()),
+            ("within_last", within_last.is_some()),
+            ("where", filter.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, is)| is.then_some(name))
+        {
+            return Err(format!(
+                "`{field}` belongs to a `performed` condition (such as {{\"performed\": \"purchase\", \"measure\": \
+                 \"count\", \"op\": \"gte\", \"right\": 3}}); add `performed` or remove `{field}`"
+            ));
+        }
         let mut present: Vec<&str> = Vec::new();
         for (name, is) in [("all", all.is_some()), ("any", any.is_some()), ("not", not.is_some())] {
             if is {
@@ -683,6 +737,7 @@ impl Serialize for Condition {
                 map.end()
             }
             Condition::Compare(comparison) => comparison.serialize(serializer),
+            Condition::Performed(performed) => performed.serialize(serializer),
         }
     }
 }
@@ -711,6 +766,8 @@ enum ConditionSchema {
     },
     /// Compare a value of the run with a literal or another value.
     Compare(Comparison),
+    /// Measure the contact's past events (segments and lifecycle rules only).
+    Performed(Performed),
 }
 
 impl JsonSchema for Condition {
@@ -751,18 +808,63 @@ impl Condition {
             Condition::Any(list) => list.iter().any(|c| c.eval(scope, trace)),
             Condition::Not(inner) => !inner.eval(scope, trace),
             Condition::Compare(comparison) => comparison.eval(scope, trace),
+            Condition::Performed(performed) => {
+                let (result, left_value, right_value) = performed.eval(scope);
+                if let Some(trace) = trace {
+                    trace.push(Compared {
+                        left: performed.describe(),
+                        op: performed.op,
+                        left_value,
+                        right_value,
+                        result,
+                    });
+                }
+                result
+            }
         }
+    }
+
+    /// Calls `f` with every `performed` leaf.
+    pub fn visit_performed(&self, f: &mut dyn FnMut(&Performed)) {
+        match self {
+            Condition::All(list) | Condition::Any(list) => list.iter().for_each(|c| c.visit_performed(f)),
+            Condition::Not(inner) => inner.visit_performed(f),
+            Condition::Compare(_) => {}
+            Condition::Performed(p) => f(p),
+        }
+    }
+
+    /// Whether a comparison depends on the current time (`now`, `within_last`, `more_than_ago`).
+    pub fn uses_now(&self) -> bool {
+        match self {
+            Condition::All(list) | Condition::Any(list) => list.iter().any(Condition::uses_now),
+            Condition::Not(inner) => inner.uses_now(),
+            Condition::Compare(c) => {
+                matches!(c.op, Op::WithinLast | Op::MoreThanAgo)
+                    || c.left == Operand::Now
+                    || matches!(&c.right, Some(Right::Ref(Operand::Now)))
+            }
+            Condition::Performed(_) => true,
+        }
+    }
+
+    /// Like [`Condition::check`], for segments and lifecycle rules: `performed` leaves are allowed.
+    pub fn check_audience(&self, pointer: &str) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        self.check_into_with(pointer, &mut problems, true);
+        problems
     }
 
     /// Static checks of comparisons that can never work. `pointer` is this condition's JSON pointer (such as
     /// `/nodes/2/rules/0/condition`); problems inside point further in (`.../all/1/right`).
     pub fn check(&self, pointer: &str) -> Vec<Problem> {
         let mut problems = Vec::new();
-        self.check_into(pointer, &mut problems);
+        self.check_into_with(pointer, &mut problems, false);
         problems
     }
 
-    fn check_into(&self, pointer: &str, out: &mut Vec<Problem>) {
+    /// Static checks into `out`; `history` allows `performed` leaves.
+    pub(crate) fn check_into_with(&self, pointer: &str, out: &mut Vec<Problem>, history: bool) {
         match self {
             Condition::All(list) | Condition::Any(list) => {
                 let key = if matches!(self, Condition::All(_)) { "all" } else { "any" };
@@ -775,11 +877,21 @@ impl Condition {
                     ));
                 }
                 for (i, condition) in list.iter().enumerate() {
-                    condition.check_into(&join_pointer(&list_pointer, i), out);
+                    condition.check_into_with(&join_pointer(&list_pointer, i), out, history);
                 }
             }
-            Condition::Not(inner) => inner.check_into(&join_pointer(pointer, "not"), out),
+            Condition::Not(inner) => inner.check_into_with(&join_pointer(pointer, "not"), out, history),
             Condition::Compare(comparison) => comparison.check_into(pointer, out),
+            Condition::Performed(performed) if history => performed.check_into(pointer, out),
+            Condition::Performed(performed) => out.push(Problem::new(
+                Kind::NotSupported,
+                join_pointer(pointer, "performed"),
+                format!(
+                    "event-history conditions (`performed`: `{}`) work in segments and lifecycle rules, not inside \
+                     a journey; define a segment with it and start the journey with a `segment_entered` trigger",
+                    performed.performed
+                ),
+            )),
         }
     }
 }
@@ -793,49 +905,7 @@ impl Comparison {
             Some(Right::Ref(operand)) if operand.is_date() => operand.time(scope),
             _ => timestamp_from_json(right.as_deref()?),
         };
-        let (l, r) = (left.as_deref(), right.as_deref());
-        let result = match self.op {
-            Op::Exists => l.is_some(),
-            Op::NotExists => l.is_none(),
-            Op::Eq => both(l, r, loose_eq),
-            Op::Ne => !both(l, r, loose_eq),
-            Op::In => both(l, r, is_in),
-            Op::NotIn => !both(l, r, is_in),
-            Op::Gt => compare(l, r, Ordering::is_gt),
-            Op::Gte => compare(l, r, Ordering::is_ge),
-            Op::Lt => compare(l, r, Ordering::is_lt),
-            Op::Lte => compare(l, r, Ordering::is_le),
-            Op::Contains => both(l, r, contains),
-            Op::StartsWith => match (l, r) {
-                (Some(Value::String(l)), Some(Value::String(r))) => l.starts_with(r.as_str()),
-                _ => false,
-            },
-            Op::Before | Op::After if l.is_none() || r.is_none() => false,
-            Op::Before | Op::After => match (left_time(), right_time()) {
-                (Some(l), Some(r)) => {
-                    if self.op == Op::Before {
-                        l < r
-                    } else {
-                        l > r
-                    }
-                }
-                _ => false,
-            },
-            Op::WithinLast | Op::MoreThanAgo if l.is_none() => false,
-            Op::WithinLast | Op::MoreThanAgo => {
-                let threshold = match r {
-                    Some(Value::String(text)) => {
-                        parse_duration(text).ok().and_then(|d| scope.now.checked_sub_signed(d))
-                    }
-                    _ => None,
-                };
-                match (left_time(), threshold) {
-                    (Some(t), Some(threshold)) if self.op == Op::WithinLast => threshold <= t && t <= scope.now,
-                    (Some(t), Some(threshold)) => t < threshold,
-                    _ => false,
-                }
-            }
-        };
+        let result = apply(self.op, left.as_deref(), right.as_deref(), left_time, right_time, scope.now);
         if let Some(trace) = trace {
             trace.push(Compared {
                 left: self.left.to_string(),
@@ -846,6 +916,57 @@ impl Comparison {
             });
         }
         result
+    }
+}
+
+/// Apply `op` to the two sides (`None`: missing); the times are asked for only by the date operators.
+pub(crate) fn apply(
+    op: Op,
+    l: Option<&Value>,
+    r: Option<&Value>,
+    left_time: impl FnOnce() -> Option<DateTime<Utc>>,
+    right_time: impl FnOnce() -> Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    match op {
+        Op::Exists => l.is_some(),
+        Op::NotExists => l.is_none(),
+        Op::Eq => both(l, r, loose_eq),
+        Op::Ne => !both(l, r, loose_eq),
+        Op::In => both(l, r, is_in),
+        Op::NotIn => !both(l, r, is_in),
+        Op::Gt => compare(l, r, Ordering::is_gt),
+        Op::Gte => compare(l, r, Ordering::is_ge),
+        Op::Lt => compare(l, r, Ordering::is_lt),
+        Op::Lte => compare(l, r, Ordering::is_le),
+        Op::Contains => both(l, r, contains),
+        Op::StartsWith => match (l, r) {
+            (Some(Value::String(l)), Some(Value::String(r))) => l.starts_with(r.as_str()),
+            _ => false,
+        },
+        Op::Before | Op::After if l.is_none() || r.is_none() => false,
+        Op::Before | Op::After => match (left_time(), right_time()) {
+            (Some(l), Some(r)) => {
+                if op == Op::Before {
+                    l < r
+                } else {
+                    l > r
+                }
+            }
+            _ => false,
+        },
+        Op::WithinLast | Op::MoreThanAgo if l.is_none() => false,
+        Op::WithinLast | Op::MoreThanAgo => {
+            let threshold = match r {
+                Some(Value::String(text)) => parse_duration(text).ok().and_then(|d| now.checked_sub_signed(d)),
+                _ => None,
+            };
+            match (left_time(), threshold) {
+                (Some(t), Some(threshold)) if op == Op::WithinLast => threshold <= t && t <= now,
+                (Some(t), Some(threshold)) => t < threshold,
+                _ => false,
+            }
+        }
     }
 }
 
@@ -1244,7 +1365,14 @@ mod tests {
 
     fn eval(value: Value) -> bool {
         let (c, t, e) = (contact(), trigger(), event());
-        cond(value).evaluate(&Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now(), data: None })
+        cond(value).evaluate(&Scope {
+            contact: &c,
+            trigger: Some(&t),
+            event: Some(&e),
+            now: now(),
+            data: None,
+            history: None,
+        })
     }
 
     fn cmp(left: &str, op: &str, right: Value) -> bool {
@@ -1268,7 +1396,7 @@ mod tests {
     #[test]
     fn operands_resolve() {
         let (c, t, e) = (contact(), trigger(), event());
-        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now(), data: None };
+        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now(), data: None, history: None };
         let get = |text: &str| text.parse::<Operand>().unwrap().resolve(&scope);
         assert_eq!(get("contact.id"), Some(json!("u_42")));
         assert_eq!(get("contact.tags"), Some(json!(["newsletter", "vip"])));
@@ -1285,7 +1413,7 @@ mod tests {
         assert_eq!(get("event.properties.cart_id"), Some(json!("c_1")));
         assert_eq!(get("now"), Some(json!("2026-03-08T12:00:00Z")));
 
-        let no_events = Scope { contact: &c, trigger: None, event: None, now: now(), data: None };
+        let no_events = Scope { contact: &c, trigger: None, event: None, now: now(), data: None, history: None };
         for text in ["trigger.name", "trigger.timestamp", "trigger.properties.cart_id", "event.name", "event.timestamp"]
         {
             assert_eq!(text.parse::<Operand>().unwrap().resolve(&no_events), None, "{text}");
@@ -1403,7 +1531,7 @@ mod tests {
             attributes: json!({"n": 9_007_199_254_740_993_u64}).as_object().unwrap().clone(),
             ..Contact::new("x")
         };
-        let scope = Scope { contact: &c, trigger: None, event: None, now: now(), data: None };
+        let scope = Scope { contact: &c, trigger: None, event: None, now: now(), data: None, history: None };
         assert!(!cond(json!({"left": "contact.n", "op": "eq", "right": 9_007_199_254_740_992_u64})).evaluate(&scope));
         assert!(cond(json!({"left": "contact.n", "op": "gt", "right": "9007199254740992"})).evaluate(&scope));
     }
@@ -1464,7 +1592,7 @@ mod tests {
         assert!(unary("contact.tags", "exists"));
         assert!(unary("trigger.properties.cart_id", "exists"));
         let c = contact();
-        let scope = Scope { contact: &c, trigger: None, event: None, now: now(), data: None };
+        let scope = Scope { contact: &c, trigger: None, event: None, now: now(), data: None, history: None };
         assert!(cond(json!({"left": "event.name", "op": "not_exists"})).evaluate(&scope));
         assert!(!cond(json!({"left": "trigger.timestamp", "op": "exists"})).evaluate(&scope));
     }
@@ -1515,9 +1643,10 @@ mod tests {
         assert!(eval(rule.clone()));
         let (c, t) = (contact(), trigger());
         let other = Event::new("checkout_completed", now()).with_property("cart_id", "c_2");
-        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&other), now: now(), data: None };
+        let scope =
+            Scope { contact: &c, trigger: Some(&t), event: Some(&other), now: now(), data: None, history: None };
         assert!(!cond(rule.clone()).evaluate(&scope));
-        let scope = Scope { contact: &c, trigger: None, event: Some(&other), now: now(), data: None };
+        let scope = Scope { contact: &c, trigger: None, event: Some(&other), now: now(), data: None, history: None };
         assert!(!cond(rule).evaluate(&scope), "a missing reference equals nothing");
         assert!(cmp("contact.lead_score", "lt", json!({"ref": "trigger.properties.total"})));
         assert!(!cmp("contact.tags", "contains", json!({"ref": "contact.tags"})), "a list is not an item");
@@ -1549,7 +1678,7 @@ mod tests {
     #[test]
     fn traced_evaluation_records_values() {
         let (c, t, e) = (contact(), trigger(), event());
-        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now(), data: None };
+        let scope = Scope { contact: &c, trigger: Some(&t), event: Some(&e), now: now(), data: None, history: None };
         let condition = cond(json!({"all": [
             {"left": "contact.plan", "op": "in", "right": ["pro", "team"]},
             {"left": "event.properties.cart_id", "op": "eq", "right": {"ref": "trigger.properties.cart_id"}},
@@ -1748,11 +1877,12 @@ mod tests {
     }
 
     #[test]
-    fn json_schema_describes_the_four_shapes() {
+    fn json_schema_describes_the_five_shapes() {
         let schema = serde_json::to_value(schemars::schema_for!(Condition)).unwrap();
         let text = schema.to_string();
         let shapes = schema["anyOf"].as_array().expect("anyOf at the root");
-        assert_eq!(shapes.len(), 4, "{schema:#}");
+        assert_eq!(shapes.len(), 5, "{schema:#}");
+        assert_eq!(schema["$defs"]["Performed"]["required"], json!(["performed", "measure", "op"]), "{schema:#}");
         assert!(shapes.iter().all(|s| s.get("description").is_some()), "{schema:#}");
         assert!(text.contains("\"minItems\":1"), "{text}");
         assert!(text.contains("\"Operand\"") && text.contains("\"Right\"") && text.contains("within_last"));
@@ -2078,7 +2208,7 @@ mod tests {
         #[test]
         fn evaluate_never_panics_and_trace_agrees(condition in arb_condition(false), world in arb_world()) {
             let (contact, trigger, event, now) = world;
-            let scope = Scope { contact: &contact, trigger: trigger.as_ref(), event: event.as_ref(), now, data: None };
+            let scope = Scope { contact: &contact, trigger: trigger.as_ref(), event: event.as_ref(), now, data: None, history: None };
             let result = condition.evaluate(&scope);
             let mut trace = Vec::new();
             prop_assert_eq!(condition.evaluate_traced(&scope, &mut trace), result);
@@ -2088,7 +2218,7 @@ mod tests {
         #[test]
         fn boolean_laws(condition in arb_condition(false), other in arb_condition(false), world in arb_world()) {
             let (contact, trigger, event, now) = world;
-            let scope = Scope { contact: &contact, trigger: trigger.as_ref(), event: event.as_ref(), now, data: None };
+            let scope = Scope { contact: &contact, trigger: trigger.as_ref(), event: event.as_ref(), now, data: None, history: None };
             let c = condition.evaluate(&scope);
             let o = other.evaluate(&scope);
             prop_assert_eq!(Condition::Not(Box::new(condition.clone())).evaluate(&scope), !c);

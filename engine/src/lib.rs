@@ -3,17 +3,20 @@
 //! virtual clock. The durable store (`store`), the scheduler and real delivery
 //! (`delivery`, webhooks over HTTP) are the server's side.
 
+pub mod audience;
 pub mod clock;
 pub mod condition;
 pub mod consent;
 pub mod contact;
 pub mod delivery;
+pub mod history;
 pub mod journey;
 pub mod journey_test;
 pub mod library;
 pub mod nodes;
 pub mod pressure;
 pub mod problem;
+pub mod report;
 pub mod run;
 pub mod scheduler;
 pub mod schema;

@@ -31,6 +31,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{Notify, watch};
 
+mod audience;
+pub use audience::AudienceReport;
+
 /// Most events ingested together (one commit for all).
 const GROUP_MAX: usize = 500;
 
@@ -48,6 +51,9 @@ pub struct Config {
     /// Signs the links messages carry (`{{unsubscribe_url}}`): the server's public
     /// address and the workspace key. [`Links::offline`] by default.
     pub links: Links,
+    /// How often the audience's periodic pass runs (time-relative segments and stage rules,
+    /// score decay, RFM, schedule and date triggers).
+    pub audience_every: TimeDelta,
 }
 
 impl Default for Config {
@@ -58,6 +64,7 @@ impl Default for Config {
             max_idle: std::time::Duration::from_millis(500),
             max_attempts: 8,
             links: Links::offline(),
+            audience_every: TimeDelta::minutes(1),
         }
     }
 }
@@ -172,6 +179,8 @@ pub struct Started {
 struct LiveJourney {
     version: u32,
     journey: Arc<Journey>,
+    /// When this version was published (time-driven triggers fire from then on).
+    since: DateTime<Utc>,
 }
 
 /// The scheduler, shared by the API and the background loops.
@@ -231,9 +240,9 @@ impl Scheduler {
         let versions = store::live_versions(self.store.reader()).await?;
         let mut live = Vec::with_capacity(versions.len());
         for v in versions {
-            let version = v.version;
+            let (version, since) = (v.version, v.published_at);
             if let Some(journey) = self.compile(self.store.reader(), v).await? {
-                live.push(LiveJourney { version, journey });
+                live.push(LiveJourney { version, journey, since });
             }
         }
         if let Ok(mut l) = self.live.write() {
@@ -370,9 +379,16 @@ impl Scheduler {
                     let mut rules: Option<Arc<Rules>> = None;
                     while let Some(first) = rest.first() {
                         if let IngestItem::Identify { contact_id, traits } = first {
-                            let (contact, created) =
-                                store::upsert_contact(tx, contact_id, traits.clone(), None, store::Merge::Merge, now)
-                                    .await?;
+                            let (contact, created) = store::upsert_contact(
+                                tx,
+                                contact_id,
+                                traits.clone(),
+                                None,
+                                store::Merge::Merge,
+                                "identify",
+                                now,
+                            )
+                            .await?;
                             out.push(IngestOutcome::Identified { contact, created });
                             rest = &rest[1..];
                             continue;
@@ -467,7 +483,7 @@ impl Scheduler {
                 transitions.push(self.transition(&journey, Some(&stored), None, outcome));
                 owners.push((k, false));
             }
-            for LiveJourney { version, journey } in live {
+            for LiveJourney { version, journey, .. } in live {
                 let Ok(correlation) = journey.workflow().trigger.matches(&incoming.event, contact) else { continue };
                 let rows = prior.get(&(contact.id.clone(), journey.id().to_string()));
                 let rows = rows.map(Vec::as_slice).unwrap_or_default();
@@ -660,7 +676,8 @@ impl Scheduler {
                         return Ok(Err(r));
                     }
                     let (contact, _) =
-                        store::upsert_contact(tx, &contact_id, attributes, None, store::Merge::Merge, now).await?;
+                        store::upsert_contact(tx, &contact_id, attributes, None, store::Merge::Merge, "API start", now)
+                            .await?;
                     let trigger = Event { name: "api".into(), properties: data, timestamp: now, message_id: None };
                     let run = this.enter(tx, &journey, version, &contact.contact, None, trigger, key, now).await?;
                     Ok(run.map(|run| Started { run, existing: false }).ok_or(Refusal::StillActive))

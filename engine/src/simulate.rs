@@ -34,13 +34,15 @@ pub const DEFAULT_HORIZON_DAYS: i64 = 400;
 pub struct TimedEvent {
     /// When: an offset from the start (`0s`, `30m`, `2d`) or an RFC 3339 timestamp.
     pub at: String,
-    /// Event name. Omit it and set `api_start` to start an `api`-triggered journey instead.
+    /// Event name. Omit it and set `api_start` to start a journey that is not triggered by an
+    /// event instead (through the API, or as its segment, schedule, date, attribute or stage
+    /// trigger would enter the contact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Event properties (for an API start: the data passed to the run).
+    /// Event properties (for a start: the trigger's data, `trigger.properties.*`).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub properties: Map<String, Value>,
-    /// Start the journey through the API instead of sending an event.
+    /// Start the journey (an API start, or its trigger firing) instead of sending an event.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub api_start: bool,
 }
@@ -277,10 +279,12 @@ struct Sim<'j> {
 impl Sim<'_> {
     fn handle_event(&mut self, timed: &TimedEvent, now: DateTime<Utc>) {
         if timed.api_start {
-            let trigger =
-                Event { name: "api".into(), properties: timed.properties.clone(), timestamp: now, message_id: None };
-            if matches!(self.journey.workflow().trigger, crate::nodes::trigger::Trigger::Api(_)) {
-                self.enter(None, trigger, now);
+            // An API start, or the moment a segment, schedule, date, attribute or stage
+            // trigger would enter the contact (its data as the properties).
+            let trigger = &self.journey.workflow().trigger;
+            if !matches!(trigger, crate::nodes::trigger::Trigger::Event(_)) {
+                let event = trigger.entry_event(timed.properties.clone(), now);
+                self.enter(None, event, now);
             }
             return;
         }

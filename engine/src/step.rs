@@ -210,6 +210,7 @@ impl Stepper<'_> {
             event: event.or(self.run.event.as_ref()).or(Some(&self.run.trigger)),
             now: self.now,
             data: Some(&self.run.data),
+            history: None,
         }
     }
 

@@ -8,7 +8,10 @@
 
 use crate::journey::{Journey, Runtime};
 use crate::library::Library;
-use crate::nodes::trigger::{self, ApiTrigger, EventTrigger, Trigger};
+use crate::nodes::trigger::{
+    self, ApiTrigger, AttributeTrigger, DateTrigger, EventTrigger, ScheduleTrigger, SegmentTrigger, StageTrigger,
+    Trigger,
+};
 use crate::nodes::{Build, NODE_TYPES, Node, PORT_FIELDS};
 use crate::pressure::JourneyRules;
 use crate::problem::{Kind, Problem, join_pointer};
@@ -299,19 +302,32 @@ fn parse_trigger(value: Value, problems: &mut Vec<Problem>) -> Option<Trigger> {
     match kind.as_str() {
         "event" => field::<EventTrigger>(Value::Object(fields), "/trigger", None, problems).map(Trigger::Event),
         "api" => field::<ApiTrigger>(Value::Object(fields), "/trigger", None, problems).map(Trigger::Api),
-        planned if trigger::PLANNED.contains(&planned) => {
-            problems.push(Problem::new(
-                Kind::NotSupported,
-                "/trigger/type",
-                format!("the `{planned}` trigger is not supported yet; use `event` (a contact performs an event) or `api` (started through the API)"),
-            ));
-            None
+        "segment_entered" => {
+            field::<SegmentTrigger>(Value::Object(fields), "/trigger", None, problems).map(Trigger::SegmentEntered)
+        }
+        "segment_exited" => {
+            field::<SegmentTrigger>(Value::Object(fields), "/trigger", None, problems).map(Trigger::SegmentExited)
+        }
+        "schedule" => {
+            field::<ScheduleTrigger>(Value::Object(fields), "/trigger", None, problems).map(Trigger::Schedule)
+        }
+        "date_property" => {
+            field::<DateTrigger>(Value::Object(fields), "/trigger", None, problems).map(Trigger::DateProperty)
+        }
+        "attribute_changed" => {
+            field::<AttributeTrigger>(Value::Object(fields), "/trigger", None, problems).map(Trigger::AttributeChanged)
+        }
+        "stage_changed" => {
+            field::<StageTrigger>(Value::Object(fields), "/trigger", None, problems).map(Trigger::StageChanged)
         }
         other => {
             problems.push(Problem::new(
                 Kind::InvalidValue,
                 "/trigger/type",
-                format!("`{other}` is not a trigger type; expected `event` or `api`"),
+                format!(
+                    "`{other}` is not a trigger type; expected one of {}",
+                    trigger::TYPES.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+                ),
             ));
             None
         }
@@ -413,6 +429,29 @@ fn check_with(parts: Parts, library: &Library, sample_render: bool, problems: &m
     }
     if let Some(t) = &parts.trigger {
         t.build(&mut Build::new("/trigger", None, problems));
+        let reentry = parts.settings.as_ref().map(|s| s.reentry).unwrap_or_default();
+        let repeating = match t {
+            Trigger::Schedule(_) => Some("a schedule enters its segment's members at every tick"),
+            Trigger::DateProperty(d) if d.repeat == trigger::Repeat::Yearly => {
+                Some("a yearly date trigger enters the contact every year")
+            }
+            _ => None,
+        };
+        if let (Some(why), crate::workflow::Reentry::Once) = (repeating, reentry) {
+            problems.push(Problem::new(
+                Kind::InvalidValue,
+                "/settings/reentry",
+                format!(
+                    "{why}, but `reentry` is `once` (the default), so each contact would only ever get the first; \
+                     set `\"reentry\": \"after_exit\"` (or `always`){}",
+                    if matches!(t, Trigger::DateProperty(_)) {
+                        ", or make the trigger `\"repeat\": \"once\"`"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
     }
     let timezone = parts.settings.as_ref().and_then(|s| check_settings(s, problems));
     let delivery = parts

@@ -52,7 +52,7 @@ async fn exercise(store: &Store) {
     for (id, attributes) in [("ann", json!({ "email": "a@x", "score": 3 })), ("bob", json!({ "plan": "pro" }))] {
         let attributes = attributes.as_object().unwrap().clone();
         w.run(move |tx| {
-            Box::pin(async move { store::upsert_contact(tx, id, attributes, None, Merge::Merge, now).await })
+            Box::pin(async move { store::upsert_contact(tx, id, attributes, None, Merge::Merge, "test", now).await })
         })
         .await
         .unwrap();

@@ -93,7 +93,7 @@ async fn identify(h: &Harness, id: &str) {
             Box::pin(async move {
                 let mut attrs = serde_json::Map::new();
                 attrs.insert("email".into(), format!("{id}@example.com").into());
-                store::upsert_contact(tx, &id, attrs, None, store::Merge::Merge, now).await?;
+                store::upsert_contact(tx, &id, attrs, None, store::Merge::Merge, "test", now).await?;
                 Ok(())
             })
         })

@@ -616,7 +616,7 @@ async fn save(
         .writer()
         .run(move |tx| {
             Box::pin(async move {
-                store::upsert_contact(tx, id.as_str(), changes.attributes, changes.tags, merge, now).await
+                store::upsert_contact(tx, id.as_str(), changes.attributes, changes.tags, merge, "API", now).await
             })
         })
         .await

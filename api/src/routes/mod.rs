@@ -4,6 +4,7 @@
 //! are public, authenticated by the signed token in their URL.
 
 pub mod api_keys;
+pub mod audience;
 pub mod catalog;
 pub mod contacts;
 pub mod delivery_settings;
@@ -17,6 +18,7 @@ pub mod messages;
 pub mod outbox;
 pub mod providers;
 pub mod runs;
+pub mod segments;
 pub mod session;
 pub mod simulate;
 pub mod subscriptions;
@@ -56,6 +58,8 @@ fn v1(cfg: &mut ServiceConfig) {
     providers::configure(cfg);
     delivery_settings::configure(cfg);
     topics::configure(cfg);
+    segments::configure(cfg);
+    audience::configure(cfg);
     subscriptions::configure(cfg);
     suppressions::configure(cfg);
     templates::configure(cfg);

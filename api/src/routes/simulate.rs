@@ -99,8 +99,9 @@ pub struct SimulateRequest {
     pub contact: ScenarioContact,
     /// Virtual start time (RFC 3339); default Monday 2026-01-05T09:00:00Z.
     pub start: Option<String>,
-    /// Events, by time (at most 1,000). The first usually triggers the journey; an
-    /// `api`-triggered journey without an `api_start` entry is entered at the start.
+    /// Events, by time (at most 1,000). The first usually triggers the journey; a journey
+    /// not triggered by an event (`api`, segment, schedule, date, attribute or stage
+    /// triggers) without an `api_start` entry is entered at the start.
     #[serde(default)]
     pub events: Vec<ScenarioEvent>,
     /// How long after the last event to keep going (default `400d`).
@@ -561,7 +562,7 @@ pub async fn simulate_workflow(
     let outcome = tokio::task::spawn_blocking(move || {
         let journey =
             kairos_engine::validate::validate_value_in(doc, &library).map_err(SimulateError::InvalidWorkflow)?;
-        let api_trigger = matches!(journey.workflow().trigger, kairos_engine::nodes::trigger::Trigger::Api(_));
+        let api_trigger = !matches!(journey.workflow().trigger, kairos_engine::nodes::trigger::Trigger::Event(_));
         let scenario = request.scenario(api_trigger, stored).map_err(SimulateError::InvalidScenario)?;
         let sim = kairos_engine::simulate::simulate(&journey, &scenario, "").map_err(|errors| {
             SimulateError::InvalidScenario(errors.into_iter().map(|e| scenario_item(e.pointer, e.message)).collect())

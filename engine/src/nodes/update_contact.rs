@@ -268,8 +268,14 @@ mod tests {
         contact.attributes.insert("lead_score".into(), json!(45));
         let trigger = Event::new("content_downloaded", Utc::now()).with_property("asset", "ebook");
         let before = contact.clone();
-        let scope =
-            Scope { contact: &before, trigger: Some(&trigger), event: Some(&trigger), now: Utc::now(), data: None };
+        let scope = Scope {
+            contact: &before,
+            trigger: Some(&trigger),
+            event: Some(&trigger),
+            now: Utc::now(),
+            data: None,
+            history: None,
+        };
         let changes = node.apply(&scope, &mut contact);
         assert_eq!(changes.len(), 4);
         assert_eq!(contact.attributes["lead_score"], json!(55));

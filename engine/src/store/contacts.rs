@@ -94,16 +94,19 @@ pub enum Merge {
 }
 
 /// Create or update a contact. Returns it as stored and whether it was created.
+/// `cause` says who changed it (`api`, `identify`, ...), for the lifecycle stage history.
 pub async fn upsert_contact<C: ConnectionTrait>(
     db: &C,
     id: &str,
     attributes: Map<String, Value>,
     tags: Option<BTreeSet<String>>,
     merge: Merge,
+    cause: &str,
     now: DateTime<Utc>,
 ) -> Result<(ContactRecord, bool), Error> {
     let existing = get_row(db, id).await?;
     let created = existing.is_none();
+    let before = existing.as_ref().map(|r| r.contact.clone());
     let (mut contact, created_at) = match existing {
         Some(r) => (r.contact, millis(r.created_at)),
         None => (Contact::new(id), millis(now)),
@@ -127,8 +130,19 @@ pub async fn upsert_contact<C: ConnectionTrait>(
         }
     }
     save(db, &contact, created_at, now).await?;
+    if let Some(arrival) = super::audience::diff(before.as_ref(), &contact, cause) {
+        super::audience::enqueue(db, &[(id, arrival)], now).await?;
+    }
     super::consent::load_subscriptions(db, [&mut contact]).await?;
     Ok((ContactRecord { contact, created_at: from_millis(created_at), updated_at: now }, created))
+}
+
+/// Save attributes the audience computed (score, stage, RFM) without queueing them for
+/// the audience again. False when the contact no longer exists.
+pub async fn save_computed<C: ConnectionTrait>(db: &C, contact: &Contact, now: DateTime<Utc>) -> Result<bool, Error> {
+    let Some(record) = get_row(db, &contact.id).await? else { return Ok(false) };
+    save(db, contact, millis(record.created_at), now).await?;
+    Ok(true)
 }
 
 async fn save<C: ConnectionTrait>(db: &C, contact: &Contact, created_at: i64, now: DateTime<Utc>) -> Result<(), Error> {
@@ -149,9 +163,11 @@ pub async fn apply_changes<C: ConnectionTrait>(
     db: &C,
     id: &str,
     changes: &[Change],
+    cause: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let Some(record) = get_row(db, id).await? else { return Ok(()) };
+    let before = record.contact.clone();
     let mut c = record.contact;
     for change in changes {
         match change {
@@ -175,7 +191,11 @@ pub async fn apply_changes<C: ConnectionTrait>(
             Change::Skipped { .. } => {}
         }
     }
-    save(db, &c, millis(record.created_at), now).await
+    save(db, &c, millis(record.created_at), now).await?;
+    if let Some(arrival) = super::audience::diff(Some(&before), &c, cause) {
+        super::audience::enqueue(db, &[(id, arrival)], now).await?;
+    }
+    Ok(())
 }
 
 /// Erase a contact: its attributes, events and messages are deleted; its runs are
@@ -190,6 +210,7 @@ pub async fn delete_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<
     frequency_log::Entity::delete_many().filter(frequency_log::Column::ContactId.eq(id)).exec(db).await?;
     subscription::Entity::delete_many().filter(subscription::Column::ContactId.eq(id)).exec(db).await?;
     super::consent::clear_consents(db, id).await?;
+    super::audience::erase_audience(db, id).await?;
     let run_ids: Vec<String> = run::Entity::find()
         .select_only()
         .column(run::Column::Id)
@@ -318,6 +339,18 @@ pub async fn insert_events<C: ConnectionTrait>(
             fresh[i] = events[i].1.message_id.as_ref().is_some_and(|id| stored.contains(id));
         }
     }
+    // The audience (segments, stages, scores) sees every new event.
+    let arrivals: Vec<(&str, super::audience::Arrival)> = events
+        .iter()
+        .zip(&fresh)
+        .filter(|(_, new)| **new)
+        .map(|((contact_id, e), _)| {
+            let mut e = (*e).clone();
+            e.message_id = None;
+            (*contact_id, super::audience::Arrival::Event { event: e })
+        })
+        .collect();
+    super::audience::enqueue(db, &arrivals, now).await?;
     Ok(fresh)
 }
 

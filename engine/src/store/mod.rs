@@ -7,6 +7,7 @@
 //! [`Writer`]); reads use a separate pool. Times are milliseconds since the epoch,
 //! passed in from the engine's clock, never `now()` in SQL.
 
+mod audience;
 mod catalog;
 mod consent;
 mod contacts;
@@ -22,6 +23,7 @@ mod users;
 mod workflows;
 mod writer;
 
+pub use audience::*;
 pub use catalog::*;
 pub use consent::*;
 pub use contacts::*;

@@ -158,7 +158,7 @@ pub async fn commit<C: ConnectionTrait>(
     let mut ledger_rows = Vec::new();
     let mut subs = Vec::new();
     let mut resubscribe = Vec::new();
-    let mut contact_changes: Vec<(String, Vec<Change>)> = Vec::new();
+    let mut contact_changes: Vec<(String, Vec<Change>, String)> = Vec::new();
     let mut counts: HashMap<(&str, u32, &str), (i64, i64)> = HashMap::new();
     for (t, applied) in transitions.iter().zip(&results) {
         if *applied != Committed::Ok {
@@ -222,7 +222,11 @@ pub async fn commit<C: ConnectionTrait>(
                         response: Set(None),
                     });
                 }
-                Effect::UpdateContact { changes, .. } => contact_changes.push((r.contact.clone(), changes.clone())),
+                Effect::UpdateContact { node, changes } => contact_changes.push((
+                    r.contact.clone(),
+                    changes.clone(),
+                    format!("journey `{}` node `{node}` (run {})", r.journey, r.id),
+                )),
             }
         }
         // Subscriptions are rewritten only when the set changes.
@@ -264,8 +268,8 @@ pub async fn commit<C: ConnectionTrait>(
     })
     .await?;
     add_node_counts(db, counts).await?;
-    for (id, changes) in contact_changes {
-        super::contacts::apply_changes(db, &id, &changes, now).await?;
+    for (id, changes, cause) in contact_changes {
+        super::contacts::apply_changes(db, &id, &changes, &cause, now).await?;
     }
     Ok(results)
 }

@@ -2,6 +2,8 @@
 //! speaks in domain types and its own DTOs.
 
 pub mod api_key;
+pub mod audience_queue;
+pub mod audience_settings;
 pub mod contact;
 pub mod contact_consent;
 pub mod delivery_settings;
@@ -13,7 +15,12 @@ pub mod outbox;
 pub mod provider;
 pub mod run;
 pub mod run_history;
+pub mod schedule_tick;
+pub mod segment;
+pub mod segment_change;
+pub mod segment_member;
 pub mod session;
+pub mod stage_change;
 pub mod subscription;
 pub mod suppression;
 pub mod template;
