@@ -10,6 +10,7 @@
 mod catalog;
 mod consent;
 mod contacts;
+mod conversions;
 mod delivery;
 pub mod entity;
 mod journey_tests;
@@ -25,6 +26,7 @@ mod writer;
 pub use catalog::*;
 pub use consent::*;
 pub use contacts::*;
+pub use conversions::*;
 pub use delivery::*;
 pub use journey_tests::*;
 pub use keys::*;

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod provider;
 pub mod run;
 pub mod run_history;
+pub mod run_variant;
 pub mod session;
 pub mod subscription;
 pub mod suppression;
