@@ -11,6 +11,8 @@ mod contacts;
 mod delivery;
 #[path = "api/editor.rs"]
 mod editor;
+#[path = "api/goals.rs"]
+mod goals;
 #[path = "api/health.rs"]
 mod health;
 #[path = "api/ingest.rs"]

@@ -2,6 +2,7 @@
 // The editor authenticates with the session cookie; every write sends the CSRF token.
 // A 401 from any call (other than signing in) sends the user to /login.
 
+import type { Conversion, SplitConversion, VersionConversion } from './model/conversion';
 import type { DeliverySettings, StoredDeliverySettings } from './model/delivery';
 
 export interface ProblemItem { pointer: string; node?: string; message: string; code: string }
@@ -75,11 +76,17 @@ export interface WorkflowSummary {
 export interface WorkflowDetail extends WorkflowSummary {
   draft: Record<string, unknown>; valid: boolean; problems: ProblemItem[]; unpublished_changes: boolean;
 }
+export type { Conversion, SplitConversion, VersionConversion } from './model/conversion';
 export interface NodeCounts { entered: number; waiting: number; exited: number; converted: number }
 export interface WorkflowStats {
   workflow_id: string; version: number | null;
   runs: { started: number; active: number; waiting: number; completed: number; exited: number; cancelled: number; converted: number };
   nodes: Record<string, NodeCounts>;
+  /** The goal's conversion window of the version shown (`settings.goal.within`). */
+  goal_within: string | null;
+  conversion: Conversion;
+  versions: VersionConversion[];
+  splits: SplitConversion[];
 }
 export interface VersionSummary { version: number; published_at: string; live: boolean }
 export interface VersionDetail extends VersionSummary { workflow_id: string; definition: Record<string, unknown> }

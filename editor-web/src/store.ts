@@ -10,7 +10,7 @@ import { portsOf } from './model/ports';
 import { defaultConfig, freshId, NODE_ID_PATTERN } from './model/defaults';
 import { TRIGGER_ID, type NodeType } from './model/types';
 import { savedDataNames } from './model/webhook';
-import type { NodeCounts, ProblemItem, SimRun } from './api';
+import type { NodeCounts, ProblemItem, SimRun, SplitConversion } from './api';
 
 interface Snapshot { nodes: CanvasNode[]; edges: CanvasEdge[]; meta: Meta }
 
@@ -36,6 +36,8 @@ export interface EditorState extends Snapshot {
   highlight: string[];
   simRuns: SimRun[] | null;
   stats: Record<string, NodeCounts> | null;
+  /** Conversion by split node id (variants, holdout, lift), shown on split boxes beside the counts. */
+  splitStats: Record<string, SplitConversion> | null;
   /** A node to centre the view on (set by the problems list), with a counter to re-trigger. */
   focus: { id: string; seq: number } | null;
 
@@ -60,7 +62,7 @@ export interface EditorState extends Snapshot {
   setSaving(saving: boolean, error?: string | null): void;
   setProblems(problems: ProblemItem[]): void;
   setHighlight(path: string[], runs: SimRun[] | null): void;
-  setStats(stats: Record<string, NodeCounts> | null): void;
+  setStats(stats: Record<string, NodeCounts> | null, splits?: SplitConversion[] | null): void;
 }
 
 function snapshot(s: Snapshot): Snapshot {
@@ -86,14 +88,14 @@ export const useEditor = create<EditorState>()((set, get) => {
     nodes: [], edges: [], meta: {},
     workflowId: null, readOnly: false, selectedId: null, past: [], future: [],
     revision: 0, savedRevision: 0, saving: false, saveError: null, problems: [], convertErrors: [],
-    highlight: [], simRuns: null, stats: null, focus: null,
+    highlight: [], simRuns: null, stats: null, splitStats: null, focus: null,
 
     load(workflowId, doc, opts = {}) {
       const c = definitionToCanvas(doc);
       set({
         workflowId, nodes: c.nodes, edges: c.edges, meta: c.meta, convertErrors: c.errors,
         readOnly: !!opts.readOnly, selectedId: null, past: [], future: [], revision: 0, savedRevision: 0,
-        saving: false, saveError: null, problems: opts.problems ?? [], highlight: [], simRuns: null, stats: null, focus: null,
+        saving: false, saveError: null, problems: opts.problems ?? [], highlight: [], simRuns: null, stats: null, splitStats: null, focus: null,
       });
     },
 
@@ -285,7 +287,9 @@ export const useEditor = create<EditorState>()((set, get) => {
     setSaving(saving, error = null) { set({ saving, saveError: error }); },
     setProblems(problems) { set({ problems }); },
     setHighlight(path, runs) { set({ highlight: path, simRuns: runs }); },
-    setStats(stats) { set({ stats }); },
+    setStats(stats, splits) {
+      set({ stats, splitStats: stats && splits ? Object.fromEntries(splits.map((s) => [s.node, s])) : null });
+    },
   };
 });
 

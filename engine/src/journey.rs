@@ -5,7 +5,7 @@ use crate::nodes::{Node, wait_for_event, wait_until};
 use crate::pressure::JourneyRules;
 use crate::template::Templates;
 use crate::workflow::Workflow;
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use std::collections::HashMap;
 
@@ -40,6 +40,8 @@ pub struct Journey {
     delivery: JourneyRules,
     /// Signs `{{unsubscribe_url}}`: [`Links::offline`] unless the server gave its own.
     links: Links,
+    /// `settings.goal.within`, parsed: how long after entry the goal still counts.
+    goal_window: Option<TimeDelta>,
 }
 
 impl Journey {
@@ -58,7 +60,26 @@ impl Journey {
             templates,
             delivery: JourneyRules::default(),
             links: Links::offline(),
+            goal_window: None,
         }
+    }
+
+    /// The goal's conversion window (`settings.goal.within`), parsed by validation.
+    pub(crate) fn with_goal_window(mut self, window: Option<TimeDelta>) -> Self {
+        self.goal_window = window;
+        self
+    }
+
+    /// How long after a run's entry its goal still counts; `None`: no limit.
+    pub fn goal_window(&self) -> Option<TimeDelta> {
+        self.goal_window
+    }
+
+    /// Whether a goal reached at `at` by a run that entered at `entered` counts as a
+    /// conversion: always without a window, else at most the window after entry (the
+    /// window's last instant included).
+    pub fn goal_counts(&self, entered: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+        self.goal_window.is_none_or(|w| at - entered <= w)
     }
 
     /// The journey's quiet hours and frequency-cap settings in their runtime form.

@@ -3,7 +3,9 @@
 //! Pure and deterministic: no I/O, no clock but `now`, no randomness but the split's
 //! hash. A step runs the journey forward through every node that does not wait, and
 //! stops at a wait or an exit. `exit_when` and an event goal are checked on every
-//! event; a condition goal after every step.
+//! event; a condition goal after every step. A goal counts only inside its conversion
+//! window (`settings.goal.within`, from the run's entry): outside it the run is not
+//! marked converted and a goal with `exit` does not end it.
 
 use crate::condition::Scope;
 use crate::contact::{Contact, Event};
@@ -123,9 +125,10 @@ impl Stepper<'_> {
 
     fn event(&mut self, event: &Event) {
         let settings = &self.journey.workflow().settings;
-        if let Some(Goal::Event { event: name, conditions, exit }) = &settings.goal
+        if let Some(Goal::Event { event: name, conditions, exit, .. }) = &settings.goal
             && self.run.converted_at.is_none()
             && *name == event.name
+            && self.journey.goal_counts(self.run.started_at, self.now)
             && conditions.as_ref().is_none_or(|c| c.evaluate(&self.scope(Some(event))))
         {
             self.run.converted_at = Some(self.now);
@@ -215,8 +218,11 @@ impl Stepper<'_> {
     }
 
     fn check_condition_goal(&mut self) {
-        let Some(Goal::Condition { condition, exit }) = &self.journey.workflow().settings.goal else { return };
-        if self.run.converted_at.is_some() || self.run.status == Status::Cancelled {
+        let Some(Goal::Condition { condition, exit, .. }) = &self.journey.workflow().settings.goal else { return };
+        if self.run.converted_at.is_some()
+            || self.run.status == Status::Cancelled
+            || !self.journey.goal_counts(self.run.started_at, self.now)
+        {
             return;
         }
         if condition.evaluate(&self.scope(None)) {

@@ -454,6 +454,7 @@ fn check_with(parts: Parts, library: &Library, sample_render: bool, problems: &m
         }
     }
     let timezone = parts.settings.as_ref().and_then(|s| check_settings(s, problems));
+    let goal_window = parts.settings.as_ref().and_then(|s| goal_window(s, problems));
     let delivery = parts
         .settings
         .as_ref()
@@ -547,7 +548,32 @@ fn check_with(parts: Parts, library: &Library, sample_render: bool, problems: &m
         layout: parts.layout?,
     };
     let runtime = runtime.into_iter().collect::<Option<Vec<_>>>()?;
-    Some(Journey::new(workflow, index, runtime, timezone?, templates).with_delivery(delivery))
+    Some(
+        Journey::new(workflow, index, runtime, timezone?, templates)
+            .with_delivery(delivery)
+            .with_goal_window(goal_window),
+    )
+}
+
+/// The goal's conversion window (`settings.goal.within`): a duration of more than zero.
+fn goal_window(settings: &Settings, problems: &mut Vec<Problem>) -> Option<chrono::TimeDelta> {
+    let text = settings.goal.as_ref()?.within()?;
+    const AT: &str = "/settings/goal/within";
+    match crate::time::parse_duration(text) {
+        Ok(d) if d > chrono::TimeDelta::zero() => Some(d),
+        Ok(_) => {
+            problems.push(Problem::new(
+                Kind::InvalidDuration,
+                AT,
+                format!("the goal's conversion window `{text}` is zero; give a duration of more than zero, e.g. `7d`"),
+            ));
+            None
+        }
+        Err(e) => {
+            problems.push(Problem::new(Kind::InvalidDuration, AT, format!("the goal's conversion window: {e}")));
+            None
+        }
+    }
 }
 
 fn check_settings(settings: &Settings, problems: &mut Vec<Problem>) -> Option<chrono_tz::Tz> {

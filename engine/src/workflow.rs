@@ -114,7 +114,12 @@ pub struct EventMatch {
     pub conditions: Option<Condition>,
 }
 
-/// The journey's goal (conversion).
+/// The journey's goal (conversion). A run is converted when it reaches the goal while it
+/// is still going (a run that has ended no longer listens, so a later goal event or
+/// condition does not convert it), and, with `within`, inside the conversion window counted
+/// from its entry. Conversion is recorded once per run (`converted_at`, a `converted` entry
+/// on its timeline) and is what `GET /v1/workflows/{id}/stats` counts per version and per
+/// split variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Goal {
@@ -125,17 +130,29 @@ pub enum Goal {
         /// Conditions on the event.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         conditions: Option<Condition>,
-        /// End the run when the goal is reached.
+        /// End the run when the goal is reached (only when it counts: inside `within`).
         #[serde(default, skip_serializing_if = "is_false")]
         exit: bool,
+        /// The conversion window: the goal counts only when reached at most this long
+        /// after the run's entry (`7d`, `48h`, `2 weeks`, ISO 8601 `P7D`; more than zero).
+        /// A later goal event is not counted and does not end the run (its other effects,
+        /// such as a `wait_for_event` for the same event, still happen). Without it, the
+        /// goal counts whenever the run reaches it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        within: Option<String>,
     },
     /// Converted when a condition on the contact holds (e.g. `contact.lifecycle_stage eq customer`).
     Condition {
         /// The condition.
         condition: Condition,
-        /// End the run when the goal is reached.
+        /// End the run when the goal is reached (only when it counts: inside `within`).
         #[serde(default, skip_serializing_if = "is_false")]
         exit: bool,
+        /// The conversion window: the goal counts only when a step at most this long after
+        /// the run's entry finds the condition true (`7d`, `48h`, `2 weeks`, ISO 8601 `P7D`;
+        /// more than zero). Without it, whenever a step finds it true.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        within: Option<String>,
     },
 }
 
@@ -143,6 +160,14 @@ impl Goal {
     pub fn exits(&self) -> bool {
         match self {
             Goal::Event { exit, .. } | Goal::Condition { exit, .. } => *exit,
+        }
+    }
+
+    /// The conversion window as written (`settings.goal.within`), if any. Validation parses
+    /// it ([`crate::Journey::goal_window`]).
+    pub fn within(&self) -> Option<&str> {
+        match self {
+            Goal::Event { within, .. } | Goal::Condition { within, .. } => within.as_deref(),
         }
     }
 }

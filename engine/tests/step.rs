@@ -307,6 +307,108 @@ fn a_condition_goal_is_checked_after_every_step() {
 }
 
 #[test]
+fn an_event_goal_counts_only_inside_its_window_from_entry() {
+    let purchase = Event::new("purchase", t0());
+    let j = journey_with_rules(json!({ "goal": { "type": "event", "event": "purchase", "within": "3d" } }));
+    assert_eq!(j.goal_window(), Some(TimeDelta::days(3)));
+    let o = start(&j, &contact());
+
+    let inside = step(&j, &o.run, &o.contact, Input::Event(&purchase), t0() + TimeDelta::days(2));
+    assert_eq!(inside.run.converted_at, Some(t0() + TimeDelta::days(2)));
+    assert!(inside.history.iter().any(|e| matches!(e.what, What::Converted { .. })));
+
+    let last_instant = step(&j, &o.run, &o.contact, Input::Event(&purchase), t0() + TimeDelta::days(3));
+    assert_eq!(last_instant.run.converted_at, Some(t0() + TimeDelta::days(3)), "the window's end is inside");
+
+    let late = t0() + TimeDelta::days(3) + TimeDelta::seconds(1);
+    let outside = step(&j, &o.run, &o.contact, Input::Event(&purchase), late);
+    assert_eq!(outside.run.converted_at, None);
+    assert!(outside.is_noop(), "a goal after the window leaves no trace: {:?}", outside.history);
+    assert_eq!(outside.run.status, Status::Waiting);
+}
+
+#[test]
+fn a_goal_with_exit_ends_the_run_only_inside_its_window() {
+    let purchase = Event::new("purchase", t0());
+    let j =
+        journey_with_rules(json!({ "goal": { "type": "event", "event": "purchase", "exit": true, "within": "48h" } }));
+    let o = start(&j, &contact());
+
+    let inside = step(&j, &o.run, &o.contact, Input::Event(&purchase), t0() + TimeDelta::hours(47));
+    assert_eq!(inside.run.status, Status::Exited);
+    assert!(inside.history.iter().any(|e| matches!(e.what, What::Exited { reason: ExitReason::Goal })));
+
+    let outside = step(&j, &o.run, &o.contact, Input::Event(&purchase), t0() + TimeDelta::hours(49));
+    assert_eq!(outside.run.status, Status::Waiting, "a goal outside the window does not end the run");
+    assert_eq!(outside.run.converted_at, None);
+    // The run goes on as if nothing happened: the delay ends and the email is sent.
+    let done = step(&j, &outside.run, &outside.contact, Input::Timer, t0() + TimeDelta::days(7));
+    assert_eq!(done.run.status, Status::Completed);
+    assert_eq!(done.effects.len(), 1);
+    assert_eq!(done.run.converted_at, None);
+}
+
+#[test]
+fn a_goal_event_outside_the_window_still_moves_a_wait_for_that_event() {
+    let j = journey(
+        "wait",
+        json!([
+            { "id": "wait", "type": "wait_for_event", "event": "purchase", "timeout": "30d", "received": "bought", "timed_out": "gave_up" },
+            { "id": "bought", "type": "exit" },
+            { "id": "gave_up", "type": "exit" }
+        ]),
+        json!({ "goal": { "type": "event", "event": "purchase", "within": "7d" } }),
+    );
+    let o = start(&j, &contact());
+    let purchase = Event::new("purchase", t0());
+    let late = step(&j, &o.run, &o.contact, Input::Event(&purchase), t0() + TimeDelta::days(10));
+    assert_eq!(entered(&late), ["bought"]);
+    assert_eq!(late.run.status, Status::Completed);
+    assert_eq!(late.run.converted_at, None, "reached, but after the window");
+}
+
+#[test]
+fn a_condition_goal_counts_only_when_a_step_inside_the_window_finds_it() {
+    let build = |within: &str| {
+        journey(
+            "wait",
+            json!([
+                { "id": "wait", "type": "delay", "duration": "2d", "next": "tag" },
+                { "id": "tag", "type": "update_contact", "updates": [ { "op": "set_lifecycle_stage", "stage": "customer" } ], "next": "done" },
+                { "id": "done", "type": "exit" }
+            ]),
+            json!({ "goal": { "type": "condition", "condition": { "left": "contact.lifecycle_stage", "op": "eq", "right": "customer" }, "within": within } }),
+        )
+    };
+    for (within, converted) in [("3d", true), ("1d", false)] {
+        let j = build(within);
+        let o = start(&j, &contact());
+        assert_eq!(o.run.converted_at, None);
+        let after = step(&j, &o.run, &o.contact, Input::Timer, t0() + TimeDelta::days(2));
+        assert_eq!(after.contact.attributes.get("lifecycle_stage"), Some(&json!("customer")));
+        assert_eq!(after.run.converted_at.is_some(), converted, "within {within}");
+    }
+}
+
+#[test]
+fn an_unreadable_or_empty_window_is_refused_at_its_pointer() {
+    for within in ["soon", "0s", "-1d", "P1M", ""] {
+        let doc = json!({ "id": "j", "name": "J", "trigger": { "type": "api", "next": "done" },
+                          "settings": { "goal": { "type": "event", "event": "purchase", "within": within } },
+                          "nodes": [ { "id": "done", "type": "exit" } ] });
+        let problems = validate_value(doc).expect_err(within);
+        assert_eq!(problems.len(), 1, "{within}: {problems:?}");
+        assert_eq!(problems[0].pointer, "/settings/goal/within", "{within}");
+        assert_eq!(problems[0].code, kairos_engine::problem::Kind::InvalidDuration, "{within}");
+        assert!(problems[0].message.contains("conversion window"), "{within}: {}", problems[0].message);
+    }
+    let doc = json!({ "id": "j", "name": "J", "trigger": { "type": "api", "next": "done" },
+                      "settings": { "goal": { "type": "condition", "condition": { "left": "contact.plan", "op": "exists" }, "within": "2 weeks" } },
+                      "nodes": [ { "id": "done", "type": "exit" } ] });
+    assert_eq!(validate_value(doc).unwrap().goal_window(), Some(TimeDelta::days(14)));
+}
+
+#[test]
 fn loops_with_a_wait_send_once_per_visit() {
     let j = journey(
         "ping",

@@ -13,6 +13,7 @@ mod m20261211_000001_delivery;
 mod m20261212_000001_consent;
 mod m20261212_000002_templates;
 mod m20261213_000001_awaited;
+mod m20261214_000001_goals;
 mod m20261215_000001_audience;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261212_000001_consent::Migration),
             Box::new(m20261212_000002_templates::Migration),
             Box::new(m20261213_000001_awaited::Migration),
+            Box::new(m20261214_000001_goals::Migration),
             Box::new(m20261215_000001_audience::Migration),
         ]
     }

@@ -1377,6 +1377,163 @@ pub struct WorkflowStats {
     /// Counts by node id. Every node of the version (or of the latest version, or of the
     /// draft if never published) is listed, with zeros where nothing happened.
     pub nodes: BTreeMap<String, NodeCounts>,
+    /// The goal's conversion window (`settings.goal.within`) of that same version (or
+    /// draft), e.g. `7d`; `null` when its goal has none (or it has no goal).
+    pub goal_within: Option<String>,
+    /// Runs counted and how many converted: reached the goal while still going, inside
+    /// the window of the version each run started on.
+    pub conversion: Conversion,
+    /// Conversion by version, oldest first: every version that has runs (only the one
+    /// asked for, with `?version=`).
+    pub versions: Vec<VersionConversion>,
+    /// Conversion by split node and variant, with the holdout's rate beside each variant
+    /// (lift). Every split of the version (or latest version, or draft) is listed with
+    /// all its variants, zeros where nobody was assigned; splits and variants that only
+    /// older versions had follow.
+    pub splits: Vec<SplitConversion>,
+}
+
+/// Runs that entered, how many converted, and the rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Conversion {
+    pub entered: u64,
+    pub converted: u64,
+    /// `converted / entered`, from 0 to 1; `null` when nobody entered. Runs still inside
+    /// their conversion window may yet convert.
+    pub rate: Option<f64>,
+}
+
+impl From<store::Converted> for Conversion {
+    fn from(c: store::Converted) -> Self {
+        Conversion { entered: c.entered, converted: c.converted, rate: rate(c) }
+    }
+}
+
+/// The conversion of one version's runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VersionConversion {
+    pub version: u32,
+    /// Runs started on this version.
+    pub entered: u64,
+    pub converted: u64,
+    /// `converted / entered` (0 to 1); `null` when nobody entered.
+    pub rate: Option<f64>,
+}
+
+/// The conversion of a split's groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SplitConversion {
+    /// The split node's id.
+    pub node: String,
+    /// The variants, in the split's order.
+    pub variants: Vec<VariantConversion>,
+    /// The holdout (control) group; `null` when the split has none.
+    pub holdout: Option<Conversion>,
+}
+
+/// One variant of a split: the runs it was assigned (each run once, even if it passed the
+/// split again), how many of them converted, and its lift over the holdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VariantConversion {
+    pub name: String,
+    pub entered: u64,
+    pub converted: u64,
+    /// `converted / entered` (0 to 1); `null` when nobody was assigned it.
+    pub rate: Option<f64>,
+    /// Relative lift over the holdout: `(rate - holdout rate) / holdout rate` (0.25: a
+    /// quarter more conversions than doing nothing). `null` without a holdout, or when
+    /// either rate is `null` or the holdout's is 0.
+    pub lift: Option<f64>,
+    /// Absolute difference from the holdout, in percentage points: `(rate - holdout
+    /// rate) × 100`. `null` without a holdout or when either rate is `null`.
+    pub lift_points: Option<f64>,
+}
+
+/// `converted / entered`; none when nobody entered.
+fn rate(c: store::Converted) -> Option<f64> {
+    (c.entered > 0).then(|| c.converted as f64 / c.entered as f64)
+}
+
+/// A variant's lift over the holdout: relative (none when the holdout's rate is 0) and in
+/// percentage points.
+fn lift(variant: Option<f64>, holdout: Option<f64>) -> (Option<f64>, Option<f64>) {
+    let (Some(v), Some(h)) = (variant, holdout) else { return (None, None) };
+    let relative = (h > 0.0).then(|| (v - h) / h);
+    (relative, Some((v - h) * 100.0))
+}
+
+/// A split node of a journey document: its id, variant names in order, and whether it
+/// has a holdout.
+struct SplitShape {
+    node: String,
+    variants: Vec<String>,
+    holdout: bool,
+}
+
+/// The split nodes of a journey document, as far as they can be read.
+fn split_shapes(doc: &Value) -> Vec<SplitShape> {
+    let Some(nodes) = doc.get("nodes").and_then(Value::as_array) else { return vec![] };
+    nodes
+        .iter()
+        .filter(|n| n.get("type").and_then(Value::as_str) == Some("split"))
+        .filter_map(|n| {
+            let variants = n
+                .get("variants")
+                .and_then(Value::as_array)
+                .map(|vs| vs.iter().filter_map(|v| v.get("name")?.as_str().map(str::to_string)).collect());
+            Some(SplitShape {
+                node: n.get("id")?.as_str()?.to_string(),
+                variants: variants.unwrap_or_default(),
+                holdout: n.get("holdout").is_some_and(Value::is_object),
+            })
+        })
+        .collect()
+}
+
+/// The splits' conversions: the document's splits first (every variant, zeros where
+/// nobody was assigned), then what only older versions had.
+fn split_conversions(
+    shapes: Vec<SplitShape>,
+    mut counted: BTreeMap<String, BTreeMap<String, store::Converted>>,
+) -> Vec<SplitConversion> {
+    let holdout_name = kairos_engine::nodes::split::HOLDOUT;
+    let mut order: Vec<SplitShape> = shapes;
+    for (node, groups) in &counted {
+        match order.iter_mut().find(|s| &s.node == node) {
+            Some(shape) => {
+                for name in groups.keys().filter(|n| *n != holdout_name) {
+                    if !shape.variants.contains(name) {
+                        shape.variants.push(name.clone());
+                    }
+                }
+                shape.holdout |= groups.contains_key(holdout_name);
+            }
+            None => order.push(SplitShape {
+                node: node.clone(),
+                variants: groups.keys().filter(|n| *n != holdout_name).cloned().collect(),
+                holdout: groups.contains_key(holdout_name),
+            }),
+        }
+    }
+    order
+        .into_iter()
+        .map(|shape| {
+            let mut groups = counted.remove(&shape.node).unwrap_or_default();
+            let holdout = shape.holdout.then(|| Conversion::from(groups.remove(holdout_name).unwrap_or_default()));
+            let holdout_rate = holdout.as_ref().and_then(|h| h.rate);
+            let variants = shape
+                .variants
+                .into_iter()
+                .map(|name| {
+                    let c = groups.remove(&name).unwrap_or_default();
+                    let rate = rate(c);
+                    let (lift, lift_points) = lift(rate, holdout_rate);
+                    VariantConversion { name, entered: c.entered, converted: c.converted, rate, lift, lift_points }
+                })
+                .collect();
+            SplitConversion { node: shape.node, variants, holdout }
+        })
+        .collect()
 }
 
 /// Errors of `GET /v1/workflows/{id}/stats`.
@@ -1414,7 +1571,8 @@ fn node_ids(doc: &Value) -> Vec<String> {
 }
 
 /// Per-node counts (entered, waiting, exited, converted, failed deliveries) and run totals, for the editor's
-/// canvas overlay; of one version or of all.
+/// canvas overlay, and conversion: overall, per version and per split variant with its
+/// lift over the holdout; of one version or of all.
 #[utoipa::path(
     tag = "workflows",
     params(("id" = String, Path, description = "Workflow id"), StatsQuery),
@@ -1443,10 +1601,11 @@ pub async fn workflow_stats(
         None if w.latest_version > 0 => store::get_version(reader, &id, w.latest_version).await?,
         None => None,
     };
-    let ids = match &shown {
-        Some(v) => node_ids(&serde_json::from_str(&v.definition).unwrap_or_default()),
-        None => node_ids(&w.draft),
+    let doc = match &shown {
+        Some(v) => serde_json::from_str(&v.definition).unwrap_or_default(),
+        None => w.draft.clone(),
     };
+    let ids = node_ids(&doc);
     let mut nodes: BTreeMap<String, NodeCounts> = ids.into_iter().map(|n| (n, NodeCounts::default())).collect();
     for (node, s) in store::node_stats(reader, &id, version).await? {
         nodes.insert(
@@ -1471,7 +1630,16 @@ pub async fn workflow_stats(
         cancelled: n("cancelled"),
         converted: counts.converted,
     };
-    Ok(web::Json(WorkflowStats { workflow_id: id, version, runs, nodes }))
+    let conversions = store::conversions(reader, &id, version).await?;
+    let conversion = Conversion::from(conversions.total());
+    let versions = conversions
+        .versions
+        .iter()
+        .map(|(&version, &c)| VersionConversion { version, entered: c.entered, converted: c.converted, rate: rate(c) })
+        .collect();
+    let splits = split_conversions(split_shapes(&doc), conversions.variants);
+    let goal_within = doc.pointer("/settings/goal/within").and_then(Value::as_str).map(str::to_string);
+    Ok(web::Json(WorkflowStats { workflow_id: id, version, runs, nodes, goal_within, conversion, versions, splits }))
 }
 
 crate::problem_response!(

@@ -2,6 +2,7 @@
 // handle (except the trigger) and one labelled source handle per output port.
 import { memo, useEffect } from 'react';
 import { Handle, Position, useUpdateNodeInternals, type NodeProps, type NodeTypes } from '@xyflow/react';
+import { splitLines } from '../model/conversion';
 import { portsOf } from '../model/ports';
 import { describeNode } from '../model/summary';
 import { NODE_LABELS, type NodeType } from '../model/types';
@@ -12,6 +13,7 @@ function NodeBox({ id, type, data, selected }: NodeProps & { data: CanvasNodeDat
   const problems = useEditor((s) => s.problems);
   const highlighted = useEditor((s) => s.highlight.includes(id));
   const counts = useEditor((s) => s.stats?.[id]);
+  const conversion = useEditor((s) => (type === 'split' ? s.splitStats?.[id] : undefined));
   const own = problemsByNode(problems).get(id) ?? [];
   const ports = portsOf(type, data.config);
   // React Flow measures handles once: when a port appears, goes or is renamed (a branch
@@ -47,6 +49,22 @@ function NodeBox({ id, type, data, selected }: NodeProps & { data: CanvasNodeDat
           <span title="waiting now">waiting {counts.waiting}</span>
           <span title="converted">conv. {counts.converted}</span>
         </button>
+      )}
+      {conversion && (
+        <table className="kn-conversion" data-testid={`node-conversion-${id}`} aria-label={`${id}: conversion by variant`}>
+          <thead>
+            <tr><th scope="col">variant</th><th scope="col" title="converted within the goal's window">conv.</th><th scope="col" title="over the holdout">{conversion.holdout ? 'lift' : ''}</th></tr>
+          </thead>
+          <tbody>
+            {splitLines(conversion).map((l) => (
+              <tr key={l.name} title={l.title} className={l.name === 'holdout' ? 'kn-holdout' : undefined}>
+                <th scope="row">{l.name}</th>
+                <td>{l.rate}</td>
+                <td className="kn-lift">{l.lift ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
       {ports.length > 0 && (
         <div className="kn-ports">

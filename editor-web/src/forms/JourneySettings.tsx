@@ -1,9 +1,11 @@
 // Journey-wide settings: name, description, re-entry, exit_when, goal, time zone, and the
 // journey's quiet hours and frequency caps (over the workspace's).
+import { useEffect, useState } from 'react';
 import { ConditionBuilder } from './ConditionBuilder';
 import { Checkbox, EventPicker, SelectField, TextField, TimezoneSelect } from './fields';
 import { isObject, REENTRY, BEHAVIOURS, type Behaviour, type CapsOverride } from '../model/types';
 import { capsValue, describeWindow, quietMode, quietValue, withWindow } from '../model/delivery';
+import { windowDays, withinFromDays } from '../model/conversion';
 import { TimeInput } from '../pages/DeliverySettings';
 import { useEditor } from '../store';
 
@@ -90,10 +92,35 @@ export function JourneySettings() {
             <ConditionBuilder label="Condition" value={goal.condition} scope={{ trigger: triggerEvent }} testid="goal-condition"
               onChange={(c) => setSettings({ goal: { ...goal, condition: c ?? { left: '', op: 'exists' } } })} />
           )}
+          {goal && <GoalWindow goal={goal} onChange={(g) => setSettings({ goal: g })} />}
           {goal && <Checkbox label="End the run when the goal is reached" checked={goal.exit === true} testid="goal-exit"
             onChange={(on) => { const g = { ...goal }; if (on) g.exit = true; else delete g.exit; setSettings({ goal: g }); }} />}
         </fieldset>
       </fieldset>
     </section>
+  );
+}
+
+/** "Counts within N days of entering": `settings.goal.within` as whole days. A window
+ *  written another way (`36h`) is shown as it is until a number of days replaces it. */
+function GoalWindow({ goal, onChange }: { goal: Config; onChange: (goal: Config) => void }) {
+  const days = windowDays(goal.within);
+  const other = typeof goal.within === 'string' && days === null ? goal.within : null;
+  const [text, setText] = useState(days === null ? '' : String(days));
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => { setText(days === null ? '' : String(days)); setError(null); }, [days]);
+  return (
+    <TextField label="Counts as converted within (days of entering)" value={text} testid="goal-within" placeholder="any time"
+      error={error}
+      hint={other ? `Now ${other}; type a number of days to replace it.` : 'Empty: the goal counts whenever the run reaches it. A goal reached later is not counted and does not end the run.'}
+      onChange={(v) => {
+        setText(v);
+        const within = withinFromDays(v);
+        if (within === null) { setError('A whole number of days, 1 or more (or empty for no limit).'); return; }
+        setError(null);
+        const g = { ...goal };
+        if (within) g.within = within; else delete g.within;
+        onChange(g);
+      }} />
   );
 }

@@ -103,8 +103,8 @@ function skipFalse(o: Record<string, unknown>): Record<string, unknown> {
 const writeGoal: Writer = (g) => {
   if (!isObject(g)) return g;
   const o = skipFalse(g);
-  if (g.type === 'condition') return struct(o, ['type', ['condition', writeCondition], 'exit']);
-  return struct(o, ['type', 'event', ['conditions', writeCondition], 'exit']);
+  if (g.type === 'condition') return struct(o, ['type', ['condition', writeCondition], 'exit', 'within']);
+  return struct(o, ['type', 'event', ['conditions', writeCondition], 'exit', 'within']);
 };
 
 const writeQuietHours: Writer = (q) => {

@@ -110,7 +110,7 @@ function Editor({ id }: { id: string }) {
     const tick = async () => {
       try {
         const st = await workflowStats(id);
-        if (!stop) { setStats(st); useEditor.getState().setStats(st.nodes); }
+        if (!stop) { setStats(st); useEditor.getState().setStats(st.nodes, st.splits); }
       } catch { /* keep the last counts */ }
     };
     void tick();
@@ -186,7 +186,7 @@ function Editor({ id }: { id: string }) {
       setViewing(n);
       fitOpened();
       const st = await workflowStats(id, n).catch(() => null);
-      if (st) { setStats(st); useEditor.getState().setStats(st.nodes); }
+      if (st) { setStats(st); useEditor.getState().setStats(st.nodes, st.splits); }
     } catch (e) { setMessage(errorText(e)); }
   };
 

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 import { errorText, getRun, listRuns, type RunDetail, type RunSummary, type WorkflowStats } from '../api';
 import { useEditor } from '../store';
 import { describeRunEntry } from '../model/timeline';
+import { formatConversion, formatPoints, formatRate, formatRelativeLift } from '../model/conversion';
 
 export function LivePanel({ stats, node, onNode }: { stats: WorkflowStats | null; node: string | null; onNode: (n: string | null) => void }) {
   const workflowId = useEditor((s) => s.workflowId);
@@ -33,6 +34,47 @@ export function LivePanel({ stats, node, onNode }: { stats: WorkflowStats | null
           <div><dt>Converted</dt><dd>{stats.runs.converted}</dd></div>
         </dl>
       ) : <p className="muted">No statistics yet.</p>}
+      {stats && (
+        <div className="live-conversion" data-testid="live-conversion">
+          <h3>Conversion</h3>
+          <p>
+            <b data-testid="live-conversion-total">{formatConversion(stats.conversion)}</b> converted
+            {stats.goal_within ? <> within {stats.goal_within} of entering</> : null}.
+          </p>
+          {stats.versions.length > 0 && (
+            <table className="version-conversion" data-testid="live-conversion-versions">
+              <thead><tr><th>Version</th><th>Entered</th><th>Converted</th><th>Rate</th></tr></thead>
+              <tbody>
+                {stats.versions.map((v) => (
+                  <tr key={v.version} data-testid={`live-conversion-v${v.version}`}>
+                    <td>v{v.version}</td><td>{v.entered}</td><td>{v.converted}</td><td>{formatRate(v.rate)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          {stats.splits.map((split) => (
+            <table key={split.node} className="version-conversion" data-testid={`live-conversion-split-${split.node}`}>
+              <caption>Split {split.node}</caption>
+              <thead><tr><th>Group</th><th title="runs the split assigned to it">In</th><th title="converted">Conv.</th><th>Rate</th>{split.holdout && <><th title="relative lift over the holdout's rate">Lift</th><th title="difference from the holdout's rate, in percentage points">Pts</th></>}</tr></thead>
+              <tbody>
+                {split.variants.map((v) => (
+                  <tr key={v.name}>
+                    <td>{v.name}</td><td>{v.entered}</td><td>{v.converted}</td><td>{formatRate(v.rate)}</td>
+                    {split.holdout && <><td>{formatRelativeLift(v.lift)}</td><td>{formatPoints(v.lift_points)}</td></>}
+                  </tr>
+                ))}
+                {split.holdout && (
+                  <tr className="muted"><td>holdout</td><td>{split.holdout.entered}</td><td>{split.holdout.converted}</td><td>{formatRate(split.holdout.rate)}</td><td /><td /></tr>
+                )}
+              </tbody>
+            </table>
+          ))}
+          {stats.splits.length > 0 && (
+            <p className="hint">Each split step on the canvas shows its variants' conversion rates and lift over the holdout, with the holdout's rate last. A run counts in the variant it was drawn, converted before or after the split.</p>
+          )}
+        </div>
+      )}
       <p className="hint">Each step shows how many entered (in), are waiting there now, and converted (conv.) (refreshed every 5 s). Click the counts to list the contacts waiting there.</p>
       {error && <div className="inline-error" role="alert">{error}</div>}
       {node && (

@@ -1,6 +1,6 @@
 //! Runs: committing transitions, claiming due runs, finding waiting runs.
 
-use super::entity::{frequency_log, outbox, run, run_history, subscription};
+use super::entity::{frequency_log, outbox, run, run_history, run_variant, subscription};
 use super::{Error, from_millis, millis};
 use crate::nodes::update_contact::Change;
 use crate::run::{Effect, Entry, Run, Status, Wait, What};
@@ -159,6 +159,7 @@ pub async fn commit<C: ConnectionTrait>(
     let mut subs = Vec::new();
     let mut resubscribe = Vec::new();
     let mut contact_changes: Vec<(String, Vec<Change>, String)> = Vec::new();
+    let mut variants = Vec::new();
     let mut counts: HashMap<(&str, u32, &str), (i64, i64)> = HashMap::new();
     for (t, applied) in transitions.iter().zip(&results) {
         if *applied != Committed::Ok {
@@ -167,9 +168,16 @@ pub async fn commit<C: ConnectionTrait>(
         let r = &t.run;
         for e in &t.history {
             if let Some(node) = &e.node {
-                match e.what {
+                match &e.what {
                     What::NodeEntered { .. } => counts.entry((&r.journey, r.version, node)).or_default().0 += 1,
                     What::Converted { .. } => counts.entry((&r.journey, r.version, node)).or_default().1 += 1,
+                    What::Variant { variant, .. } => variants.push(run_variant::ActiveModel {
+                        run_id: Set(r.id.clone()),
+                        node: Set(node.clone()),
+                        workflow_id: Set(r.journey.clone()),
+                        version: Set(r.version as i32),
+                        variant: Set(variant.clone()),
+                    }),
                     _ => {}
                 }
             }
@@ -258,6 +266,13 @@ pub async fn commit<C: ConnectionTrait>(
     })
     .await?;
     insert_chunked(db, history, run_history::Entity::insert_many).await?;
+    // A run that loops through a split keeps the variant it was drawn first (the same one).
+    insert_chunked(db, variants, |rows| {
+        run_variant::Entity::insert_many(rows).on_conflict(
+            OnConflict::columns([run_variant::Column::RunId, run_variant::Column::Node]).do_nothing().to_owned(),
+        )
+    })
+    .await?;
     insert_chunked(db, outbox_rows, |rows| {
         outbox::Entity::insert_many(rows).on_conflict(OnConflict::column(outbox::Column::Key).do_nothing().to_owned())
     })
@@ -624,7 +639,7 @@ pub async fn node_stats<C: ConnectionTrait>(
 }
 
 /// `$1` placeholders for PostgreSQL, `?` for SQLite.
-fn fix(sql: &str, backend: sea_orm::DatabaseBackend) -> String {
+pub(super) fn fix(sql: &str, backend: sea_orm::DatabaseBackend) -> String {
     match backend {
         sea_orm::DatabaseBackend::Postgres => sql.to_string(),
         _ => sql.replace("$1", "?").replace("$2", "?"),

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod provider;
 pub mod run;
 pub mod run_history;
+pub mod run_variant;
 pub mod schedule_tick;
 pub mod segment;
 pub mod segment_change;
