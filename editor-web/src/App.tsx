@@ -6,6 +6,8 @@ import { JourneyListPage } from './pages/JourneyList';
 import { SettingsPage } from './pages/Settings';
 import { EditorPage } from './pages/Editor';
 import { TemplateListPage, TemplatePage } from './pages/Templates';
+import { SegmentListPage, SegmentPage } from './pages/Segments';
+import { LifecyclePage } from './pages/Lifecycle';
 
 /** The sign-in page, remembering the page to come back to. */
 function loginPath(): string {
@@ -47,6 +49,8 @@ export function App() {
           <nav aria-label="Main">
             <a href="/" aria-current={route.page === 'list' ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate('/'); }}>Journeys</a>
             <a href="/templates" aria-current={route.page === 'templates' || route.page === 'template' ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate('/templates'); }} data-testid="nav-templates">Templates</a>
+            <a href="/segments" aria-current={route.page === 'segments' || route.page === 'segment' ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate('/segments'); }} data-testid="nav-segments">Segments</a>
+            <a href="/lifecycle" aria-current={route.page === 'lifecycle' ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate('/lifecycle'); }} data-testid="nav-lifecycle">Lifecycle</a>
             <a href="/settings" aria-current={route.page === 'settings' ? 'page' : undefined} onClick={(e) => { e.preventDefault(); navigate('/settings'); }} data-testid="nav-settings">Settings</a>
           </nav>
           <div className="spacer" />
@@ -58,6 +62,9 @@ export function App() {
       {route.page === 'settings' && <SettingsPage />}
       {route.page === 'templates' && <TemplateListPage />}
       {route.page === 'template' && route.id && <TemplatePage key={route.id} id={route.id} />}
+      {route.page === 'segments' && <SegmentListPage />}
+      {route.page === 'segment' && route.id && <SegmentPage key={route.id} id={route.id} />}
+      {route.page === 'lifecycle' && <LifecyclePage />}
       {route.page === 'journey' && route.id && <EditorPage key={route.id} id={route.id} />}
       {route.page === 'notfound' && <main className="page"><h1>Not found</h1><a href="/" onClick={(e) => { e.preventDefault(); navigate('/'); }}>Journeys</a></main>}
     </div>

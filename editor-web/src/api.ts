@@ -20,11 +20,11 @@ let onUnauthorized: () => void = () => {};
 export function setCsrfToken(token: string | null) { csrfToken = token; }
 export function setUnauthorizedHandler(fn: () => void) { onUnauthorized = fn; }
 
-async function request<T>(method: string, path: string, body?: unknown, opts: { raw?: boolean; no401?: boolean } = {}): Promise<T> {
+async function request<T>(method: string, path: string, body?: unknown, opts: { raw?: boolean; no401?: boolean; signal?: AbortSignal } = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
-  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body), signal: opts.signal });
   if (res.status === 401 && !opts.no401) onUnauthorized();
   if (!res.ok) {
     let problem: ProblemDetails = { status: res.status };
@@ -241,3 +241,51 @@ export const listProviders = () => request<{ data: Provider[] }>('GET', '/v1/pro
 export const createProvider = (p: ProviderInput) => request<Provider>('POST', '/v1/providers', p);
 export const updateProvider = (id: string, p: ProviderInput) => request<Provider>('PATCH', `/v1/providers/${enc(id)}`, p);
 export const deleteProvider = (id: string) => request<void>('DELETE', `/v1/providers/${enc(id)}`);
+
+// ----- segments -----
+export interface Segment {
+  id: string; name: string; description?: string; condition: Record<string, unknown>; size: number; created_at: string; updated_at: string;
+}
+export interface SegmentInput { name: string; description?: string; condition: unknown }
+export interface SegmentMember { id: string; entered_at: string }
+export interface SizePoint { at: string; size: number; entered: number; exited: number }
+export type Interval = 'day' | 'week';
+export const listSegments = () => request<{ segments: Segment[] }>('GET', '/v1/segments');
+/** 409 when the id exists; 422 with `errors` by pointer (`/condition/all/0/right`). */
+export const createSegment = (s: SegmentInput & { id: string }) => request<Segment>('POST', '/v1/segments', s);
+export const getSegment = (id: string) => request<Segment>('GET', `/v1/segments/${enc(id)}`);
+export const saveSegment = (id: string, s: SegmentInput) => request<Segment>('PUT', `/v1/segments/${enc(id)}`, s);
+/** 409 `segment_in_use` while a live journey uses it. */
+export const deleteSegment = (id: string) => request<void>('DELETE', `/v1/segments/${enc(id)}`);
+export const segmentContacts = (id: string, after?: string, limit = 50) =>
+  request<{ contacts: SegmentMember[]; next: string | null }>('GET', `/v1/segments/${enc(id)}/contacts?limit=${limit}${after ? `&after=${enc(after)}` : ''}`);
+export const segmentSizes = (id: string, q: { from: string; to: string; interval: Interval }) =>
+  request<{ points: SizePoint[] }>('GET', `/v1/segments/${enc(id)}/sizes?${new URLSearchParams(q)}`);
+/** 422 with `errors` (pointers under `/condition`) when the condition is not valid. */
+export const previewSegment = (condition: unknown, init?: { signal?: AbortSignal }) =>
+  request<{ size: number; sample: string[] }>('POST', '/v1/segments/preview', { condition }, { signal: init?.signal });
+
+// ----- audience: lifecycle stages, stage rules, lead scoring, RFM -----
+export interface StageRule { to: string; event?: string; where?: Record<string, unknown>; condition?: Record<string, unknown>; from?: string[] }
+export interface ScoringRule { points: number; event?: string; where?: Record<string, unknown>; condition?: Record<string, unknown> }
+export interface AudienceSettings {
+  stages: string[];
+  stage_rules: StageRule[];
+  scoring: { attribute: string; rules: ScoringRule[]; decay: { every: string; percent: number } | null } | null;
+  rfm: { event: string; amount_property: string } | null;
+}
+export const getAudience = () => request<AudienceSettings>('GET', '/v1/audience');
+/** 422 with `errors` by pointer (`/stage_rules/1/condition/right`). */
+export const putAudience = (a: AudienceSettings) => request<AudienceSettings>('PUT', '/v1/audience', a);
+export interface StageChange { from: string | null; to: string; at: string; cause: string }
+export const contactStages = (id: string) => request<{ changes: StageChange[] }>('GET', `/v1/contacts/${enc(id)}/stages`);
+
+// ----- reports -----
+export interface LifecycleReport {
+  stages: { stage: string; contacts: number }[];
+  transitions: { period: string; from: string | null; to: string; count: number }[];
+  retention: { event: string; cohorts: { week: string; size: number; weeks: number[] }[] } | null;
+  goals: { workflow: string; name: string; entered: number; converted: number; rate: number }[];
+}
+export const lifecycleReport = (q: { from: string; to: string; interval: Interval }) =>
+  request<LifecycleReport>('GET', `/v1/reports/lifecycle?${new URLSearchParams(q)}`);

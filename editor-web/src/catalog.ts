@@ -28,13 +28,21 @@ export const useCatalog = create<CatalogState>()((set, get) => ({
 export interface OperandOption { value: string; type?: string; group: string }
 
 /** Operands a condition can read, with their JSON type when known; `data`: run data names saved from webhook responses. */
-export function operandOptions(events: CatalogEvent[], attributes: CatalogProperty[], eventNames: { trigger?: string; event?: string; data?: string[] }): OperandOption[] {
+export function operandOptions(events: CatalogEvent[], attributes: CatalogProperty[], eventNames: { trigger?: string; event?: string; data?: string[]; contactOnly?: boolean }): OperandOption[] {
   const out: OperandOption[] = [
     { value: 'contact.id', type: 'string', group: 'Contact' },
     { value: 'contact.tags', type: 'array', group: 'Contact' },
   ];
   for (const a of attributes) out.push({ value: `contact.${a.path}`, type: a.type, group: 'Contact' });
   if (!attributes.some((a) => a.path === 'lifecycle_stage')) out.push({ value: 'contact.lifecycle_stage', type: 'string', group: 'Contact' });
+  // What the audience settings compute: the lead score and the RFM quintiles (1–5).
+  for (const [path, label] of [['lead_score', 'Score'], ['rfm.recency', 'RFM (1–5)'], ['rfm.frequency', 'RFM (1–5)'], ['rfm.monetary', 'RFM (1–5)']]) {
+    if (!attributes.some((a) => a.path === path)) out.push({ value: `contact.${path}`, type: 'number', group: label });
+  }
+  if (eventNames.contactOnly) {
+    out.push({ value: 'now', type: 'string', group: 'Time' });
+    return out;
+  }
   const propsOf = (name?: string) => {
     const list = name ? events.filter((e) => e.name === name) : events;
     const seen = new Map<string, string>();

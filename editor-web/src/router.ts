@@ -22,10 +22,17 @@ export function usePath(): string {
   );
 }
 
-/** Route `path` to a page: `/login`, `/settings`, `/templates`, `/templates/{id}`, `/journeys/{id}`, `/`. */
-export function matchRoute(path: string): { page: 'login' | 'settings' | 'templates' | 'template' | 'journey' | 'list' | 'notfound'; id?: string } {
+export type Page = 'login' | 'settings' | 'templates' | 'template' | 'segments' | 'segment' | 'lifecycle' | 'journey' | 'list' | 'notfound';
+
+/** Route `path` to a page: `/login`, `/settings`, `/templates`, `/templates/{id}`, `/segments`,
+ * `/segments/{id}` (`/segments/new`: a new one), `/lifecycle`, `/journeys/{id}`, `/`. */
+export function matchRoute(path: string): { page: Page; id?: string } {
   if (path === '/login') return { page: 'login' };
   if (path === '/settings') return { page: 'settings' };
+  if (path === '/lifecycle' || path === '/lifecycle/') return { page: 'lifecycle' };
+  if (path === '/segments' || path === '/segments/') return { page: 'segments' };
+  const s = /^\/segments\/([^/]+)\/?$/.exec(path);
+  if (s) return { page: 'segment', id: decodeURIComponent(s[1]) };
   if (path === '/templates' || path === '/templates/') return { page: 'templates' };
   const t = /^\/templates\/([^/]+)\/?$/.exec(path);
   if (t) return { page: 'template', id: decodeURIComponent(t[1]) };

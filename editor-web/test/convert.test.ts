@@ -251,3 +251,42 @@ describe('canonical writer', () => {
     expect(prettyPrint({ b: [], a: {} })).toBe('{\n  "a": {},\n  "b": []\n}');
   });
 });
+
+describe('the trigger types of segments, schedules, dates, attributes and stages', () => {
+  const triggers: Record<string, unknown>[] = [
+    { type: 'segment_entered', segment: 'inactive-30', next: 'n1' },
+    { type: 'segment_exited', segment: 'vip', next: 'n1' },
+    { type: 'schedule', cron: '0 9 * * MON', timezone: 'Europe/Berlin', segment: 'engaged-subscribers', next: 'n1' },
+    { type: 'date_property', attribute: 'birthday', offset_days: 0, at: '09:00', repeat: 'yearly', next: 'n1' },
+    { type: 'date_property', attribute: 'renewal_date', offset_days: -30, at: '08:30', repeat: 'once', next: 'n1' },
+    { type: 'attribute_changed', attribute: 'plan', from: { op: 'in', right: ['pro', 'team'] }, to: { op: 'eq', right: 'starter' }, next: 'n1' },
+    { type: 'attribute_changed', attribute: 'email', to: { op: 'exists' }, next: 'n1' },
+    { type: 'stage_changed', from: ['lapsed', 'inactive'], to: ['reactivated'], next: 'n1' },
+    { type: 'stage_changed', to: ['customer'], next: 'n1' },
+  ];
+  const docWith = (trigger: Record<string, unknown>) => ({
+    $schema: './schema.json', id: 'aud', name: 'Audience', trigger,
+    settings: { reentry: 'always', timezone: 'Europe/Berlin' },
+    nodes: [{ type: 'exit', id: 'n1' }],
+    layout: { n1: { x: 0, y: 140 }, trigger: { x: 0, y: 0 } },
+  });
+  for (const trigger of triggers) {
+    it(`${trigger.type} ${JSON.stringify(trigger).slice(0, 60)}: round trip to identical bytes`, () => {
+      const text = JSON.stringify(docWith(trigger), null, 2) + '\n';
+      // The contract's field order is the canonical order.
+      expect(toCanonicalText(JSON.parse(text))).toBe(text);
+      const c = definitionToCanvas(JSON.parse(text));
+      expect(c.errors).toEqual([]);
+      expect(c.edges).toEqual([{ id: edgeId('trigger', 'next'), source: 'trigger', sourceHandle: 'next', target: 'n1' }]);
+      const { next: _next, ...config } = trigger;
+      expect(c.nodes.find((n) => n.id === 'trigger')!.data.config).toEqual(config);
+      const back = canvasToDefinition(c, c.meta);
+      expect(back.errors).toEqual([]);
+      expect(toCanonicalText(back.doc)).toBe(text);
+    });
+  }
+  it('writes the fields of a trigger in the contract order whatever order they come in', () => {
+    const shuffled = { next: 'n1', repeat: 'yearly', at: '09:00', offset_days: -30, attribute: 'renewal_date', type: 'date_property' };
+    expect(toCanonicalText(docWith(shuffled))).toContain('"trigger": {\n    "type": "date_property",\n    "attribute": "renewal_date",\n    "offset_days": -30,\n    "at": "09:00",\n    "repeat": "yearly",\n    "next": "n1"\n  }');
+  });
+});

@@ -4,9 +4,9 @@ import { useEffect, useState, type ComponentType } from 'react';
 import { ConditionBuilder } from './ConditionBuilder';
 import { Checkbox, DurationField, EventPicker, NumberField, SelectField, TextField, TimezoneSelect } from './fields';
 import { SendForm } from './SendForm';
+import { TriggerForm } from './TriggerForm';
 import { isObject, LIFECYCLE_STAGES, NODE_LABELS, UPDATE_OPS, WEEKDAYS, type NodeType } from '../model/types';
 import { useEditor, useSavedDataNames } from '../store';
-import { useCatalog } from '../catalog';
 import { portsOf } from '../model/ports';
 import { edgeId } from '../convert';
 
@@ -16,29 +16,6 @@ export interface FormProps { id: string; config: Config; onChange: (c: Config) =
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 const arr = (v: unknown): Config[] => (Array.isArray(v) ? (v as Config[]) : []);
 function without(c: Config, key: string): Config { const o = { ...c }; delete o[key]; return o; }
-
-export function TriggerForm({ config, onChange }: FormProps) {
-  const events = useCatalog((s) => s.events);
-  const event = str(config.event);
-  const props = events.find((e) => e.name === event)?.properties ?? [];
-  return (
-    <>
-      <SelectField label="Contacts enter" value={config.type === 'api' ? 'api' : 'event'} testid="trigger-type"
-        options={[{ value: 'event', label: 'when they perform an event' }, { value: 'api', label: 'when started through the API' }]}
-        onChange={(t) => onChange(t === 'api' ? { type: 'api' } : { type: 'event', event: '' })} />
-      {config.type !== 'api' && (
-        <>
-          <EventPicker label="Event" value={event} onChange={(v) => onChange({ ...config, event: v })} testid="trigger-event" />
-          <ConditionBuilder label="Only when" value={config.conditions} optional scope={{ trigger: event, event }} testid="trigger-conditions"
-            onChange={(c) => onChange(c ? { ...config, conditions: c } : without(config, 'conditions'))} />
-          <TextField label="One run per (event property, optional)" value={str(config.correlation_key)} placeholder="cart_id" list="trigger-props" testid="trigger-correlation"
-            onChange={(v) => onChange(v ? { ...config, correlation_key: v } : without(config, 'correlation_key'))} />
-          <datalist id="trigger-props">{props.map((p) => <option key={p.path} value={p.path} />)}</datalist>
-        </>
-      )}
-    </>
-  );
-}
 
 export function DelayForm({ config, onChange }: FormProps) {
   return <DurationField label="Wait for" value={str(config.duration)} onChange={(v) => onChange({ ...config, duration: v })} testid="delay-duration" />;

@@ -91,7 +91,12 @@ const list = (w: Writer): Writer => (v) => (Array.isArray(v) ? v.map(w) : v);
 
 export const writeCondition: Writer = (c) => {
   if (!isObject(c)) return c;
-  return struct(c, [['all', list(writeCondition)], ['any', list(writeCondition)], ['not', writeCondition], 'left', 'op', 'right']);
+  // An event-history leaf (segments, lifecycle rules) as the contract writes it:
+  // performed, measure, property, within_last, op, right, where.
+  return struct(c, [
+    ['all', list(writeCondition)], ['any', list(writeCondition)], ['not', writeCondition],
+    'performed', 'measure', 'property', 'within_last', 'left', 'op', 'right', ['where', writeCondition],
+  ]);
 };
 
 const writeEventMatch: Writer = (m) => struct(m, ['event', ['conditions', writeCondition]]);
@@ -127,7 +132,15 @@ const writeSettings: Writer = (s) => {
 
 const writeTrigger: Writer = (t) => {
   if (!isObject(t)) return t;
-  if (t.type === 'api') return struct(t, ['type', 'next']);
+  const matcher: Writer = (m) => struct(m, ['op', 'right']);
+  switch (t.type) {
+    case 'api': return struct(t, ['type', 'next']);
+    case 'segment_entered': case 'segment_exited': return struct(t, ['type', 'segment', 'next']);
+    case 'schedule': return struct(t, ['type', 'cron', 'timezone', 'segment', 'next']);
+    case 'date_property': return struct(t, ['type', 'attribute', 'offset_days', 'at', 'repeat', 'next']);
+    case 'attribute_changed': return struct(t, ['type', 'attribute', ['from', matcher], ['to', matcher], 'next']);
+    case 'stage_changed': return struct(t, ['type', 'from', 'to', 'next']);
+  }
   return struct(t, ['type', 'event', ['conditions', writeCondition], 'correlation_key', 'next']);
 };
 

@@ -1,12 +1,15 @@
 // One-line descriptions of nodes and conditions for the canvas boxes.
 import { isObject, isRef, OP_LABELS, type Op } from './types';
 import { describeTemplateRef, isTemplateRef } from './templates';
+import { describeHistory, isHistoryLeaf } from './history';
+import { describeTrigger } from './triggers';
 
 export function describeCondition(c: unknown, depth = 0): string {
   if (!isObject(c)) return '—';
   if (Array.isArray(c.all)) return c.all.length === 0 ? 'all of ()' : (depth ? '(' : '') + c.all.map((x) => describeCondition(x, depth + 1)).join(' and ') + (depth ? ')' : '');
   if (Array.isArray(c.any)) return c.any.length === 0 ? 'any of ()' : (depth ? '(' : '') + c.any.map((x) => describeCondition(x, depth + 1)).join(' or ') + (depth ? ')' : '');
   if ('not' in c) return 'not ' + describeCondition(c.not, depth + 1);
+  if (isHistoryLeaf(c)) return describeHistory(c);
   const op = OP_LABELS[c.op as Op] ?? String(c.op ?? '?');
   if (!('right' in c)) return `${String(c.left ?? '?')} ${op}`;
   const right = isRef(c.right) ? c.right.ref : JSON.stringify(c.right);
@@ -17,7 +20,7 @@ export function describeNode(type: string, config: Record<string, unknown>): str
   const s = (v: unknown) => (typeof v === 'string' && v !== '' ? v : '…');
   switch (type) {
     case 'trigger':
-      return config.type === 'api' ? 'Started through the API' : `When ${s(config.event)}${config.correlation_key ? ` (per ${String(config.correlation_key)})` : ''}`;
+      return describeTrigger(config);
     case 'delay': return `Wait ${s(config.duration)}`;
     case 'wait_until': {
       const u = isObject(config.until) ? config.until : {};

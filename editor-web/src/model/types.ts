@@ -26,7 +26,22 @@ export type Right = RefValue | Json;
 
 /** `{"left": operand, "op": op, "right"?: value}`; `right` is left out for exists / not_exists. */
 export interface Comparison { left: string; op: Op; right?: Right }
-export type Condition = { all: Condition[] } | { any: Condition[] } | { not: Condition } | Comparison;
+export type Condition = { all: Condition[] } | { any: Condition[] } | { not: Condition } | Comparison | HistoryCondition;
+
+/** What an event-history leaf measures over the contact's events of one name. */
+export type Measure = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'first_at' | 'last_at';
+/** `{"performed": "purchase", "measure": "count", "within_last": "90d", "op": "gte", "right": 3}`:
+ * allowed in segments and lifecycle/scoring rules, refused inside journey nodes. `property`:
+ * for sum/avg/min/max; `where`: a condition over `event.properties.*` filtering the events. */
+export interface HistoryCondition {
+  performed: string;
+  measure: Measure;
+  property?: string;
+  within_last?: string;
+  where?: Condition;
+  op: Op;
+  right?: Json;
+}
 
 // ----- trigger -----
 export interface EventTrigger {
@@ -37,7 +52,24 @@ export interface EventTrigger {
   next: string;
 }
 export interface ApiTrigger { type: 'api'; next: string }
-export type Trigger = EventTrigger | ApiTrigger;
+/** A contact enters (or leaves) a segment. */
+export interface SegmentTrigger { type: 'segment_entered' | 'segment_exited'; segment: string; next: string }
+/** The members of `segment` enter at each fire of `cron` (5 fields) in `timezone` (IANA). */
+export interface ScheduleTrigger { type: 'schedule'; cron: string; timezone: string; segment: string; next: string }
+/** A date attribute of the contact (birthday, renewal): `offset_days` before (< 0) or after it,
+ * at `at` (HH:MM) in the contact's time zone (else the journey's), every year or once. */
+export interface DatePropertyTrigger {
+  type: 'date_property'; attribute: string; offset_days: number; at: string; repeat: 'yearly' | 'once'; next: string;
+}
+/** Matches an attribute's old or new value, with the comparison operators. */
+export interface ValueMatcher { op: MatcherOp; right?: Json }
+export const MATCHER_OPS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'not_in', 'contains', 'exists', 'not_exists'] as const;
+export type MatcherOp = (typeof MATCHER_OPS)[number];
+export interface AttributeChangedTrigger { type: 'attribute_changed'; attribute: string; from?: ValueMatcher; to?: ValueMatcher; next: string }
+/** Lifecycle stage changes; `from` / `to` absent: any stage. */
+export interface StageChangedTrigger { type: 'stage_changed'; from?: string[]; to?: string[]; next: string }
+export type Trigger = EventTrigger | ApiTrigger | SegmentTrigger | ScheduleTrigger | DatePropertyTrigger | AttributeChangedTrigger | StageChangedTrigger;
+export type TriggerType = Trigger['type'];
 
 // ----- settings -----
 export type Reentry = 'once' | 'after_exit' | 'always';
