@@ -12,11 +12,17 @@ use std::path::{Path, PathBuf};
 /// The name of the folder holding a template library.
 pub const TEMPLATES_DIR: &str = "templates";
 
-/// Whether a file name is a journey (not a test file, a schema or a template).
+/// Whether a file name is a journey (not a test file, a schema, a template or an audience file).
 pub fn is_journey(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
-    name.ends_with(".json") && !name.ends_with(".test.json") && !name.ends_with("schema.json") && !is_template(path)
+    name.ends_with(".json")
+        && !name.ends_with(".test.json")
+        && !name.ends_with("schema.json")
+        && !is_template(path)
+        && !is_audience(path)
 }
+
+pub use kairos::load::{AUDIENCE_DIR, read_audience};
 
 /// Whether a file is a template: a `.json` file (not a schema) in a `templates/` folder.
 pub fn is_template(path: &Path) -> bool {
@@ -25,12 +31,28 @@ pub fn is_template(path: &Path) -> bool {
     in_templates && name.ends_with(".json") && !name.ends_with("schema.json")
 }
 
+/// Whether a file belongs to an audience folder (`audience/settings.json`, `audience/segments/*.json`).
+pub fn is_audience(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "json")
+        && path.ancestors().skip(1).any(|d| d.file_name().is_some_and(|n| n == AUDIENCE_DIR))
+}
+
+/// The audience folder of a journey: `audience/` beside it.
+pub fn audience_dir_of(journey: &Path) -> PathBuf {
+    match journey.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(AUDIENCE_DIR),
+        _ => PathBuf::from(AUDIENCE_DIR),
+    }
+}
+
 /// The journey and template files named by `paths`: files as given, folders searched
 /// recursively (a `templates/` folder holds templates), each list sorted.
 #[derive(Debug, Default)]
 pub struct Found {
     pub journeys: Vec<PathBuf>,
     pub templates: Vec<PathBuf>,
+    /// Audience folders (`audience/`) met on the way.
+    pub audience: Vec<PathBuf>,
 }
 
 pub fn find(paths: &[PathBuf]) -> anyhow::Result<Found> {
@@ -73,7 +95,9 @@ fn collect(dir: &Path, found: &mut Found) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
     entries.sort();
     for path in entries {
-        if path.is_dir() {
+        if path.is_dir() && path.file_name().is_some_and(|n| n == AUDIENCE_DIR) {
+            found.audience.push(path);
+        } else if path.is_dir() {
             collect(&path, found)?;
         } else if is_template(&path) {
             found.templates.push(path);

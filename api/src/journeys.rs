@@ -24,6 +24,35 @@ pub fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<bool> {
         };
         checked.push((file.clone(), problems));
     }
+    // The audience folders: their files, and the segments the journeys beside them name.
+    let mut audiences = std::collections::BTreeMap::new();
+    for dir in found.audience.iter().cloned().chain(found.journeys.iter().map(|j| crate::files::audience_dir_of(j))) {
+        if !audiences.contains_key(&dir) && dir.is_dir() {
+            audiences.insert(dir.clone(), crate::files::read_audience(&dir)?);
+        }
+    }
+    for (file, problems) in &mut checked {
+        let Some(audience) = audiences.get(&crate::files::audience_dir_of(file)) else { continue };
+        let doc: serde_json::Value = serde_json::from_str(&read(file)?).unwrap_or_default();
+        if let Some(segment) = doc.pointer("/trigger/segment").and_then(|s| s.as_str())
+            && !audience.has_segment(segment)
+        {
+            problems.push(Problem::new(
+                kairos_engine::problem::Kind::InvalidValue,
+                "/trigger/segment",
+                format!("there is no segment `{segment}` in {}", audience_dir_display(file)),
+            ));
+        }
+    }
+    for dir in &found.audience {
+        let Some(audience) = audiences.get(dir) else { continue };
+        if let Some((file, parsed)) = &audience.settings {
+            checked.push((file.clone(), parsed.as_ref().err().cloned().unwrap_or_default()));
+        }
+        for (file, parsed) in &audience.segments {
+            checked.push((file.clone(), parsed.as_ref().err().cloned().unwrap_or_default()));
+        }
+    }
     for file in &found.templates {
         let problems = libraries
             .at(file.parent().unwrap_or(Path::new(".")))?
@@ -52,6 +81,10 @@ pub fn validate(paths: &[PathBuf], as_json: bool) -> anyhow::Result<bool> {
         println!("{count} file(s) checked, {}", if all_ok { "all valid" } else { "some with problems" });
     }
     Ok(all_ok)
+}
+
+fn audience_dir_display(journey: &Path) -> String {
+    format!("{}/segments", crate::files::audience_dir_of(journey).display())
 }
 
 fn print_problems(file: &Path, problems: &[Problem]) {

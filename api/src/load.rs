@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use kairos_engine::library::{self, Library, Template};
 use kairos_engine::scheduler::Scheduler;
 use kairos_engine::store;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Save each template of `DIR/templates/` (a new version when it changed), then create
 /// or update each journey's draft from its file and publish it when the live version
@@ -14,6 +14,7 @@ use std::path::Path;
 /// happened). Any invalid file stops the start.
 pub async fn load_dir(scheduler: &Scheduler, dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = load_templates(scheduler, &dir.join("templates")).await?;
+    out.extend(load_audience(scheduler, &dir.join(AUDIENCE_DIR)).await?);
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -42,6 +43,15 @@ pub async fn load_dir(scheduler: &Scheduler, dir: &Path) -> anyhow::Result<Vec<(
                 "{} names topics this server does not have (create them with POST /v1/topics first):\n{}",
                 file.display(),
                 list.join("\n")
+            );
+        }
+        if let Some(segment) = journey.workflow().trigger.segment()
+            && store::get_segment(scheduler.store().reader(), segment).await?.is_none()
+        {
+            bail!(
+                "{}: the trigger names the segment `{segment}`, which this server does not have (add {}/segments/{segment}.json)",
+                file.display(),
+                AUDIENCE_DIR
             );
         }
         let wf = journey.workflow().clone();
@@ -83,6 +93,54 @@ pub async fn load_dir(scheduler: &Scheduler, dir: &Path) -> anyhow::Result<Vec<(
         out.push((journey.id().to_string(), format!("{outcome}{tests}")));
     }
     scheduler.reload_live().await?;
+    Ok(out)
+}
+
+/// Save the audience folder's settings and segments (each checked; any problem stops the
+/// start). No folder: nothing.
+async fn load_audience(scheduler: &Scheduler, dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    if !dir.is_dir() {
+        return Ok(vec![]);
+    }
+    let audience = read_audience(dir)?;
+    let invalid = |file: &Path, problems: Vec<kairos_engine::Problem>| {
+        let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        anyhow::anyhow!("{} is not valid:\n{}", file.display(), list.join("\n"))
+    };
+    let mut out = Vec::new();
+    let now = scheduler.now();
+    if let Some((file, parsed)) = audience.settings {
+        let settings = parsed.map_err(|p| invalid(&file, p))?;
+        let stored = store::get_audience_settings(scheduler.store().reader()).await?;
+        if stored != settings {
+            scheduler
+                .store()
+                .writer()
+                .run(move |tx| Box::pin(async move { store::put_audience_settings(tx, &settings, now).await }))
+                .await?;
+            out.push(("audience/settings".into(), "saved".into()));
+        } else {
+            out.push(("audience/settings".into(), "unchanged".into()));
+        }
+    }
+    for (file, parsed) in audience.segments {
+        let segment = parsed.map_err(|p| invalid(&file, p))?;
+        let id = segment.id.clone();
+        let stored = store::get_segment(scheduler.store().reader(), &id).await?;
+        let what = match stored {
+            Some(r) if r.segment == segment => "unchanged",
+            Some(_) => "updated",
+            None => "created",
+        };
+        if what != "unchanged" {
+            scheduler
+                .store()
+                .writer()
+                .run(move |tx| Box::pin(async move { store::save_segment(tx, &segment, false, now).await }))
+                .await?;
+        }
+        out.push((format!("audience/segments/{id}"), format!("segment {what}")));
+    }
     Ok(out)
 }
 
@@ -167,4 +225,67 @@ async fn load_tests(scheduler: &Scheduler, id: &str, journey: &Path) -> anyhow::
         .run(move |tx| Box::pin(async move { store::save_journey_tests(tx, &id, &text, now).await }))
         .await?;
     Ok(", tests loaded".into())
+}
+
+/// The folder beside the journeys that holds the audience: `settings.json` (stages, stage
+/// rules, scoring, RFM) and `segments/<id>.json`.
+pub const AUDIENCE_DIR: &str = "audience";
+
+/// An audience folder as read: the settings and segments, each with its problems.
+#[derive(Debug, Default)]
+pub struct LocalAudience {
+    pub settings: Option<(PathBuf, Result<kairos_engine::audience::Settings, Vec<kairos_engine::Problem>>)>,
+    pub segments: Vec<(PathBuf, Result<kairos_engine::audience::Segment, Vec<kairos_engine::Problem>>)>,
+}
+
+impl LocalAudience {
+    /// Whether the folder has a segment with this id.
+    pub fn has_segment(&self, id: &str) -> bool {
+        self.segments.iter().any(|(_, s)| s.as_ref().is_ok_and(|s| s.id == id))
+    }
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, Vec<kairos_engine::Problem>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![kairos_engine::Problem::new(
+            kairos_engine::problem::Kind::MalformedJson,
+            "",
+            format!("cannot read it: {e}"),
+        )]
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        vec![kairos_engine::Problem::new(kairos_engine::problem::Kind::MalformedJson, "", format!("not JSON: {e}"))]
+    })
+}
+
+/// Read the audience folder `dir` (missing: empty). Each segment's id must be its file's name.
+pub fn read_audience(dir: &Path) -> anyhow::Result<LocalAudience> {
+    let mut out = LocalAudience::default();
+    let settings = dir.join("settings.json");
+    if settings.is_file() {
+        let parsed = read_json(&settings).and_then(kairos_engine::audience::Settings::from_value);
+        out.settings = Some((settings, parsed));
+    }
+    let Ok(entries) = std::fs::read_dir(dir.join("segments")) else { return Ok(out) };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for file in files {
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let parsed = read_json(&file).and_then(kairos_engine::audience::Segment::from_value).and_then(|s| {
+            if s.id == stem {
+                Ok(s)
+            } else {
+                Err(vec![kairos_engine::Problem::new(
+                    kairos_engine::problem::Kind::InvalidId,
+                    "/id",
+                    format!("the segment's id `{}` must be the file's name (`{stem}`)", s.id),
+                )])
+            }
+        });
+        out.segments.push((file, parsed));
+    }
+    Ok(out)
 }

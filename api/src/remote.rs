@@ -425,7 +425,8 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<bool> {
     let client = Client::new(&args.server)?;
     let mut libraries = files::Libraries::default();
     let journey_files = local_files(&args.dir)?;
-    let found = files::Found { journeys: journey_files.clone(), templates: local_template_files(&args.dir) };
+    let found =
+        files::Found { journeys: journey_files.clone(), templates: local_template_files(&args.dir), audience: vec![] };
     let templates = local_templates(&found, &mut libraries)?;
     let locals = load_local(&journey_files, &mut libraries)?;
     runtime()?.block_on(async {

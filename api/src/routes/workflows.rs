@@ -748,6 +748,22 @@ pub fn provider_problems(workflow: &kairos_engine::workflow::Workflow, providers
     problems
 }
 
+/// The trigger names a segment the workspace does not have.
+async fn segment_problems<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    journey: &kairos_engine::Journey,
+) -> Result<Vec<Problem>, store::Error> {
+    let Some(segment) = journey.workflow().trigger.segment() else { return Ok(vec![]) };
+    if store::get_segment(db, segment).await?.is_some() {
+        return Ok(vec![]);
+    }
+    Ok(vec![Problem::new(
+        kairos_engine::problem::Kind::InvalidValue,
+        "/trigger/segment",
+        format!("there is no segment `{segment}`; create it on the Segments page (or POST /v1/segments) first"),
+    )])
+}
+
 /// What publishing did.
 enum Publication {
     Missing,
@@ -798,6 +814,7 @@ pub async fn publish_workflow(
     let providers = store::provider_channels(state.store().reader()).await?;
     let mut problems = provider_problems(journey.workflow(), &providers);
     problems.extend(topic_problems(state.store().reader(), &journey).await?);
+    problems.extend(segment_problems(state.store().reader(), &journey).await?);
     // In document order: by node, then by field.
     problems.sort_by_key(|p| {
         let node: usize = p.pointer.split('/').nth(2).and_then(|i| i.parse().ok()).unwrap_or(usize::MAX);
