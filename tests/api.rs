@@ -3,6 +3,8 @@
 #[path = "api/helpers.rs"]
 mod helpers;
 
+#[path = "api/audience.rs"]
+mod audience;
 #[path = "api/consent.rs"]
 mod consent;
 #[path = "api/contacts.rs"]

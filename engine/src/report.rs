@@ -125,8 +125,9 @@ pub fn sizes(
         .periods(from, to.min(now + TimeDelta::milliseconds(1)))
         .into_iter()
         .map(|p| {
-            let end = (p + interval.length()).min(now);
-            // The size at `end`: today's size without what happened after `end`.
+            // The size just before `end`: today's size without what happened from `end` on. The
+            // current period ends now, and what happened at `now` is in it.
+            let end = (p + interval.length()).min(now + TimeDelta::milliseconds(1));
             let after: i64 = changes.iter().filter(|(t, _)| *t >= end).map(|(_, e)| if *e { 1 } else { -1 }).sum();
             let within = changes.iter().filter(|(t, _)| *t >= p && *t < p + interval.length());
             let (mut entered, mut exited) = (0, 0);

@@ -32,6 +32,10 @@ struct Harness {
 async fn harness(start: &str) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/kairos.db", dir.path().display());
+    harness_on(start, url, dir).await
+}
+
+async fn harness_on(start: &str, url: String, dir: tempfile::TempDir) -> Harness {
     let clock = ManualClock::new(at(start));
     let scheduler = worker(&url, &clock).await;
     Harness { _dir: dir, url, clock, scheduler }
@@ -266,8 +270,23 @@ async fn a_lead_score_decays_and_crossing_50_notifies_sales_once() {
 
 #[tokio::test]
 async fn a_weekly_schedule_fires_once_per_tick_across_dst_and_two_workers() {
-    // Sunday 2026-03-22, Berlin; clocks go forward on 2026-03-29.
-    let h = harness("2026-03-22T12:00:00Z").await;
+    weekly_schedule(harness("2026-03-22T12:00:00Z").await).await;
+}
+
+#[tokio::test]
+async fn a_weekly_schedule_fires_once_per_tick_across_two_workers_on_postgres() {
+    let Some(pg) = support::TempPostgres::create().await else { return };
+    let url = pg.url.clone();
+    let result = tokio::spawn(async move {
+        weekly_schedule(harness_on("2026-03-22T12:00:00Z", url, tempfile::tempdir().unwrap()).await).await;
+    })
+    .await;
+    pg.drop_now().await;
+    result.unwrap();
+}
+
+/// Sunday 2026-03-22, Berlin; clocks go forward on 2026-03-29.
+async fn weekly_schedule(h: Harness) {
     let second = worker(&h.url, &h.clock).await;
     h.save_segment(json!({"id": "engaged", "name": "Engaged", "condition": {"left": "contact.tags", "op": "contains", "right": "engaged"}})).await;
     publish_journey(
