@@ -9,8 +9,21 @@ use std::process::{Command, Output};
 const KEY: &str = "remote-test-key";
 
 /// The six example journeys.
-const JOURNEYS: [&str; 6] =
-    ["abandoned-cart", "lead-nurture", "post-purchase", "re-engagement", "welcome-series", "win-back"];
+const JOURNEYS: [&str; 11] = [
+    "abandoned-cart",
+    "birthday-offer",
+    "downgrade-save",
+    "lead-nurture",
+    "post-purchase",
+    "re-engagement",
+    "vip-loyalty",
+    "we-miss-you",
+    "weekly-digest",
+    "welcome-series",
+    "win-back",
+];
+
+const SEGMENTS: [&str; 4] = ["engaged-subscribers", "high-intent-leads", "inactive-30", "vip"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -131,6 +144,15 @@ fn push_creates_each_journey_then_reports_it_unchanged() {
     for id in JOURNEYS {
         assert!(stdout(&out).contains(&format!("{id}: created\n")), "{}", stdout(&out));
     }
+    // The audience goes first: the journeys' triggers name its segments.
+    assert!(stdout(&out).contains("audience settings: saved\n"), "{}", stdout(&out));
+    for id in SEGMENTS {
+        assert!(stdout(&out).contains(&format!("segment {id}: created\n")), "{}", stdout(&out));
+    }
+    let (_, segments) = server.get("/v1/segments");
+    let ids: Vec<&str> = segments["segments"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, SEGMENTS);
+    assert_eq!(server.get("/v1/audience").1["rfm"], json!({"event": "purchase", "amount_property": "amount"}));
     let (status, page) = server.get("/v1/workflows");
     assert_eq!(status, 200);
     let ids: Vec<&str> = page["data"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
@@ -147,9 +169,14 @@ fn push_creates_each_journey_then_reports_it_unchanged() {
     for id in JOURNEYS {
         assert!(stdout(&out).contains(&format!("{id}: unchanged\n")), "{}", stdout(&out));
     }
+    assert!(stdout(&out).contains("audience settings: unchanged\n"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("segment vip: unchanged\n"), "{}", stdout(&out));
+    edit(&dir.path().join("audience/segments/vip.json"), |s| s["name"] = json!("Best customers"));
     edit(&dir.path().join("win-back.json"), |j| j["name"] = json!("Win back lapsed buyers"));
     let out = server.kairos(&["push", s(dir.path())]);
     assert!(stdout(&out).contains("win-back: updated\n"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("segment vip: updated\n"), "{}", stdout(&out));
+    assert_eq!(server.get("/v1/segments/vip").1["name"], "Best customers");
     assert!(stdout(&out).contains("abandoned-cart: unchanged\n"), "{}", stdout(&out));
     assert_eq!(server.get("/v1/workflows/win-back").1["name"], "Win back lapsed buyers");
 }
@@ -263,7 +290,7 @@ fn push_uploads_each_journeys_tests_and_reports_a_refused_file() {
         text.contains("/tests/0/expect/sends/0/node: the journey has no node `send_nothing` (missing_node)"),
         "{text}"
     );
-    assert!(text.contains("5 journey(s) pushed, 1 refused"), "{text}");
+    assert!(text.contains("10 journey(s) pushed, 1 refused"), "{text}");
 }
 
 #[test]
@@ -304,7 +331,7 @@ fn diff_reports_exactly_the_edited_node_and_exits_1() {
     assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
     assert_eq!(
         stdout(&out),
-        "~ abandoned-cart\n    ~ send_reminder: message changed\n1 journey(s) differ, 5 identical; 0 template(s) differ, 3 identical\n"
+        "~ abandoned-cart\n    ~ send_reminder: message changed\n1 journey(s) differ, 10 identical; 0 template(s) differ, 3 identical\n"
     );
 }
 
@@ -316,7 +343,7 @@ fn diff_of_an_identical_dir_exits_0_whatever_the_formatting() {
 
     let out = server.kairos(&["diff", s(dir.path())]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
-    assert_eq!(stdout(&out), "no differences (6 journey(s) and 3 template(s) identical)\n");
+    assert_eq!(stdout(&out), "no differences (11 journey(s) and 3 template(s) identical)\n");
 
     // Same journey, other bytes (compact, not canonical): still no difference.
     edit(&dir.path().join("post-purchase.json"), |_| {});
@@ -337,7 +364,7 @@ fn diff_reports_a_layout_only_change_as_such() {
     assert_eq!(code(&out), 1);
     assert_eq!(
         stdout(&out),
-        "~ win-back: layout only (moved: exit_lapsed)\n1 journey(s) differ, 5 identical; 0 template(s) differ, 3 identical\n"
+        "~ win-back: layout only (moved: exit_lapsed)\n1 journey(s) differ, 10 identical; 0 template(s) differ, 3 identical\n"
     );
 
     // Together with a real change, the layout is one line among others.
@@ -345,7 +372,7 @@ fn diff_reports_a_layout_only_change_as_such() {
     let out = server.kairos(&["diff", s(dir.path())]);
     assert_eq!(
         stdout(&out),
-        "~ win-back\n    ~ description changed\n    ~ layout: moved exit_lapsed\n1 journey(s) differ, 5 identical; 0 template(s) differ, 3 identical\n"
+        "~ win-back\n    ~ description changed\n    ~ layout: moved exit_lapsed\n1 journey(s) differ, 10 identical; 0 template(s) differ, 3 identical\n"
     );
 }
 
@@ -424,7 +451,7 @@ fn push_refuses_an_invalid_file_with_every_problem_and_creates_nothing_for_it() 
     assert!(text.contains("  /nodes/0/duration [node `wait`]: "), "{text}");
     assert!(text.contains("  /nodes/0/next [node `wait`]: "), "{text}");
     assert!(text.contains("  /nodes/1 [node `done`]: "), "{text}");
-    assert!(text.contains("6 journey(s) pushed, 1 refused"), "{text}");
+    assert!(text.contains("11 journey(s) pushed, 1 refused"), "{text}");
     assert_eq!(server.get("/v1/workflows/broken").0, 404, "nothing was created for the broken file");
     assert_eq!(server.get("/v1/workflows/abandoned-cart").0, 200, "the valid files were pushed");
 }

@@ -102,6 +102,8 @@ pub fn push(args: PushArgs) -> anyhow::Result<bool> {
         if !templates.is_empty() {
             println!("{templates_pushed} template(s) pushed, {templates_refused} refused");
         }
+        // The audience before the journeys: their triggers may name its segments.
+        let audience_ok = push_audience(&client, &args.dir.join(files::AUDIENCE_DIR)).await?;
         let (mut pushed, mut refused) = (0, 0);
         for local in &locals {
             match local {
@@ -128,7 +130,7 @@ pub fn push(args: PushArgs) -> anyhow::Result<bool> {
             }
         }
         println!("{pushed} journey(s) pushed, {refused} refused");
-        Ok(refused == 0 && templates_refused == 0)
+        Ok(refused == 0 && templates_refused == 0 && audience_ok)
     })
 }
 
@@ -205,6 +207,93 @@ async fn push_template(client: &Client, t: &Template) -> anyhow::Result<(String,
             Ok((_, text)) => Ok((format!("created (version {})", version(&text).unwrap_or_default()), true)),
             Err(r) => Ok((format!("refused by the server: {r}"), false)),
         },
+    }
+}
+
+/// Push `DIR/audience/`: the settings (`PUT /v1/audience` when they differ) and each segment
+/// (created, or replaced when it differs). False when a file or the server refused one.
+async fn push_audience(client: &Client, dir: &Path) -> anyhow::Result<bool> {
+    if !dir.is_dir() {
+        return Ok(true);
+    }
+    let audience = files::read_audience(dir)?;
+    let mut ok = true;
+    let refused = |file: &Path, problems: &[Problem]| {
+        println!("{}: refused, {} problem(s); nothing pushed", file.display(), problems.len());
+        for p in problems {
+            println!("  {p}");
+        }
+    };
+    if let Some((file, parsed)) = &audience.settings {
+        match parsed {
+            Err(problems) => {
+                refused(file, problems);
+                ok = false;
+            }
+            Ok(settings) => {
+                let body = serde_json::to_value(settings)?;
+                let remote = client.json::<Value>(Method::GET, "/v1/audience", None).await?.ok();
+                let same = remote
+                    .and_then(|r| kairos_engine::audience::Settings::from_value(strip_nulls(r)).ok())
+                    .is_some_and(|r| r == *settings);
+                let line = if same {
+                    "unchanged".to_string()
+                } else {
+                    match client.call(Method::PUT, "/v1/audience", Some(&body)).await? {
+                        Ok(_) => "saved".to_string(),
+                        Err(r) => {
+                            ok = false;
+                            format!("refused by the server: {r}")
+                        }
+                    }
+                };
+                println!("audience settings: {line}");
+            }
+        }
+    }
+    for (file, parsed) in &audience.segments {
+        let segment = match parsed {
+            Err(problems) => {
+                refused(file, problems);
+                ok = false;
+                continue;
+            }
+            Ok(s) => s,
+        };
+        let path = format!("/v1/segments/{}", segment.id);
+        let body = serde_json::to_value(segment)?;
+        let line = match client.json::<Value>(Method::GET, &path, None).await? {
+            Ok(remote) => {
+                let same = remote.get("name") == body.get("name")
+                    && remote.get("condition") == body.get("condition")
+                    && remote.get("description").and_then(Value::as_str).unwrap_or_default() == segment.description;
+                if same {
+                    Ok("unchanged")
+                } else {
+                    client.call(Method::PUT, &path, Some(&body)).await?.map(|_| "updated")
+                }
+            }
+            Err(r) if r.status == StatusCode::NOT_FOUND => {
+                client.call(Method::POST, "/v1/segments", Some(&body)).await?.map(|_| "created")
+            }
+            Err(r) => Err(r),
+        };
+        match line {
+            Ok(line) => println!("segment {}: {line}", segment.id),
+            Err(r) => {
+                ok = false;
+                println!("segment {}: refused by the server: {r}", segment.id);
+            }
+        }
+    }
+    Ok(ok)
+}
+
+/// The server writes absent optional parts as `null`; the file leaves them out.
+fn strip_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        v => v,
     }
 }
 

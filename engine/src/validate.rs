@@ -126,6 +126,7 @@ pub fn compile(workflow: Workflow, library: &Library) -> Result<Journey, Vec<Pro
         description: workflow.description,
         trigger: Some(workflow.trigger),
         settings: Some(workflow.settings),
+        settings_given: true,
         positions: (0..workflow.nodes.len()).collect(),
         nodes: workflow.nodes,
         opaque: HashSet::new(),
@@ -157,6 +158,8 @@ struct Parts {
     description: String,
     trigger: Option<Trigger>,
     settings: Option<Settings>,
+    /// Whether the document has `settings` (absent: the defaults).
+    settings_given: bool,
     /// Nodes that parsed, in document order.
     nodes: Vec<Node>,
     /// Each parsed node's index in the document's `nodes` array (for pointers).
@@ -217,6 +220,7 @@ fn parse_parts(value: Value, problems: &mut Vec<Problem>) -> Parts {
         description: String::new(),
         trigger: None,
         settings: None,
+        settings_given: false,
         nodes: Vec::new(),
         positions: Vec::new(),
         opaque: HashSet::new(),
@@ -266,6 +270,7 @@ fn parse_parts(value: Value, problems: &mut Vec<Problem>) -> Parts {
     if let Some(v) = doc.remove("trigger") {
         parts.trigger = parse_trigger(v, problems);
     }
+    parts.settings_given = doc.contains_key("settings");
     parts.settings = match doc.remove("settings") {
         Some(v) => field(v, "/settings", None, problems),
         None => Some(Settings::default()),
@@ -438,9 +443,11 @@ fn check_with(parts: Parts, library: &Library, sample_render: bool, problems: &m
             _ => None,
         };
         if let (Some(why), crate::workflow::Reentry::Once) = (repeating, reentry) {
+            // `reentry` is usually left out (the default): the problem points where it belongs.
+            let at = if parts.settings_given { "/settings/reentry" } else { "/settings" };
             problems.push(Problem::new(
-                Kind::InvalidValue,
-                "/settings/reentry",
+                Kind::MissingField,
+                at,
                 format!(
                     "{why}, but `reentry` is `once` (the default), so each contact would only ever get the first; \
                      set `\"reentry\": \"after_exit\"` (or `always`){}",

@@ -383,3 +383,50 @@ async fn a_birthday_fires_at_nine_in_the_contacts_time_zone_once_a_year() {
     h.scheduler.audience_tick().await.unwrap();
     assert_eq!(h.runs("birthday").await.len(), 4);
 }
+
+#[tokio::test]
+async fn rfm_quintiles_become_attributes_and_the_best_customers_enter_the_vip_segment() {
+    let h = harness("2026-03-02T10:00:00Z").await;
+    h.save_settings(json!({"rfm": {"event": "purchase", "amount_property": "order.total"}})).await;
+    h.save_segment(json!({"id": "vip", "name": "VIP", "condition": {"all": [
+        {"left": "contact.rfm.recency", "op": "gte", "right": 4},
+        {"left": "contact.rfm.frequency", "op": "gte", "right": 4},
+        {"left": "contact.rfm.monetary", "op": "gte", "right": 4}]}}))
+        .await;
+    publish_journey(
+        &h.scheduler,
+        tagging_journey("vip-welcome", json!({"type": "segment_entered", "segment": "vip", "next": "tag"})),
+        h.now(),
+    )
+    .await;
+    // Ten customers: p<i> buys on days 0..=i (i+1 purchases, the latest on day i), 10·(i+1)
+    // each time; so p9 is the most recent, most frequent and biggest spender.
+    for i in 0..10i64 {
+        h.identify(&format!("p{i}"), json!({"email": format!("p{i}@example.com")})).await;
+    }
+    for day in 0..10i64 {
+        for i in day..10i64 {
+            h.track(&format!("p{i}"), "purchase", json!({"order": {"total": 10 * (i + 1)}})).await;
+        }
+        h.clock.advance(TimeDelta::days(1));
+    }
+    h.scheduler.audience_tick().await.unwrap();
+    // p9 ranks top in all three; p0 bottom in all three.
+    assert_eq!(
+        h.attribute("p9", "rfm").await,
+        Some(json!({"recency": 5, "frequency": 5, "monetary": 5, "score": "555"}))
+    );
+    assert_eq!(
+        h.attribute("p0", "rfm").await,
+        Some(json!({"recency": 1, "frequency": 1, "monetary": 1, "score": "111"}))
+    );
+    // Quintiles of ten: p8 and p9 are 5s, p6 and p7 are 4s.
+    assert_eq!(h.members("vip").await, ["p6", "p7", "p8", "p9"]);
+    let runs = h.runs("vip-welcome").await;
+    let mut entered: Vec<&str> = runs.iter().map(|r| r.contact.as_str()).collect();
+    entered.sort();
+    assert_eq!(entered, ["p6", "p7", "p8", "p9"]);
+    // Another pass with nothing new changes nothing.
+    let r = h.scheduler.audience_tick().await.unwrap();
+    assert_eq!((r.segment_changes, r.runs_started), (0, 0));
+}

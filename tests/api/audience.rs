@@ -38,8 +38,11 @@ fn settings() -> Value {
         "scoring": null, "rfm": null})
 }
 
-/// The stage rules above, played day by day: (day, from, to) of every change, and the final stages.
-fn model() -> (Vec<(i64, Option<String>, String)>, BTreeMap<String, String>) {
+/// A stage change on a day: (day, from, to).
+type Change = (i64, Option<String>, String);
+
+/// The stage rules above, played day by day: every change, and the final stages.
+fn model() -> (Vec<Change>, BTreeMap<String, String>) {
     let mut changes = Vec::new();
     let mut finals = BTreeMap::new();
     for (id, days) in purchases() {
@@ -81,6 +84,15 @@ fn day(d: i64) -> String {
 async fn the_lifecycle_report_matches_the_rules_played_over_the_seeded_data() {
     let app = TestApp::spawn().await;
     json(app.put("/v1/audience", &settings()).await, 200).await;
+    // A journey with a goal: a purchase starts it (once per contact), a review within its
+    // 30-day wait converts it.
+    let thanks = json!({"id": "first-order-thanks", "name": "First order thanks",
+        "trigger": {"type": "event", "event": "purchase", "next": "wait"},
+        "settings": {"goal": {"type": "event", "event": "review_posted"}},
+        "nodes": [{"id": "wait", "type": "delay", "duration": "30d", "next": "done"}, {"id": "done", "type": "exit"}]});
+    json(app.post("/v1/workflows", &thanks).await, 201).await;
+    json(app.post("/v1/workflows/first-order-thanks/publish", &json!({})).await, 201).await;
+    let reviews: BTreeMap<&str, i64> = BTreeMap::from([("c1", 12), ("c5", 45), ("c3", 5), ("c9", 60)]);
     let bought = purchases();
     for d in 0..DAYS {
         if d > 0 {
@@ -99,6 +111,10 @@ async fn the_lifecycle_report_matches_the_rules_played_over_the_seeded_data() {
                 json(app.post("/v1/track", &body).await, 200).await;
             }
         }
+        for (id, _) in reviews.iter().filter(|(_, r)| **r == d) {
+            json(app.post("/v1/track", &json!({"userId": id, "event": "review_posted"})).await, 200).await;
+        }
+        app.tick().await;
         app.scheduler.audience_tick().await.unwrap();
     }
     let (changes, finals) = model();
@@ -150,6 +166,16 @@ async fn the_lifecycle_report_matches_the_rules_played_over_the_seeded_data() {
         .collect();
     assert_eq!(report["retention"]["event"], "purchase");
     assert_eq!(report["retention"]["cohorts"], json!(expected));
+
+    // Goal conversion: every purchaser entered once; a review during their 30 days converts.
+    let first: BTreeMap<&str, i64> =
+        bought.iter().filter_map(|(id, days)| days.iter().min().map(|f| (*id, *f))).collect();
+    let converted = reviews.iter().filter(|(id, r)| first.get(*id).is_some_and(|f| *f <= **r && **r < f + 30)).count();
+    assert_eq!(
+        report["goals"],
+        json!([{"workflow": "first-order-thanks", "name": "First order thanks", "entered": first.len(),
+                "converted": converted, "rate": converted as f64 / first.len() as f64}])
+    );
 
     // One contact's history, with causes.
     let c2 = json(app.get("/v1/contacts/c2/stages").await, 200).await;
