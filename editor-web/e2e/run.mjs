@@ -695,6 +695,9 @@ for (const s of steps) {
   } catch (e) {
     failed++;
     console.log(`FAIL  ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)\n      ${(e instanceof Check ? e.message : e.stack ?? e).toString().replace(/\n/g, '\n      ')}`);
+    // What the page reported meanwhile often says why (a blank page after a render error).
+    const errs = consoleErrors.splice(0);
+    if (errs.length) console.log(`      console or page errors meanwhile:\n        ${errs.join('\n').replace(/\n/g, '\n        ')}`);
     if (page) {
       mkdirSync(artifacts, { recursive: true });
       await page.screenshot({ path: join(artifacts, 'failure.png') }).catch(() => {});
