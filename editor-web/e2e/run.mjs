@@ -8,9 +8,17 @@
 // ports with the mouse and filling forms, see a validation problem on a step and fix
 // it, set the workspace's quiet hours and a frequency cap on the settings page, publish,
 // start runs through the API, watch the counts on the canvas, run the
-// test panel, save a screenshot (e2e-artifacts/canvas.png); last, on a second journey, a
+// test panel, save a screenshot (e2e-artifacts/canvas.png); on a second journey, a
 // webhook send with success statuses, a value saved from its response and a `failed`
-// port. Any console error or page error fails the run. Prints `e2e: N passed, M failed`.
+// port. Last, the audience: three shoppers seeded with one `POST /v1/batch` (two of them
+// purchased); on the Segments page a segment built with the condition builder only
+// ("performed purchase, number of times ≥ 1"), its live preview counting the purchasers,
+// a second row's problem (a total without a property) shown on the row, fixed, removed;
+// saved, the stored condition and the members (evaluated in the background) checked
+// through the API; a third journey whose trigger is "entered segment" chosen in its form;
+// the Lifecycle page's stage counts matching the report, a stage rule saved from its form
+// (GET /v1/audience) that moves the next buyer to `customer`. Any console error or page
+// error fails the run (and is printed with a failing step). Prints `e2e: N passed, M failed`.
 //
 //   npm run e2e              (needs ../target/debug/kairos built with the editor embedded)
 //   KAIROS_BIN=… CHROMIUM=… HEADED=1 npm run e2e
@@ -679,6 +687,211 @@ step('a webhook send: success statuses, a value saved from the response, a faile
   await page.locator(`.react-flow__edge.edge-failed`).first().waitFor();
 });
 
+// ----- audience: a segment built with the condition builder, a journey it starts, the lifecycle page -----
+
+/** JSON with object keys sorted, to compare what the server stored with what was built. */
+function canonical(v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/** The bars of the stage chart, from its accessible name (`Contacts per stage: lead 3, customer 1`). */
+async function stageBarsOf(chart) {
+  const label = await chart.getAttribute('aria-label');
+  return new Map(label.slice(label.indexOf(': ') + 2).split(', ').map((b) => {
+    const i = b.lastIndexOf(' ');
+    return [b.slice(0, i), Number(b.slice(i + 1).replace(/,/g, ''))];
+  }));
+}
+
+/** Opens a page from the top navigation (the journey editor has none: back to the journeys first). */
+async function openFromNav(page, id) {
+  if (await page.locator(tid(id)).count() === 0) await page.getByRole('button', { name: 'Back to journeys' }).click();
+  await page.click(tid(id));
+}
+
+/** Polls `fn` until it returns something truthy, for at most `ms`; the last value otherwise. */
+async function poll(fn, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v.ok || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+// Shoppers of their own, so that the counts below follow from what is seeded here: none of
+// the contacts above performed `purchase`.
+const SHOPPERS = [
+  { id: 'amy', purchases: [30] },
+  { id: 'ben', purchases: [20, 25] },
+  { id: 'cat', purchases: [] },
+];
+const purchasers = SHOPPERS.filter((c) => c.purchases.length >= 1).map((c) => c.id).sort();
+const bigSpenders = SHOPPERS.filter((c) => c.purchases.reduce((a, b) => a + b, 0) >= 40).map((c) => c.id).sort();
+
+step('seed three shoppers in one batch through the API: two of them purchased', async () => {
+  const batch = [];
+  for (const c of SHOPPERS) {
+    batch.push({ type: 'identify', userId: c.id, traits: { email: `${c.id}@example.com` } });
+    c.purchases.forEach((amount, i) => batch.push({ type: 'track', userId: c.id, event: 'purchase', properties: { amount }, messageId: `purchase-${c.id}-${i}` }));
+  }
+  const r = await api('POST', '/v1/batch', { batch });
+  expect(r.status < 300 && r.json?.accepted === batch.length && r.json.rejected === 0, `POST /v1/batch: ${r.status} ${r.text}`);
+});
+
+step('build the segment “Purchasers” on the Segments page: performed purchase at least once, with a live preview', async () => {
+  await openFromNav(page, 'nav-segments');
+  await page.getByRole('heading', { name: 'Segments', exact: true }).waitFor();
+  await page.locator(tid('segment-empty')).waitFor();
+  await page.click(tid('new-segment'));
+  await page.waitForURL('**/segments/new');
+  await page.fill(tid('segment-name'), 'Purchasers');
+  const id = await page.inputValue(tid('segment-id'));
+  expect(id === 'purchasers', `the id is suggested from the name: ${id}`);
+  // The builder starts with one "performed an event" row: event, measure, window, operator, value.
+  const row = 'condition-segment-condition-0';
+  expect(await page.locator(`${tid(`${row}`)}[data-kind="history"]`).count() === 1, 'the new segment starts with a “performed an event” row');
+  await page.fill(tid(`${row}-performed`), 'purchase');
+  await page.selectOption(tid(`${row}-measure`), 'count');
+  await page.selectOption(tid(`${row}-within`), ''); // ever
+  await page.selectOption(tid(`${row}-op`), 'gte');
+  await page.fill(tid(`${row}-right`), '1');
+  const count = page.locator(tid('segment-preview-count'));
+  await page.locator(`${tid('segment-preview-count')}[data-count="${purchasers.length}"]`).waitFor().catch(async () => {
+    throw new Check(`the preview shows ${purchasers.length} contacts: ${await page.locator(tid('segment-preview')).textContent()}`);
+  });
+  expect((await count.textContent()) === `≈ ${purchasers.length} contacts`, `preview: ${await count.textContent()}`);
+  const sample = (await page.locator(`${tid('segment-preview-sample')} li`).allTextContents()).sort();
+  expect(JSON.stringify(sample) === JSON.stringify(purchasers), `the preview's sample: ${sample}`);
+  const bad = await unlabelledControls(page);
+  expect(bad.length === 0, `segment page: ${bad.join('; ')}`);
+  await noOverflow(page, 'segment page');
+});
+
+step('a second row: a total without a property is a problem on its row; fixed, then removed', async () => {
+  await page.click(tid('condition-segment-condition-add-history'));
+  const row = 'condition-segment-condition-1';
+  await page.locator(tid(row)).waitFor();
+  await page.fill(tid(`${row}-performed`), 'purchase');
+  await page.selectOption(tid(`${row}-measure`), 'sum');
+  await page.locator(tid(`${row}-property-problem`)).filter({ hasText: 'choose a property to sum' }).waitFor();
+  // Incomplete: no count is asked for.
+  await page.locator(tid('segment-preview-status')).filter({ hasText: 'Complete the conditions' }).waitFor();
+  await page.fill(tid(`${row}-property`), 'amount');
+  await page.locator(tid(`${row}-property-problem`)).waitFor({ state: 'detached' });
+  await page.selectOption(tid(`${row}-within`), '');
+  await page.selectOption(tid(`${row}-op`), 'gte');
+  await page.fill(tid(`${row}-right`), '40');
+  // Purchased, and spent at least 40 in all.
+  await page.locator(`${tid('segment-preview-count')}[data-count="${bigSpenders.length}"]`).waitFor().catch(async () => {
+    throw new Check(`the preview shows ${bigSpenders.length} contact(s): ${await page.locator(tid('segment-preview')).textContent()}`);
+  });
+  // Not what this segment is for: remove the row again.
+  await page.locator(`.cond:has(> .cond-bar ${tid(`${row}-kind`)}) > .cond-bar button[aria-label="Remove condition"]`).click();
+  await page.locator(tid(row)).waitFor({ state: 'detached' });
+  await page.locator(`${tid('segment-preview-count')}[data-count="${purchasers.length}"]`).waitFor();
+});
+
+step('save the segment: the stored condition is the one built, and its members are the purchasers', async () => {
+  await page.click(tid('segment-save'));
+  await page.waitForURL('**/segments/purchasers');
+  await page.locator(tid('segment-message')).filter({ hasText: 'Created.' }).waitFor();
+  const r = await api('GET', '/v1/segments/purchasers');
+  expect(r.status === 200 && r.json.name === 'Purchasers', `GET /v1/segments/purchasers: ${r.status} ${r.text}`);
+  const leaf = { performed: 'purchase', measure: 'count', op: 'gte', right: 1 };
+  const stored = canonical(r.json.condition);
+  expect(stored === canonical(leaf) || stored === canonical({ all: [leaf] }), `the stored condition: ${JSON.stringify(r.json.condition)}`);
+  // Members are worked out in the background.
+  const members = await poll(async () => {
+    const m = await api('GET', '/v1/segments/purchasers/contacts');
+    const ids = (m.json?.contacts ?? []).map((c) => c.id).sort();
+    return { ok: m.status === 200 && JSON.stringify(ids) === JSON.stringify(purchasers), ids, m };
+  });
+  expect(members.ok, `GET /v1/segments/purchasers/contacts lists ${purchasers}: ${members.m.status} ${members.m.text}`);
+  // ... and the list of segments shows its size.
+  await page.click(tid('nav-segments'));
+  await page.locator(tid('segment-size-purchasers')).filter({ hasText: String(purchasers.length) }).waitFor();
+});
+
+step('a journey starts when a contact enters the segment: chosen in the trigger form', async () => {
+  await page.click('a[href="/"]');
+  await page.fill(tid('new-journey-name'), 'Thank purchasers');
+  await page.click(tid('create-journey'));
+  await page.waitForURL('**/journeys/thank-purchasers');
+  await page.locator(tid('canvas')).waitFor();
+  await dragFromPalette(page, 'trigger', 280, 60);
+  await page.selectOption(tid('trigger-type'), 'segment_entered');
+  await page.locator(`${tid('trigger-segment')} option[value="purchasers"]`).waitFor({ state: 'attached' });
+  await page.selectOption(tid('trigger-segment'), 'purchasers');
+  const bad = await unlabelledControls(page);
+  expect(bad.length === 0, `segment trigger form: ${bad.join('; ')}`);
+  await dragFromPalette(page, 'exit', 280, 220);
+  await rename(page, 'thanked');
+  await connect(page, 'trigger', 'next', 'thanked');
+  await waitSaved(page);
+  const r = await api('GET', '/v1/workflows/thank-purchasers');
+  expect(r.status === 200, `GET /v1/workflows/thank-purchasers: ${r.status} ${r.text}`);
+  const want = { type: 'segment_entered', segment: 'purchasers', next: 'thanked' };
+  expect(canonical(r.json.draft.trigger) === canonical(want), `the draft's trigger: ${JSON.stringify(r.json.draft.trigger)}`);
+  expect(r.json.problems.length === 0, `the draft has no problems: ${JSON.stringify(r.json.problems)}`);
+});
+
+step('the Lifecycle page shows the contacts per stage; a stage rule saved from its form moves a buyer', async () => {
+  await openFromNav(page, 'nav-lifecycle');
+  await page.getByRole('heading', { name: 'Lifecycle', exact: true }).waitFor();
+  const chart = page.locator(tid('lifecycle-stages'));
+  await chart.waitFor();
+  // The chart says what the report says.
+  const report = await api('GET', '/v1/reports/lifecycle');
+  expect(report.status === 200, `GET /v1/reports/lifecycle: ${report.status} ${report.text}`);
+  const total = report.json.stages.reduce((s, x) => s + x.contacts, 0);
+  const contacts = await api('GET', '/v1/contacts?limit=500');
+  expect(contacts.status === 200 && total === contacts.json.data.length, `the report counts ${total} contacts, the API lists ${contacts.json?.data?.length}: ${report.text}`);
+  const bars = await stageBarsOf(chart);
+  for (const s of report.json.stages) {
+    expect(bars.get(s.stage ?? 'no stage') === s.contacts, `the chart shows ${s.stage ?? 'no stage'}: ${s.contacts} (${[...bars]})`);
+  }
+  // A stage rule: a purchase makes a contact a customer.
+  await page.locator(tid('audience-settings')).getByRole('heading', { name: 'Audience settings', exact: true }).waitFor();
+  await page.click(tid('stage-rule-add'));
+  await page.selectOption(tid('stage-rule-0-to'), 'customer');
+  expect(await page.inputValue(tid('stage-rule-0-kind')) === 'event', 'a new rule moves on an event');
+  await page.fill(tid('stage-rule-0-event'), 'purchase');
+  await page.click(tid('audience-save'));
+  await page.locator(tid('audience-message')).filter({ hasText: 'Saved' }).waitFor();
+  const audience = await api('GET', '/v1/audience');
+  expect(audience.status === 200 && audience.json.stage_rules.length === 1, `GET /v1/audience: ${audience.status} ${audience.text}`);
+  const rule = audience.json.stage_rules[0];
+  expect(rule.to === 'customer' && rule.event === 'purchase' && rule.condition === undefined, `the stored rule: ${JSON.stringify(rule)}`);
+  const bad = await unlabelledControls(page);
+  expect(bad.length === 0, `lifecycle page: ${bad.join('; ')}`);
+  await noOverflow(page, 'lifecycle page');
+  // Cat buys: she becomes a customer and enters the segment.
+  const t = await api('POST', '/v1/track', { userId: 'cat', event: 'purchase', properties: { amount: 12 }, messageId: 'purchase-cat-0' });
+  expect(t.status < 300, `track: ${t.status} ${t.text}`);
+  const stages = await poll(async () => {
+    const s = await api('GET', '/v1/contacts/cat/stages');
+    return { ok: s.status === 200 && s.json.changes.at(-1)?.to === 'customer', s };
+  });
+  expect(stages.ok, `cat's stages: ${stages.s.status} ${stages.s.text}`);
+  const members = await poll(async () => {
+    const m = await api('GET', '/v1/segments/purchasers/contacts');
+    return { ok: (m.json?.contacts ?? []).some((c) => c.id === 'cat'), m };
+  });
+  expect(members.ok, `cat entered the segment: ${members.m.text}`);
+  // The page, opened again, counts her.
+  await page.click(tid('nav-segments'));
+  await page.click(tid('nav-lifecycle'));
+  await page.locator(tid('lifecycle-stages')).waitFor();
+  const after = await stageBarsOf(page.locator(tid('lifecycle-stages')));
+  expect(after.get('customer') === 1, `the chart counts one customer: ${[...after]}`);
+  await page.locator(tid('stage-history-contact')).fill('cat');
+  await page.click(tid('stage-history-load'));
+  await page.locator(tid('stage-history-table')).filter({ hasText: 'customer' }).waitFor();
+});
+
 // ----- run -----
 let passed = 0;
 let failed = 0;
@@ -695,6 +908,9 @@ for (const s of steps) {
   } catch (e) {
     failed++;
     console.log(`FAIL  ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)}s)\n      ${(e instanceof Check ? e.message : e.stack ?? e).toString().replace(/\n/g, '\n      ')}`);
+    // What the page reported meanwhile often says why (a blank page after a render error).
+    const errs = consoleErrors.splice(0);
+    if (errs.length) console.log(`      console or page errors meanwhile:\n        ${errs.join('\n').replace(/\n/g, '\n        ')}`);
     if (page) {
       mkdirSync(artifacts, { recursive: true });
       await page.screenshot({ path: join(artifacts, 'failure.png') }).catch(() => {});

@@ -282,7 +282,8 @@ export const contactStages = (id: string) => request<{ changes: StageChange[] }>
 
 // ----- reports -----
 export interface LifecycleReport {
-  stages: { stage: string; contacts: number }[];
+  /** `stage` null: the contacts without a stage (listed last). */
+  stages: { stage: string | null; contacts: number }[];
   transitions: { period: string; from: string | null; to: string; count: number }[];
   retention: { event: string; cohorts: { week: string; size: number; weeks: number[] }[] } | null;
   goals: { workflow: string; name: string; entered: number; converted: number; rate: number }[];

@@ -28,6 +28,12 @@ describe('lifecycle report → charts', () => {
       { label: 'subscriber', value: 0 }, { label: 'lead', value: 30 }, { label: 'customer', value: 12 }, { label: 'lapsed', value: 0 }, { label: 'vip', value: 2 },
     ]);
   });
+  it('contacts without a stage (stage: null) are a last bar of their own', () => {
+    const withNone = { stages: [{ stage: 'lead', contacts: 3 }, { stage: null, contacts: 7 }] };
+    expect(stageBars(withNone, ['lead', 'customer'])).toEqual([
+      { label: 'lead', value: 3 }, { label: 'customer', value: 0 }, { label: 'no stage', value: 7 },
+    ]);
+  });
   it('transitions are summed per period by the stage entered', () => {
     expect(transitionSeries(report, order)).toEqual({
       periods: ['2026-11-16T00:00:00Z', '2026-11-23T00:00:00Z'],

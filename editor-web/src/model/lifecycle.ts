@@ -6,11 +6,17 @@ import type { Interval, LifecycleReport } from '../api';
 
 export interface Bar { label: string; value: number }
 
-/** Contacts per stage, in `order` (the workspace's stages), then any other stage the report has. */
+/** The bar of the contacts without a stage (a stage name has no spaces, so it cannot clash). */
+export const NO_STAGE = 'no stage';
+
+/** Contacts per stage, in `order` (the workspace's stages), then any other stage the report
+ * has, then the contacts without a stage (the report's `stage: null`). */
 export function stageBars(report: Pick<LifecycleReport, 'stages'>, order: string[]): Bar[] {
   const counts = new Map(report.stages.map((s) => [s.stage, s.contacts]));
-  const names = [...order, ...report.stages.map((s) => s.stage).filter((s) => !order.includes(s))];
-  return names.map((s) => ({ label: s, value: counts.get(s) ?? 0 }));
+  const others = report.stages.map((s) => s.stage).filter((s): s is string => s !== null && !order.includes(s));
+  const bars = [...order, ...others].map((s) => ({ label: s, value: counts.get(s) ?? 0 }));
+  const none = counts.get(null);
+  return none === undefined ? bars : [...bars, { label: NO_STAGE, value: none }];
 }
 
 export interface StackedSeries {
