@@ -47,8 +47,12 @@ describe('nextFires', () => {
       '2026-02-06T00:00:00.000Z', '2026-02-13T00:00:00.000Z', '2026-02-20T00:00:00.000Z', '2026-02-27T00:00:00.000Z',
     ]);
   });
-  it('skips a wall-clock time that does not exist (DST gap) and finds none for 30 February', () => {
+  it('fires a skipped wall-clock time (DST gap) when the clock jumps, as the server does, and finds none for 30 February', () => {
     expect(zonedTime(2026, 3, 29, 2, 30, 'Europe/Berlin')).toBeNull();
+    // 02:30 Berlin: 01:30Z in winter; on 29 March the clock jumps from 02:00 to 03:00 (01:00Z).
+    expect(iso(nextFires(parseCron('30 2 * * *').spec!, 'Europe/Berlin', new Date('2026-03-27T12:00:00Z'), 3))).toEqual([
+      '2026-03-28T01:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z',
+    ]);
     expect(nextFires(parseCron('0 0 30 2 *').spec!, 'UTC', new Date('2026-01-01T00:00:00Z'))).toEqual([]);
   });
   it('knows IANA zone names', () => {

@@ -111,8 +111,11 @@ export function nextFires(spec: CronSpec, timeZone: string, after: Date, count =
     if (!dayOk) continue;
     for (const h of spec.hours) {
       for (const mi of spec.minutes) {
-        const t = zonedTime(y, mo, d, h, mi, timeZone);
-        if (t !== null && t > after.getTime()) {
+        let t = zonedTime(y, mo, d, h, mi, timeZone);
+        // A time the clock skips (spring forward) fires when the clock jumps past it, as the
+        // server does for a schedule at fixed hours; once, however many minutes fall in the gap.
+        if (t === null && spec.hours.length < 24) t = zonedTime(y, mo, d, h + 1, 0, timeZone);
+        if (t !== null && t > after.getTime() && !out.some((o) => o.getTime() === t)) {
           out.push(new Date(t));
           if (out.length === count) return out;
         }
