@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// The workspace key (32 bytes as 64 hex characters or base64) that seals provider secrets and signs links. Required with PostgreSQL (every worker needs the same key); with SQLite it is created beside the database file on first start when unset.
     #[arg(long, env = "KAIROS_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
+    /// How often the audience's periodic pass runs: time-relative segments and stage rules, score decay, RFM, schedule ticks and date triggers (a duration such as `1m`, `5m`).
+    #[arg(long, env = "KAIROS_AUDIENCE_EVERY", default_value = "1m")]
+    audience_every: String,
 }
 
 #[derive(Subcommand)]
@@ -74,6 +77,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<bool> {
             settings.secret_key = Some(kairos_engine::secrets::Key::parse(k).context("KAIROS_SECRET_KEY")?);
         }
         settings.public_url = args.public_url;
+        settings.scheduler.audience_every = match kairos_engine::time::parse_duration(&args.audience_every) {
+            Ok(d) if d >= chrono::TimeDelta::seconds(1) => d,
+            Ok(_) => anyhow::bail!("--audience-every must be at least 1s"),
+            Err(e) => anyhow::bail!("--audience-every: {e}"),
+        };
         let application = Application::build(settings).await?;
         if let Some(key) = &application.created_key {
             println!("Created an admin API key (shown only now; store it safely):\n\n    {key}\n");
