@@ -25,6 +25,8 @@ mod journeys;
 mod pressure;
 #[path = "api/providers.rs"]
 mod providers;
+#[path = "api/roles.rs"]
+mod roles;
 #[path = "api/runs.rs"]
 mod runs;
 #[path = "api/session.rs"]

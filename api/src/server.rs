@@ -39,6 +39,9 @@ pub struct ServeArgs {
     /// How often the audience's periodic pass runs: time-relative segments and stage rules, score decay, RFM, schedule ticks and date triggers (a duration such as `1m`, `5m`).
     #[arg(long, env = "KAIROS_AUDIENCE_EVERY", default_value = "1m")]
     audience_every: String,
+    /// What this process runs: `all` (API, editor and background loops), `api` (API and editor only) or `worker` (the scheduler, delivery and audience loops; over HTTP only /healthz, /readyz and /metrics). Several workers may share one PostgreSQL database.
+    #[arg(long, env = "KAIROS_ROLE", default_value = "all")]
+    role: String,
 }
 
 #[derive(Subcommand)]
@@ -77,6 +80,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<bool> {
             settings.secret_key = Some(kairos_engine::secrets::Key::parse(k).context("KAIROS_SECRET_KEY")?);
         }
         settings.public_url = args.public_url;
+        settings.role = kairos::startup::Role::parse(&args.role).map_err(|e| anyhow::anyhow!("--role: {e}"))?;
         settings.scheduler.audience_every = match kairos_engine::time::parse_duration(&args.audience_every) {
             Ok(d) if d >= chrono::TimeDelta::seconds(1) => d,
             Ok(_) => anyhow::bail!("--audience-every must be at least 1s"),

@@ -21,8 +21,33 @@ use tokio::task::JoinHandle;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
+/// Which parts of Kairos a process runs, so API and worker processes can scale apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// The REST API, the editor and the background loops (one process does everything).
+    #[default]
+    All,
+    /// The REST API and the editor only: no scheduler, delivery or audience loops.
+    Api,
+    /// The scheduler, delivery and audience loops; over HTTP only `/healthz`, `/readyz` and `/metrics`.
+    Worker,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Result<Role, String> {
+        match text {
+            "all" => Ok(Role::All),
+            "api" => Ok(Role::Api),
+            "worker" => Ok(Role::Worker),
+            other => Err(format!("`{other}` is not a role; expected `all`, `api` or `worker`")),
+        }
+    }
+}
+
 /// How to run the server.
 pub struct Settings {
+    /// What this process runs.
+    pub role: Role,
     /// Address to listen on; port 0 picks a free port.
     pub bind: String,
     pub database_url: String,
@@ -61,6 +86,7 @@ pub struct Settings {
 impl Settings {
     pub fn new(bind: impl Into<String>, database_url: impl Into<String>) -> Settings {
         Settings {
+            role: Role::All,
             bind: bind.into(),
             database_url: database_url.into(),
             load: None,
@@ -121,7 +147,7 @@ impl Application {
         registry.reload(scheduler.store()).await.context("cannot load the delivery providers")?;
         let (shutdown, rx) = watch::channel(false);
         let mut loops = Vec::new();
-        if settings.background {
+        if settings.background && settings.role != Role::Api {
             loops.push(tokio::spawn(scheduler.clone().run_loop(rx.clone())));
             loops.push(tokio::spawn(scheduler.clone().audience_loop(rx.clone())));
             loops.push(tokio::spawn(scheduler.clone().dispatch_loop(registry.clone(), rx)));
@@ -133,7 +159,15 @@ impl Application {
             secret_key,
         });
         let limit = settings.body_limit;
-        let server = HttpServer::new(move || app(state.clone(), limit)).listen(listener)?.shutdown_timeout(10).run();
+        tracing::info!(role = ?settings.role, "Serving");
+        let server = match settings.role {
+            Role::Worker => {
+                HttpServer::new(move || worker_app(state.clone())).listen(listener)?.shutdown_timeout(10).run()
+            }
+            Role::All | Role::Api => {
+                HttpServer::new(move || app(state.clone(), limit)).listen(listener)?.shutdown_timeout(10).run()
+            }
+        };
         Ok(Application { port, server, scheduler, registry, shutdown, loops, created_key, created_admin })
     }
 
@@ -333,6 +367,32 @@ fn app(
     app.app_data(table)
         .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .default_service(web::to(routes::fallback::not_found_or_not_allowed))
+}
+
+/// A worker's HTTP side: health, readiness and metrics only.
+fn worker_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .service(routes::health::healthz)
+        .service(routes::health::readyz)
+        .service(routes::health::metrics)
+        .default_service(web::to(|| async {
+            crate::problem::problem(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "this is a worker (`kairos serve --role worker`): it serves only /healthz, /readyz and /metrics; the API runs with --role api or all",
+            )
+        }))
 }
 
 #[cfg(test)]
