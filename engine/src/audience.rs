@@ -73,6 +73,13 @@ impl Segment {
                     self.id
                 ),
             ));
+        } else if self.id == "preview" {
+            // `POST /v1/segments/preview` previews a condition; a segment by that id could not be used there.
+            out.push(Problem::new(
+                Kind::InvalidId,
+                "/id",
+                "`preview` is reserved (`/v1/segments/preview` previews a condition); choose another segment id",
+            ));
         }
         if self.name.trim().is_empty() {
             out.push(Problem::new(Kind::InvalidValue, "/name", "the name is empty; give the segment a name"));

@@ -263,6 +263,14 @@ async fn segments_are_validated_previewed_filled_and_guarded() {
     )
     .await;
     assert_eq!(body["errors"][0]["pointer"], "/condition/op", "{body}");
+    // `preview` is no segment id: `POST /v1/segments/preview` is the preview.
+    let body = problem(
+        app.post("/v1/segments", &json!({"id": "preview", "name": "Preview", "condition": {"left": "contact.plan", "op": "eq", "right": "pro"}})).await,
+        422,
+        "invalid_segment",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["pointer"], "/id", "{body}");
 
     // A preview counts without saving.
     let big = json!({"performed": "purchase", "measure": "sum", "property": "amount", "op": "gte", "right": 500});

@@ -37,6 +37,13 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
     let r = app.client.delete(format!("{}/healthz", app.address)).send().await.unwrap();
     assert_eq!(r.headers()["allow"], "GET");
     problem(r, 405, "method_not_allowed").await;
+    // A concrete path is not the templated one beside it: `/v1/segments/preview` is not a segment.
+    let r = app.call(Method::OPTIONS, "/v1/segments/preview", None).await;
+    assert_eq!(r.headers()["allow"], "POST");
+    problem(r, 405, "method_not_allowed").await;
+    let r = app.call(Method::PATCH, "/v1/segments/vip", None).await;
+    assert_eq!(r.headers()["allow"], "DELETE, GET, PUT");
+    problem(r, 405, "method_not_allowed").await;
 }
 
 #[tokio::test]
@@ -47,4 +54,13 @@ async fn the_openapi_document_is_3_1_and_documents_errors() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(doc["components"]["schemas"]["ProblemDetails"].is_object());
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    // Each body has its own schema: the workflow preview's was the segment preview's, both
+    // being `PreviewRequest` (found by schemathesis).
+    let body = |path: &str| {
+        let r = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].clone();
+        let name = r.as_str().unwrap().rsplit('/').next().unwrap().to_string();
+        doc["components"]["schemas"][name].clone()
+    };
+    assert!(body("/v1/workflows/{id}/preview")["properties"]["node"].is_object());
+    assert!(body("/v1/segments/preview")["properties"]["condition"].is_object());
 }

@@ -81,8 +81,13 @@ pub async fn list_api_keys(state: web::Data<AppState>) -> Result<web::Json<ApiKe
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    /// What the key is for, e.g. `shop backend` (1–100 characters).
-    #[schema(example = "shop backend")]
+    /// What the key is for, e.g. `shop backend` (1–100 characters, not blank, no control characters).
+    #[schema(
+        example = "shop backend",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\x00-\x1F\x7F-\x9F\s][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
 }
 

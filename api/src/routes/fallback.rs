@@ -34,17 +34,25 @@ impl RouteTable {
         RouteTable { routes }
     }
 
+    /// The methods of the documented path `path` is. As OpenAPI matches paths, a concrete
+    /// path wins over a templated one: `/v1/segments/preview` is not `/v1/segments/{id}`.
     fn allowed(&self, path: &str) -> Vec<String> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let mut out = Vec::new();
+        let mut best: Option<(usize, Vec<String>)> = None;
         for (segments, methods) in &self.routes {
             let matches = segments.len() == parts.len()
                 && segments.iter().zip(&parts).all(|(s, p)| (s.starts_with('{') && !p.is_empty()) || s == p);
-            if matches {
-                out.extend(methods.iter().cloned());
+            if !matches {
+                continue;
+            }
+            let concrete = segments.iter().filter(|s| !s.starts_with('{')).count();
+            match &mut best {
+                Some((n, out)) if *n == concrete => out.extend(methods.iter().cloned()),
+                Some((n, _)) if *n > concrete => {}
+                _ => best = Some((concrete, methods.clone())),
             }
         }
-        out
+        best.map(|(_, out)| out).unwrap_or_default()
     }
 }
 

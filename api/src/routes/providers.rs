@@ -35,8 +35,8 @@ pub struct RateLimitDto {
     /// Messages per second on average (above 0; 0.5 is one every two seconds).
     #[schema(example = 100.0)]
     pub per_second: f64,
-    /// Most messages at once after a quiet spell (at least 1).
-    #[schema(example = 20)]
+    /// Most messages at once after a quiet spell (1–2147483647).
+    #[schema(example = 20, minimum = 1, maximum = 2147483647)]
     pub burst: u32,
 }
 

@@ -79,6 +79,7 @@ pub struct SegmentUpdateBody(pub Map<String, Value>);
 /// Body of `POST /v1/segments/preview`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SegmentPreviewRequest)]
 pub struct PreviewRequest {
     /// The condition to count.
     #[schema(value_type = Object)]
@@ -104,6 +105,7 @@ pub struct SegmentPath {
 #[into_params(parameter_in = Query)]
 pub struct MembersQuery {
     /// At most this many (1–1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
     /// Continue after this contact id (the previous page's `next`).
     after: Option<String>,

@@ -28,6 +28,7 @@ pub struct SignInRequest {
     /// The user's email address (case does not matter).
     #[schema(example = "admin@localhost")]
     pub email: String,
+    #[schema(min_length = 1)]
     pub password: String,
 }
 

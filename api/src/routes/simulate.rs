@@ -59,7 +59,9 @@ pub struct ScenarioContact {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
+    /// Tags; one given twice counts once.
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub tags: BTreeSet<String>,
     /// What the contact agreed to receive, e.g. `{"channels": {"email": "unsubscribed"},
     /// "topics": {"newsletter": "unsubscribed"}, "email_suppressed": true}`; subscribed to
@@ -590,6 +592,7 @@ pub struct PreviewTrigger {
 /// What to preview.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WorkflowPreviewRequest)]
 pub struct PreviewRequest {
     /// A journey document to use instead of the stored draft (e.g. unsaved edits).
     #[serde(default)]

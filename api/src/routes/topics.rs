@@ -114,10 +114,10 @@ pub struct TopicList {
 #[serde(deny_unknown_fields)]
 pub struct CreateTopicRequest {
     /// The id sends name: lowercase letters, digits, `-` and `_` (at most 64). It cannot change later.
-    #[schema(example = "newsletter")]
+    #[schema(example = "newsletter", pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     id: String,
     /// The name contacts see, 1–100 characters.
-    #[schema(example = "Weekly newsletter")]
+    #[schema(example = "Weekly newsletter", min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
     /// What the topic is about, at most 1,000 characters.
     #[serde(default)]
@@ -143,6 +143,7 @@ impl TryFrom<CreateTopicRequest> for NewTopic {
 #[serde(deny_unknown_fields)]
 pub struct UpdateTopicRequest {
     /// The name contacts see, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
     /// What the topic is about, at most 1,000 characters (omitted: empty).
     #[serde(default)]

@@ -262,6 +262,10 @@ impl Config {
             if r.burst == 0 {
                 return Err(ConfigError::new("rate_limit/burst", "must be at least 1"));
             }
+            // The store keeps it as a 32-bit signed integer: larger was silently cut down.
+            if r.burst > i32::MAX as u32 {
+                return Err(ConfigError::new("rate_limit/burst", format!("must be at most {}", i32::MAX)));
+            }
         }
         self.kind.build(&self.settings, &self.secrets, options)
     }
