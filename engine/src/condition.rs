@@ -65,6 +65,9 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+/// How deep conditions may nest (`all` / `any` / `not` / `where` levels).
+pub const MAX_DEPTH: usize = 16;
+
 /// What a condition is evaluated against: the contact, the events of the run and the current time.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
@@ -863,8 +866,41 @@ impl Condition {
         problems
     }
 
+    /// The first place, below `pointer`, where conditions nest deeper than [`MAX_DEPTH`].
+    fn too_deep(&self, pointer: &str, depth: usize) -> Option<String> {
+        if depth > MAX_DEPTH {
+            return Some(pointer.to_string());
+        }
+        match self {
+            Condition::All(list) | Condition::Any(list) => {
+                let key = if matches!(self, Condition::All(_)) { "all" } else { "any" };
+                let at = join_pointer(pointer, key);
+                list.iter().enumerate().find_map(|(i, c)| c.too_deep(&join_pointer(&at, i), depth + 1))
+            }
+            Condition::Not(inner) => inner.too_deep(&join_pointer(pointer, "not"), depth + 1),
+            Condition::Compare(_) => None,
+            Condition::Performed(p) => {
+                p.filter.as_ref().and_then(|f| f.too_deep(&join_pointer(pointer, "where"), depth + 1))
+            }
+        }
+    }
+
     /// Static checks into `out`; `history` allows `performed` leaves.
     pub(crate) fn check_into_with(&self, pointer: &str, out: &mut Vec<Problem>, history: bool) {
+        if let Some(at) = self.too_deep(pointer, 1) {
+            out.push(Problem::new(
+                Kind::InvalidValue,
+                at,
+                format!(
+                    "conditions nest at most {MAX_DEPTH} levels deep (`all`, `any`, `not`, `where`); flatten this one"
+                ),
+            ));
+            return;
+        }
+        self.check_inner(pointer, out, history);
+    }
+
+    fn check_inner(&self, pointer: &str, out: &mut Vec<Problem>, history: bool) {
         match self {
             Condition::All(list) | Condition::Any(list) => {
                 let key = if matches!(self, Condition::All(_)) { "all" } else { "any" };
@@ -877,10 +913,10 @@ impl Condition {
                     ));
                 }
                 for (i, condition) in list.iter().enumerate() {
-                    condition.check_into_with(&join_pointer(&list_pointer, i), out, history);
+                    condition.check_inner(&join_pointer(&list_pointer, i), out, history);
                 }
             }
-            Condition::Not(inner) => inner.check_into_with(&join_pointer(pointer, "not"), out, history),
+            Condition::Not(inner) => inner.check_inner(&join_pointer(pointer, "not"), out, history),
             Condition::Compare(comparison) => comparison.check_into(pointer, out),
             Condition::Performed(performed) if history => performed.check_into(pointer, out),
             Condition::Performed(performed) => out.push(Problem::new(
@@ -1892,6 +1928,17 @@ mod tests {
         assert_eq!(defs["Comparison"]["required"], json!(["left", "op"]), "{schema:#}");
         let compared = serde_json::to_value(schemars::schema_for!(Compared)).unwrap();
         assert!(compared["properties"]["left_value"].is_object());
+    }
+
+    #[test]
+    fn conditions_nest_at_most_max_depth_levels() {
+        let leaf = json!({"left": "contact.plan", "op": "eq", "right": "pro"});
+        let nest = |levels: usize| (0..levels).fold(leaf.clone(), |c, _| json!({"not": c}));
+        assert!(cond(nest(MAX_DEPTH - 1)).check("/c").is_empty());
+        let problems = cond(nest(MAX_DEPTH)).check("/c");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].pointer, format!("/c{}", "/not".repeat(MAX_DEPTH)));
+        assert!(problems[0].message.contains("16 levels"), "{problems:?}");
     }
 
     #[test]

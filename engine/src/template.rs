@@ -35,6 +35,9 @@ use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderEr
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+/// The most bytes one rendered message field may have.
+pub const MAX_OUTPUT_BYTES: usize = 512 * 1024;
+
 /// The compiled templates of one journey, keyed by `<node id>/<field pointer>`, and the
 /// library partials they use.
 pub struct Templates {
@@ -226,8 +229,17 @@ impl Templates {
         Ok(())
     }
 
+    /// Render a registered template; output longer than [`MAX_OUTPUT_BYTES`] is an error.
     pub fn render(&self, name: &str, data: &Value, escape: Escape) -> Result<String, String> {
-        self.registry(escape).render(name, data).map_err(|e| describe(&e))
+        let out = self.registry(escape).render(name, data).map_err(|e| describe(&e))?;
+        if out.len() > MAX_OUTPUT_BYTES {
+            return Err(format!(
+                "the rendered text is {} KiB; a message field may be at most {} KiB (a loop over a long list?)",
+                out.len() / 1024,
+                MAX_OUTPUT_BYTES / 1024
+            ));
+        }
+        Ok(out)
     }
 
     /// Register every library partial `template` uses (and those they use).
@@ -817,6 +829,18 @@ mod tests {
         let mut t = Templates::new(Library::new(), "Europe/Berlin".parse().unwrap());
         t.text.register_template_string("t", source).map_err(|e| e.to_string())?;
         t.render("t", &data, Escape::None)
+    }
+
+    #[test]
+    fn rendered_output_is_limited() {
+        let items: Vec<String> = (0..600).map(|i| format!("{i:0>1000}")).collect();
+        let err = render("{{#each contact.items}}{{this}}{{/each}}", json!({"contact": {"items": items}})).unwrap_err();
+        assert!(err.contains("at most 512 KiB"), "{err}");
+        let fine: Vec<String> = items.into_iter().take(100).collect();
+        assert_eq!(
+            render("{{#each contact.items}}{{this}}{{/each}}", json!({"contact": {"items": fine}})).unwrap().len(),
+            100_000
+        );
     }
 
     #[test]
