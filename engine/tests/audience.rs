@@ -430,3 +430,30 @@ async fn rfm_quintiles_become_attributes_and_the_best_customers_enter_the_vip_se
     let r = h.scheduler.audience_tick().await.unwrap();
     assert_eq!((r.segment_changes, r.runs_started), (0, 0));
 }
+
+#[tokio::test]
+async fn one_worker_leads_the_periodic_pass_and_another_takes_over_when_it_dies() {
+    let Some(pg) = support::TempPostgres::create().await else { return };
+    let url = pg.url.clone();
+    let result = tokio::spawn(async move {
+        let (a, b) = (Store::connect(&url).await.unwrap(), Store::connect(&url).await.unwrap());
+        let (mut first, mut second) = (a.leadership(), b.leadership());
+        assert!(first.hold().await, "the first to ask leads");
+        assert!(!second.hold().await, "one leader at a time");
+        assert!(first.hold().await, "the leader keeps leading");
+        // The leader dies: its connection closes, and the next to ask takes over.
+        first.release().await;
+        assert!(second.hold().await);
+        assert!(!first.hold().await);
+        second.release().await;
+    })
+    .await;
+    pg.drop_now().await;
+    result.unwrap();
+}
+
+#[tokio::test]
+async fn on_sqlite_every_process_leads() {
+    let h = harness("2026-03-02T10:00:00Z").await;
+    assert!(h.scheduler.store().leadership().hold().await);
+}

@@ -518,11 +518,16 @@ impl Scheduler {
     /// [`super::Config::audience_every`]; until `shutdown` turns true.
     pub async fn audience_loop(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut next_tick = self.now();
+        // The periodic pass runs on the leader only; every worker processes the queue.
+        let mut leadership = self.store.leadership();
         while !*shutdown.borrow() {
-            let result = if self.now() >= next_tick {
+            let result = if self.now() >= next_tick && leadership.hold().await {
                 next_tick = self.now() + self.config.audience_every;
                 self.audience_tick().await
             } else {
+                if self.now() >= next_tick {
+                    next_tick = self.now() + self.config.audience_every;
+                }
                 self.run_audience().await
             };
             match result {
@@ -538,13 +543,14 @@ impl Scheduler {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "Updating the audience failed; retrying"),
             }
-            let wait = (next_tick - self.now())
-                .clamp(TimeDelta::zero(), TimeDelta::from_std(self.config.max_idle).unwrap_or(TimeDelta::seconds(1)));
+            let idle = TimeDelta::from_std(self.config.max_idle).unwrap_or(TimeDelta::seconds(1));
+            let wait = (next_tick - self.now()).clamp(TimeDelta::zero(), idle);
             tokio::select! {
                 _ = self.clock.sleep_until(self.now() + wait, self.config.max_idle) => {}
                 _ = shutdown.changed() => {}
             }
         }
+        leadership.release().await;
     }
 }
 

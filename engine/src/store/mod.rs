@@ -72,6 +72,8 @@ pub struct Store {
     read: DatabaseConnection,
     writer: Writer,
     backend: Backend,
+    /// The URL it was opened with (a leader opens a connection of its own).
+    url: String,
 }
 
 /// The default database: a SQLite file under `./kairos-data/`.
@@ -126,14 +128,24 @@ impl Store {
                 .map_err(conn_err)?;
             SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
         };
-        Ok(Store { read, writer: Writer::start(write, Backend::Sqlite), backend: Backend::Sqlite })
+        Ok(Store {
+            read,
+            writer: Writer::start(write, Backend::Sqlite),
+            backend: Backend::Sqlite,
+            url: url.to_string(),
+        })
     }
 
     async fn postgres(url: &str) -> Result<Store, Error> {
         let mut options = ConnectOptions::new(url.to_string());
         options.max_connections(8).sqlx_logging(false);
         let db = Database::connect(options).await?;
-        Ok(Store { read: db.clone(), writer: Writer::start(db, Backend::Postgres), backend: Backend::Postgres })
+        Ok(Store {
+            read: db.clone(),
+            writer: Writer::start(db, Backend::Postgres),
+            backend: Backend::Postgres,
+            url: url.to_string(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -147,5 +159,69 @@ impl Store {
     /// The read pool.
     pub fn reader(&self) -> &DatabaseConnection {
         &self.read
+    }
+
+    /// Leadership of the work one worker at a time should do (the audience's periodic
+    /// pass: schedule ticks, date triggers, segment re-evaluation). See [`Leadership`].
+    pub fn leadership(&self) -> Leadership {
+        Leadership { url: self.url.clone(), backend: self.backend, held: None }
+    }
+}
+
+/// Which worker leads, decided by the database: on PostgreSQL a session advisory lock held
+/// on a connection of the leader's own. When the leader dies, its connection closes, the lock
+/// is free, and the next worker that asks takes over. On SQLite every process leads (its
+/// writes are serialised anyway).
+pub struct Leadership {
+    url: String,
+    backend: Backend,
+    held: Option<DatabaseConnection>,
+}
+
+/// The advisory lock key of the leader (the audience's per-transaction lock is another).
+const LEADER_LOCK: i64 = 7_263_402_472;
+
+impl Leadership {
+    /// Whether this worker leads now: keeps the lock while its connection lives, else tries
+    /// to take it.
+    pub async fn hold(&mut self) -> bool {
+        use sea_orm::ConnectionTrait;
+        if self.backend == Backend::Sqlite {
+            return true;
+        }
+        if let Some(conn) = &self.held {
+            if conn.execute_unprepared("SELECT 1").await.is_ok() {
+                return true;
+            }
+            tracing::warn!("Lost the leader's database connection; trying to lead again");
+            self.held = None;
+        }
+        let mut options = ConnectOptions::new(self.url.clone());
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(Duration::from_secs(365 * 24 * 3600))
+            .max_lifetime(Duration::from_secs(365 * 24 * 3600))
+            .sqlx_logging(false);
+        let Ok(conn) = Database::connect(options).await else { return false };
+        let sql = format!("SELECT pg_try_advisory_lock({LEADER_LOCK}) AS led");
+        let led = match conn.query_one(sea_orm::Statement::from_string(conn.get_database_backend(), sql)).await {
+            Ok(Some(row)) => row.try_get::<bool>("", "led").unwrap_or(false),
+            _ => false,
+        };
+        if led {
+            tracing::info!("This worker leads the audience's periodic pass");
+            self.held = Some(conn);
+        } else {
+            let _ = conn.close().await;
+        }
+        led
+    }
+
+    /// Give up leading (the lock goes with the connection).
+    pub async fn release(&mut self) {
+        if let Some(conn) = self.held.take() {
+            let _ = conn.close().await;
+        }
     }
 }
