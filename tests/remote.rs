@@ -229,8 +229,17 @@ fn pull_into_an_empty_dir_writes_files_byte_identical_to_workflows() {
     let mut expected: Vec<String> =
         JOURNEYS.iter().flat_map(|id| [format!("{id}.json"), format!("{id}.test.json")]).collect();
     expected.push("templates".into());
+    expected.push("audience".into());
     expected.sort();
-    assert_eq!(names, expected, "each journey, the tests push uploaded and the template library");
+    assert_eq!(names, expected, "each journey, the tests push uploaded, the template library and the audience");
+    let mut audience: Vec<String> = vec!["audience/settings.json".into()];
+    audience.extend(SEGMENTS.iter().map(|id| format!("audience/segments/{id}.json")));
+    for file in &audience {
+        let pulled = std::fs::read(target.join(file)).unwrap();
+        let original = std::fs::read(root().join("workflows").join(file)).unwrap();
+        assert!(pulled == original, "{file} is byte-identical to workflows/{file}");
+        assert!(stdout(&out).contains(&format!("{file}: written\n")), "{}", stdout(&out));
+    }
     for id in TEMPLATES {
         let file = format!("templates/{id}.json");
         let pulled = std::fs::read(target.join(&file)).unwrap();

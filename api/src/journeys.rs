@@ -129,8 +129,36 @@ pub fn fmt(paths: &[PathBuf], check: bool) -> anyhow::Result<bool> {
             println!("{}: formatted", file.display());
         }
     }
+    // The audience folders: settings and segments, each in canonical form too.
+    let mut audience_files = 0;
+    for dir in &found.audience {
+        let audience = crate::files::read_audience(dir)?;
+        let settings = audience.settings.into_iter().map(|(f, p)| (f, p.map(|s| s.to_canonical())));
+        let segments = audience.segments.into_iter().map(|(f, p)| (f, p.map(|s| s.to_canonical())));
+        for (file, parsed) in settings.chain(segments) {
+            audience_files += 1;
+            let canonical = match parsed {
+                Ok(c) => c,
+                Err(problems) => {
+                    print_problems(&file, &problems);
+                    ok = false;
+                    continue;
+                }
+            };
+            if read(&file)? == canonical {
+                continue;
+            }
+            if check {
+                println!("{}: not in canonical form (run `kairos fmt {}`)", file.display(), file.display());
+                ok = false;
+            } else {
+                std::fs::write(&file, canonical).with_context(|| format!("cannot write {}", file.display()))?;
+                println!("{}: formatted", file.display());
+            }
+        }
+    }
     if ok {
-        println!("{} file(s) in canonical form", files.len());
+        println!("{} file(s) in canonical form", files.len() + audience_files);
     }
     Ok(ok)
 }

@@ -289,6 +289,68 @@ async fn push_audience(client: &Client, dir: &Path) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
+/// Write `bytes` to `file` unless it holds them already: true when written.
+fn write_if_changed(file: &Path, bytes: &str) -> anyhow::Result<bool> {
+    if std::fs::read(file).is_ok_and(|old| old == bytes.as_bytes()) {
+        return Ok(false);
+    }
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(file, bytes).with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(true)
+}
+
+/// Write the server's audience settings and segments to `dir` (`audience/`), canonical:
+/// (written, unchanged, not written).
+async fn pull_audience(client: &Client, dir: &Path) -> anyhow::Result<(usize, usize, usize)> {
+    let mut docs: Vec<(PathBuf, Result<String, String>)> = Vec::new();
+    match client.json::<Value>(Method::GET, "/v1/audience", None).await? {
+        Ok(remote) => {
+            let parsed = kairos_engine::audience::Settings::from_value(strip_nulls(remote))
+                .map(|s| s.to_canonical())
+                .map_err(|p| format!("the server's settings are not valid ({} problem(s))", p.len()));
+            docs.push((dir.join("settings.json"), parsed));
+        }
+        Err(r) => docs.push((dir.join("settings.json"), Err(format!("the server refused: {r}")))),
+    }
+    let list = match client.json::<Value>(Method::GET, "/v1/segments", None).await? {
+        Ok(list) => list,
+        Err(r) => anyhow::bail!("cannot list the server's segments: {r}"),
+    };
+    for remote in list.get("segments").and_then(Value::as_array).into_iter().flatten() {
+        let mut doc = serde_json::Map::new();
+        for key in ["id", "name", "description", "condition"] {
+            if let Some(v) = remote.get(key).filter(|v| !v.is_null()) {
+                doc.insert(key.into(), v.clone());
+            }
+        }
+        let id = remote.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let parsed = kairos_engine::audience::Segment::from_value(Value::Object(doc))
+            .map(|s| s.to_canonical())
+            .map_err(|p| format!("the server's segment is not valid ({} problem(s))", p.len()));
+        docs.push((dir.join("segments").join(format!("{id}.json")), parsed));
+    }
+    let (mut written, mut unchanged, mut failed) = (0, 0, 0);
+    for (file, doc) in docs {
+        match doc {
+            Err(why) => {
+                failed += 1;
+                println!("{}: not written: {why}", file.display());
+            }
+            Ok(bytes) if write_if_changed(&file, &bytes)? => {
+                written += 1;
+                println!("{}: written", file.display());
+            }
+            Ok(_) => {
+                unchanged += 1;
+                println!("{}: unchanged", file.display());
+            }
+        }
+    }
+    Ok((written, unchanged, failed))
+}
+
 /// The server writes absent optional parts as `null`; the file leaves them out.
 fn strip_nulls(value: Value) -> Value {
     match value {
@@ -456,6 +518,8 @@ pub fn pull(args: PullArgs) -> anyhow::Result<bool> {
         let ids = client.list_ids().await?;
         std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
         let (mut written, mut unchanged, mut failed) = pull_templates(&client, &args.dir).await?;
+        let (w, u, f) = pull_audience(&client, &args.dir.join(files::AUDIENCE_DIR)).await?;
+        (written, unchanged, failed) = (written + w, unchanged + u, failed + f);
         for id in &ids {
             let file = args.dir.join(format!("{id}.json"));
             if !files::is_journey(&file) {

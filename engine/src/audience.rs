@@ -212,6 +212,7 @@ fn default_score_attribute() -> String {
 #[serde(deny_unknown_fields)]
 pub struct ScoreRule {
     /// Points (negative to subtract).
+    #[serde(serialize_with = "whole_if_integral")]
     pub points: f64,
     /// Points for each time the contact performed this event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -232,6 +233,7 @@ pub struct Decay {
     /// The period, such as `30d`.
     pub every: String,
     /// Share lost each period, 1–100.
+    #[serde(serialize_with = "whole_if_integral")]
     pub percent: f64,
 }
 
@@ -523,7 +525,25 @@ pub fn parse<T: serde::de::DeserializeOwned>(value: Value, base: &str) -> Result
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| crate::validate::serde_problem(base, None, e))
 }
 
+/// `10`, not `10.0`, for whole numbers (as people write them in the files).
+fn whole_if_integral<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.fract() == 0.0 && v.abs() < 1e15 { s.serialize_i64(*v as i64) } else { s.serialize_f64(*v) }
+}
+
+/// A document as `kairos fmt` writes it: keys in the format's order, two-space
+/// indentation, a trailing newline.
+fn canonical<T: Serialize>(value: &T) -> String {
+    let mut out = serde_json::to_string_pretty(value).expect("audience documents always serialize");
+    out.push('\n');
+    out
+}
+
 impl Segment {
+    /// The canonical bytes of the segment's file (`audience/segments/<id>.json`).
+    pub fn to_canonical(&self) -> String {
+        canonical(self)
+    }
+
     /// A segment from JSON, checked: every problem with its pointer.
     pub fn from_value(value: Value) -> Result<Segment, Vec<Problem>> {
         let segment: Segment = parse(value, "").map_err(|p| vec![p])?;
@@ -533,6 +553,11 @@ impl Segment {
 }
 
 impl Settings {
+    /// The canonical bytes of `audience/settings.json`.
+    pub fn to_canonical(&self) -> String {
+        canonical(self)
+    }
+
     /// Settings from JSON, checked: every problem with its pointer.
     pub fn from_value(value: Value) -> Result<Settings, Vec<Problem>> {
         let settings: Settings = parse(value, "").map_err(|p| vec![p])?;
