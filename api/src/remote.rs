@@ -234,7 +234,7 @@ async fn push_audience(client: &Client, dir: &Path) -> anyhow::Result<bool> {
                 let body = serde_json::to_value(settings)?;
                 let remote = client.json::<Value>(Method::GET, "/v1/audience", None).await?.ok();
                 let same = remote
-                    .and_then(|r| kairos_engine::audience::Settings::from_value(strip_nulls(r)).ok())
+                    .and_then(|r| kairos_engine::audience::Settings::from_value(r).ok())
                     .is_some_and(|r| r == *settings);
                 let line = if same {
                     "unchanged".to_string()
@@ -307,7 +307,7 @@ async fn pull_audience(client: &Client, dir: &Path) -> anyhow::Result<(usize, us
     let mut docs: Vec<(PathBuf, Result<String, String>)> = Vec::new();
     match client.json::<Value>(Method::GET, "/v1/audience", None).await? {
         Ok(remote) => {
-            let parsed = kairos_engine::audience::Settings::from_value(strip_nulls(remote))
+            let parsed = kairos_engine::audience::Settings::from_value(remote)
                 .map(|s| s.to_canonical())
                 .map_err(|p| format!("the server's settings are not valid ({} problem(s))", p.len()));
             docs.push((dir.join("settings.json"), parsed));
@@ -349,14 +349,6 @@ async fn pull_audience(client: &Client, dir: &Path) -> anyhow::Result<(usize, us
         }
     }
     Ok((written, unchanged, failed))
-}
-
-/// The server writes absent optional parts as `null`; the file leaves them out.
-fn strip_nulls(value: Value) -> Value {
-    match value {
-        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
-        v => v,
-    }
 }
 
 /// Write each of the server's templates to `DIR/templates/<id>.json`: (written, unchanged, failed).

@@ -307,17 +307,14 @@ impl Performed {
             _ => {}
         }
     }
-
-    /// The event names this leaf reads.
-    pub fn event_names(&self, out: &mut BTreeSet<String>) {
-        out.insert(self.performed.clone());
-    }
 }
 
 /// Every event name the `performed` leaves of `condition` read.
 pub fn event_names(condition: &Condition) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    condition.visit_performed(&mut |p| p.event_names(&mut out));
+    condition.visit_performed(&mut |p| {
+        out.insert(p.performed.clone());
+    });
     out
 }
 

@@ -216,14 +216,10 @@ impl ApiProblem for ReportError {
 
 crate::problem_response!(GetAudienceError, PutAudienceError, ContactStagesError, ReportError);
 
+/// The settings as JSON; absent `scoring` and `rfm` are written as `null`.
 fn settings_dto(s: &Settings) -> AudienceDto {
     match serde_json::to_value(s) {
-        Ok(Value::Object(mut m)) => {
-            // Absent parts are written as null, so a form can tell them apart.
-            m.entry("scoring").or_insert(Value::Null);
-            m.entry("rfm").or_insert(Value::Null);
-            AudienceDto(m)
-        }
+        Ok(Value::Object(m)) => AudienceDto(m),
         _ => AudienceDto(Map::new()),
     }
 }
@@ -258,9 +254,8 @@ pub async fn put_audience(
     state: web::Data<AppState>,
     body: web::Json<JsonObject<AudienceDto>>,
 ) -> Result<web::Json<AudienceDto>, PutAudienceError> {
-    let mut fields = body.into_inner().into_inner().0;
-    // `null` means "none" for the optional parts.
-    fields.retain(|k, v| !(v.is_null() && (k == "scoring" || k == "rfm")));
+    // `null` means "none" for the optional parts, as an absent field does.
+    let fields = body.into_inner().into_inner().0;
     let settings = Settings::from_value(Value::Object(fields)).map_err(PutAudienceError::Invalid)?;
     let now = state.scheduler.now();
     let s = settings.clone();
@@ -349,15 +344,15 @@ pub async fn lifecycle_report(
         .into_iter()
         .map(|c| CohortDto { week: c.week, size: c.size, weeks: c.weeks })
         .collect();
-    let conversions: std::collections::HashMap<String, (i64, i64)> =
-        store::goal_conversions(reader, from, to).await?.into_iter().map(|(w, e, c)| (w, (e, c))).collect();
+    let conversions = store::goal_conversions(reader, from, to).await?;
     let mut goals = Vec::new();
     for w in store::list_workflows(reader).await? {
         let has_goal = w.draft.get("settings").and_then(|s| s.get("goal")).is_some_and(|g| !g.is_null());
         if !has_goal {
             continue;
         }
-        let (entered, converted) = conversions.get(&w.id).copied().unwrap_or((0, 0));
+        let c = conversions.get(&w.id).copied().unwrap_or_default();
+        let (entered, converted) = (c.entered as i64, c.converted as i64);
         let rate = if entered > 0 { converted as f64 / entered as f64 } else { 0.0 };
         goals.push(GoalConversion { workflow: w.id, name: w.name, entered, converted, rate });
     }

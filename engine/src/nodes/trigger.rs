@@ -169,21 +169,8 @@ impl Matcher {
     }
 
     fn check(&self, cx: &mut Build, field: &str) {
-        const OPS: [Op; 12] = [
-            Op::Eq,
-            Op::Ne,
-            Op::Gt,
-            Op::Gte,
-            Op::Lt,
-            Op::Lte,
-            Op::In,
-            Op::NotIn,
-            Op::Contains,
-            Op::StartsWith,
-            Op::Exists,
-            Op::NotExists,
-        ];
-        if !OPS.contains(&self.op) {
+        // Every operator but the date ones (`before`, `after`, `within_last`, `more_than_ago`).
+        if matches!(self.op, Op::Before | Op::After | Op::WithinLast | Op::MoreThanAgo) {
             cx.error(
                 Kind::InvalidValue,
                 &format!("{field}/op"),
@@ -366,8 +353,8 @@ pub struct ApiTrigger {
 /// Why an event does not start a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoMatch {
-    /// The journey is started through the API only.
-    ApiOnly,
+    /// The journey is not started by events (the API, a segment, a schedule, a date, a change).
+    NotEvent,
     /// Another event name.
     OtherEvent,
     /// The trigger's conditions are false.
@@ -531,7 +518,7 @@ impl Trigger {
 
     /// Whether `event` starts a run, and with which correlation value.
     pub fn matches(&self, event: &Event, contact: &Contact) -> Result<Option<String>, NoMatch> {
-        let Trigger::Event(t) = self else { return Err(NoMatch::ApiOnly) };
+        let Trigger::Event(t) = self else { return Err(NoMatch::NotEvent) };
         if event.name != t.event {
             return Err(NoMatch::OtherEvent);
         }
@@ -582,7 +569,7 @@ mod tests {
         );
         assert_eq!(t.matches(&Event::new("other", Utc::now()), &contact), Err(NoMatch::OtherEvent));
         let api: Trigger = serde_json::from_str(r#"{ "type": "api", "next": "a" }"#).unwrap();
-        assert_eq!(api.matches(&e, &contact), Err(NoMatch::ApiOnly));
+        assert_eq!(api.matches(&e, &contact), Err(NoMatch::NotEvent));
     }
 
     #[test]

@@ -353,7 +353,7 @@ impl Scheduler {
             let due = t.ticks(after, now, 10_000);
             ticks.extend(due.iter().rev().take(MAX_CATCH_UP).rev());
             for tick in ticks {
-                let members = store::segment_member_ids(reader, &t.segment).await?;
+                // Recorded as started (runs -1) unless it is already; ours to fire while unfinished.
                 let claimed = {
                     let id = id.clone();
                     self.store
@@ -361,9 +361,8 @@ impl Scheduler {
                         .run(move |tx| {
                             Box::pin(async move {
                                 store::audience_lock(tx).await?;
-                                let fresh = store::claim_tick(tx, &id, tick, -1, now).await?;
-                                let unfinished = store::unfinished_ticks(tx, &id).await?.contains(&tick);
-                                Ok(fresh || unfinished)
+                                store::claim_tick(tx, &id, tick, -1, now).await?;
+                                Ok(store::unfinished_ticks(tx, &id).await?.contains(&tick))
                             })
                         })
                         .await?
@@ -371,6 +370,7 @@ impl Scheduler {
                 if !claimed {
                     continue;
                 }
+                let members = store::segment_member_ids(reader, &t.segment).await?;
                 let mut entered = 0i64;
                 for chunk in members.chunks(PAGE as usize) {
                     let props = props(json!({"tick": tick.to_rfc3339(), "segment": t.segment}));
@@ -521,15 +521,12 @@ impl Scheduler {
         // The periodic pass runs on the leader only; every worker processes the queue.
         let mut leadership = self.store.leadership();
         while !*shutdown.borrow() {
-            let result = if self.now() >= next_tick && leadership.hold().await {
+            let due = self.now() >= next_tick;
+            if due {
                 next_tick = self.now() + self.config.audience_every;
-                self.audience_tick().await
-            } else {
-                if self.now() >= next_tick {
-                    next_tick = self.now() + self.config.audience_every;
-                }
-                self.run_audience().await
-            };
+            }
+            let result =
+                if due && leadership.hold().await { self.audience_tick().await } else { self.run_audience().await };
             match result {
                 Ok(r) if r.runs_started + r.segment_changes + r.stage_changes > 0 => {
                     tracing::debug!(

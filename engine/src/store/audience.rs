@@ -676,7 +676,7 @@ pub async fn goal_conversions<C: ConnectionTrait>(
     db: &C,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(String, i64, i64)>, Error> {
+) -> Result<HashMap<String, super::Converted>, Error> {
     use super::entity::run;
     let rows: Vec<(String, i64, i64)> = run::Entity::find()
         .select_only()
@@ -686,24 +686,23 @@ pub async fn goal_conversions<C: ConnectionTrait>(
         .filter(run::Column::StartedAt.gte(millis(from)))
         .filter(run::Column::StartedAt.lt(millis(to)))
         .group_by(run::Column::WorkflowId)
-        .order_by_asc(run::Column::WorkflowId)
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows)
+    Ok(rows
+        .into_iter()
+        .map(|(w, entered, converted)| {
+            (w, super::Converted { entered: entered.max(0) as u64, converted: converted.max(0) as u64 })
+        })
+        .collect())
 }
 
-/// The live journeys (not archived) whose trigger names `segment`.
+/// The published journeys (not archived) whose trigger names `segment`.
 pub async fn segment_users<C: ConnectionTrait>(db: &C, segment: &str) -> Result<Vec<String>, Error> {
-    let mut out = Vec::new();
-    for w in super::list_workflows(db).await? {
-        let (Some(v), false) = (w.live_version, w.status == super::WorkflowStatus::Archived) else { continue };
-        let Some(version) = super::get_version(db, &w.id, v).await? else { continue };
-        let doc: Value = serde_json::from_str(&version.definition)
-            .map_err(|e| Error::Corrupt { what: "workflow version", detail: format!("{}: {e}", w.id) })?;
-        if doc.pointer("/trigger/segment").and_then(Value::as_str) == Some(segment) {
-            out.push(w.id.clone());
-        }
-    }
-    Ok(out)
+    Ok(super::published_definitions(db)
+        .await?
+        .into_iter()
+        .filter(|(_, doc)| doc.pointer("/trigger/segment").and_then(Value::as_str) == Some(segment))
+        .map(|(id, _)| id)
+        .collect())
 }

@@ -108,16 +108,12 @@ pub async fn topic_ids<C: ConnectionTrait>(db: &C) -> Result<HashSet<String>, Er
 /// workflow that is not archived) naming `topic`: (workflow id, node id).
 pub async fn topic_users<C: ConnectionTrait>(db: &C, topic: &str) -> Result<Vec<(String, String)>, Error> {
     let mut out = Vec::new();
-    for w in super::list_workflows(db).await? {
-        let (Some(v), false) = (w.live_version, w.status == super::WorkflowStatus::Archived) else { continue };
-        let Some(version) = super::get_version(db, &w.id, v).await? else { continue };
-        let doc: serde_json::Value = serde_json::from_str(&version.definition)
-            .map_err(|e| Error::Corrupt { what: "workflow version", detail: format!("{}: {e}", w.id) })?;
+    for (id, doc) in super::published_definitions(db).await? {
         for node in doc.get("nodes").and_then(|n| n.as_array()).into_iter().flatten() {
             if node.get("type").and_then(|t| t.as_str()) == Some("send")
                 && node.get("topic").and_then(|t| t.as_str()) == Some(topic)
             {
-                out.push((w.id.clone(), node.get("id").and_then(|i| i.as_str()).unwrap_or_default().to_string()));
+                out.push((id.clone(), node.get("id").and_then(|i| i.as_str()).unwrap_or_default().to_string()));
             }
         }
     }

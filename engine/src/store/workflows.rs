@@ -295,3 +295,16 @@ pub async fn list_version_infos<C: ConnectionTrait>(
         q.order_by_asc(workflow_version::Column::Version).limit(limit).into_tuple().all(db).await?;
     Ok(rows.into_iter().map(|(v, at)| VersionInfo { version: v as u32, published_at: from_millis(at) }).collect())
 }
+
+/// Each published, not archived journey's live definition, parsed: (id, document).
+pub async fn published_definitions<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, Value)>, Error> {
+    let mut out = Vec::new();
+    for w in list_workflows(db).await? {
+        let (Some(v), false) = (w.live_version, w.status == WorkflowStatus::Archived) else { continue };
+        let Some(version) = get_version(db, &w.id, v).await? else { continue };
+        let doc: Value = serde_json::from_str(&version.definition)
+            .map_err(|e| Error::Corrupt { what: "workflow version", detail: format!("{}: {e}", w.id) })?;
+        out.push((w.id, doc));
+    }
+    Ok(out)
+}
