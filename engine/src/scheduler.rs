@@ -78,6 +78,9 @@ pub struct Metrics {
     pub events_ingested: AtomicU64,
     pub messages_delivered: AtomicU64,
     pub stale_commits: AtomicU64,
+    /// Events delivered at commit to runs that began listening for them while stepped
+    /// (see `Scheduler::catch_up`).
+    pub caught_up: AtomicU64,
     /// Resume lateness samples in milliseconds (capped).
     lateness: Mutex<Vec<u32>>,
 }
@@ -366,7 +369,6 @@ impl Scheduler {
     /// before it. One outcome per item, in the same order.
     pub async fn ingest_items(self: &Arc<Self>, items: Vec<IngestItem>) -> Result<Vec<IngestOutcome>, store::Error> {
         let this = self.clone();
-        let now = self.now();
         let tracks = items.iter().filter(|i| matches!(i, IngestItem::Track(_))).count();
         let live = if tracks > 0 { self.live_journeys() } else { Vec::new() };
         let result = self
@@ -374,6 +376,19 @@ impl Scheduler {
             .writer()
             .run(move |tx| {
                 Box::pin(async move {
+                    // These contacts' runs are read and written by this transaction alone (on
+                    // PostgreSQL; SQLite has one writer), and the events are stamped with the
+                    // time it runs: a run stepped since with an earlier `now` finds them (see
+                    // `Scheduler::catch_up`), one stepped later sees them as before its wait.
+                    let ids: Vec<String> = items
+                        .iter()
+                        .map(|i| match i {
+                            IngestItem::Identify { contact_id, .. } => contact_id.clone(),
+                            IngestItem::Track(t) => t.contact_id.clone(),
+                        })
+                        .collect();
+                    store::lock_contacts(tx, &ids).await?;
+                    let now = this.now();
                     let mut out = Vec::with_capacity(items.len());
                     let mut rest = items.as_slice();
                     let mut rules: Option<Arc<Rules>> = None;
@@ -660,6 +675,7 @@ impl Scheduler {
             .writer()
             .run(move |tx| {
                 Box::pin(async move {
+                    store::lock_contacts(tx, std::slice::from_ref(&contact_id)).await?;
                     if let Some(k) = &key
                         && let Some(existing) = store::run_by_start_key(tx, k).await?
                     {
@@ -756,12 +772,20 @@ impl Scheduler {
     ) -> Result<usize, store::Error> {
         let rules = self.delivery_rules(self.store.reader()).await?;
         let this = self.clone();
+        let contacts: Vec<String> = claimed.iter().map(|s| s.run.contact.clone()).collect();
         let results = if rules.lookback().is_none() {
             // Stepped outside the write transaction, so the writer is busy only committing.
             let transitions = self.step_batch(self.store.reader(), claimed, &rules, now).await?;
             self.store
                 .writer()
-                .run_urgent(move |tx| Box::pin(async move { this.commit(tx, &transitions, now).await }))
+                .run_urgent(move |tx| {
+                    Box::pin(async move {
+                        store::lock_contacts(tx, &contacts).await?;
+                        let results = this.commit(tx, &transitions, now).await?;
+                        this.catch_up(tx, &transitions, &results, &rules, now).await?;
+                        Ok(results)
+                    })
+                })
                 .await?
         } else {
             // With caps, the recent sends are counted, the runs stepped and the sends
@@ -770,14 +794,84 @@ impl Scheduler {
                 .writer()
                 .run_urgent(move |tx| {
                     Box::pin(async move {
+                        store::lock_contacts(tx, &contacts).await?;
                         let transitions = this.step_batch(tx, claimed, &rules, now).await?;
-                        this.commit(tx, &transitions, now).await
+                        let results = this.commit(tx, &transitions, now).await?;
+                        this.catch_up(tx, &transitions, &results, &rules, now).await?;
+                        Ok(results)
                     })
                 })
                 .await?
         };
         self.outbox_wake.send_modify(|v| *v = v.wrapping_add(1));
         Ok(results.iter().filter(|c| **c == Committed::Ok).count())
+    }
+
+    /// Deliver the events a run missed because it was stepped with a `now` from before the
+    /// transaction that commits the step (claimed earlier, stepped outside it): an event
+    /// stored since that `now`, of a name the run did not listen for before the step but
+    /// does after, found no subscription when it arrived. Delivered in order, in the same
+    /// transaction, each as a transition of its own. Ingestion stamps events inside its
+    /// transaction and locks the contacts first, so every event is delivered either there
+    /// or here, never both.
+    async fn catch_up(
+        &self,
+        tx: &DatabaseTransaction,
+        transitions: &[Transition],
+        results: &[Committed],
+        rules: &Rules,
+        now: DateTime<Utc>,
+    ) -> Result<(), store::Error> {
+        let mut listening: Vec<(&Transition, &std::collections::BTreeSet<String>)> = Vec::new();
+        for (t, c) in transitions.iter().zip(results) {
+            let Some(before) = &t.prev_subscriptions else { continue };
+            if *c == Committed::Ok && !t.run.status.is_ended() && !t.subscriptions.is_subset(before) {
+                listening.push((t, before));
+            }
+        }
+        if listening.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = listening.iter().map(|(t, _)| t.run.contact.clone()).collect();
+        let missed = store::events_received_since(tx, &ids, now).await?;
+        if missed.is_empty() {
+            return Ok(());
+        }
+        let mut contacts = store::get_contacts(tx, &ids).await?;
+        let mut recent = Self::recent_sends(tx, rules, &ids, now).await?;
+        for (t, before) in listening {
+            let Some(events) = missed.get(&t.run.contact) else { continue };
+            let Some(journey) = self.journey(tx, &t.run.journey, t.run.version).await? else { continue };
+            let Some(mut stored) = store::get_run(tx, &t.run.id).await? else { continue };
+            for event in events {
+                // A name it listened for already heard the event when it arrived.
+                if before.contains(&event.name)
+                    || !store::subscriptions_of(&stored.run, journey.workflow()).contains(&event.name)
+                {
+                    continue;
+                }
+                let Some(contact) = contacts.get_mut(&t.run.contact) else { break };
+                let sent = recent.entry(contact.id.clone()).or_default();
+                let ctx = Context { rules, recent: sent };
+                let outcome = step_with(&journey, &stored.run, contact, Input::Event(event), now, &ctx);
+                if outcome.is_noop() {
+                    continue;
+                }
+                sent.extend(outcome.marketing_sends(now));
+                *contact = outcome.contact.clone();
+                let next = self.transition(&journey, Some(&stored), None, outcome);
+                if self.commit(tx, std::slice::from_ref(&next), now).await?.first() != Some(&Committed::Ok) {
+                    break;
+                }
+                tracing::debug!(run = %stored.run.id, event = %event.name, "Delivered an event that arrived while the run was stepped");
+                self.metrics.caught_up.fetch_add(1, Ordering::Relaxed);
+                match store::get_run(tx, &t.run.id).await? {
+                    Some(s) if !s.run.status.is_ended() => stored = s,
+                    _ => break,
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Step claimed runs with [`Input::Timer`]. Runs of one contact see each other's

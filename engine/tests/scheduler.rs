@@ -190,6 +190,120 @@ async fn a_thirty_day_delay_resolves_by_advancing_the_clock() {
     assert_eq!(store::count_messages(h.scheduler.store().reader()).await.unwrap(), 1);
 }
 
+const NUDGE: &str = r#"{
+  "id": "nudge", "name": "Nudge",
+  "trigger": { "type": "event", "event": "signed_up", "next": "pause" },
+  "nodes": [
+    { "id": "pause", "type": "delay", "duration": "1h", "next": "wait_click" },
+    { "id": "wait_click", "type": "wait_for_event", "event": "clicked", "timeout": "1d",
+      "received": "thanks", "timed_out": "gave_up" },
+    { "id": "thanks", "type": "exit" },
+    { "id": "gave_up", "type": "exit" }
+  ]
+}"#;
+
+fn event(h: &Harness, contact: &str, name: &str) -> Incoming {
+    let mut e = Event::new(name, h.clock.now());
+    e.message_id = Some(format!("{contact}-{name}-{}", uuid::Uuid::new_v4()));
+    Incoming { contact_id: contact.into(), event: e }
+}
+
+/// The node each contact's `nudge` run ended at.
+async fn endings(h: &Harness, contacts: &[String]) -> Vec<(String, Option<String>)> {
+    let reader = h.scheduler.store().reader();
+    let mut out = Vec::new();
+    for c in contacts {
+        let filter = store::RunFilter {
+            workflow: Some("nudge".into()),
+            contact: Some(c.clone()),
+            status: None,
+            node: None,
+            after: None,
+            limit: 10,
+        };
+        let runs = store::list_runs(reader, &filter).await.unwrap();
+        assert_eq!(runs.len(), 1, "{c}: {runs:?}");
+        out.push((c.clone(), if runs[0].run.status.is_ended() { runs[0].run.node.clone() } else { None }));
+    }
+    out
+}
+
+/// A run stepped from a delay into `wait_for_event` begins listening at the step's time;
+/// an event stored between the claim and the commit of that step found no subscription
+/// when it arrived, and must be delivered by the commit (not lost until the timeout). An
+/// event from before the wait does not count. Then the same race, concurrently.
+async fn no_wake_up_is_lost(h: &Harness) {
+    publish_text(h, NUDGE).await;
+    let contacts: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+    let early = "early".to_string();
+    let signups: Vec<Incoming> = contacts.iter().chain([&early]).map(|c| event(h, c, "signed_up")).collect();
+    h.scheduler.ingest(signups).await.unwrap();
+    h.clock.advance(TimeDelta::minutes(59));
+    // Before the wait: not heard, and not counted later.
+    let r = h.scheduler.ingest(vec![event(h, &early, "clicked")]).await.unwrap();
+    assert_eq!(r[0].delivered, 0);
+    h.clock.advance(TimeDelta::minutes(1));
+    // Due now, not yet stepped: the clicks arrive in the window and find no subscription.
+    let clicks: Vec<Incoming> = contacts.iter().map(|c| event(h, c, "clicked")).collect();
+    let r = h.scheduler.ingest(clicks).await.unwrap();
+    assert!(r.iter().all(|r| r.delivered == 0), "{r:?}");
+    let caught0 = h.scheduler.metrics.caught_up.load(std::sync::atomic::Ordering::Relaxed);
+    tick(h).await;
+    let caught = h.scheduler.metrics.caught_up.load(std::sync::atomic::Ordering::Relaxed) - caught0;
+    assert_eq!(caught, 20);
+    for (c, end) in endings(h, &contacts).await {
+        assert_eq!(end.as_deref(), Some("thanks"), "{c}");
+    }
+    assert_eq!(endings(h, std::slice::from_ref(&early)).await[0].1, None, "the early click is not the answer");
+    h.clock.advance(TimeDelta::days(1));
+    tick(h).await;
+    assert_eq!(endings(h, std::slice::from_ref(&early)).await[0].1.as_deref(), Some("gave_up"));
+
+    // Concurrently: the run loop steps 300 due runs while their clicks are ingested in
+    // batches; whichever way each race goes, every run hears its click once.
+    let many: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    h.scheduler.ingest(many.iter().map(|c| event(h, c, "signed_up")).collect()).await.unwrap();
+    h.clock.advance(TimeDelta::hours(1));
+    let clicks: Vec<Vec<Incoming>> =
+        many.chunks(10).map(|c| c.iter().map(|c| event(h, c, "clicked")).collect()).collect();
+    let scheduler = h.scheduler.clone();
+    let ingest = tokio::spawn(async move {
+        let mut delivered = 0;
+        for batch in clicks {
+            delivered += scheduler.ingest(batch).await.unwrap().iter().map(|r| r.delivered).sum::<usize>();
+            tokio::task::yield_now().await;
+        }
+        delivered
+    });
+    let steps = {
+        let s = h.scheduler.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            for _ in 0..20 {
+                n += s.run_due().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            n
+        })
+    };
+    let (delivered, _) = (ingest.await.unwrap(), steps.await.unwrap());
+    tick(h).await;
+    let caught = h.scheduler.metrics.caught_up.load(std::sync::atomic::Ordering::Relaxed) - caught0 - 20;
+    let ends = endings(h, &many).await;
+    let lost: Vec<&String> = ends.iter().filter(|(_, e)| e.as_deref() != Some("thanks")).map(|(c, _)| c).collect();
+    assert!(lost.is_empty(), "{} runs missed their click: {lost:?}", lost.len());
+    assert_eq!(
+        delivered as u64 + caught,
+        300,
+        "each click delivered once: {delivered} at ingestion, {caught} at commit"
+    );
+}
+
+#[tokio::test]
+async fn an_event_arriving_while_its_run_is_stepped_into_the_wait_is_not_lost() {
+    no_wake_up_is_lost(&harness().await).await;
+}
+
 /// PostgreSQL at 127.0.0.1:5432 (user `postgres`, trust auth), where the machine has one.
 /// The test creates and drops its own database. Unreachable: a failure under `CI=true`,
 /// a printed skip elsewhere.
@@ -242,6 +356,20 @@ mod postgres {
             assert!(deleted.await.unwrap());
             assert!(store::history(reader, &run.run.id).await.is_ok(), "a scrubbed timeline still reads");
         };
+        let outcome = tokio::spawn(result).await;
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_wake_up_is_lost_on_postgresql() {
+        let Some(admin) = admin().await else { return };
+        let name = format!("kairos_test_{}", uuid::Uuid::new_v4().simple());
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let result = async move { no_wake_up_is_lost(&harness_on(&url, tempfile::tempdir().unwrap()).await).await };
         let outcome = tokio::spawn(result).await;
         admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
         if let Err(e) = outcome {

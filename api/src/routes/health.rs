@@ -71,9 +71,24 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "Transitions rejected because another committed first.",
             m.stale_commits.load(Ordering::Relaxed),
         ),
+        (
+            "kairos_events_caught_up_total",
+            "Events delivered to runs that began waiting for them while the events arrived.",
+            m.caught_up.load(Ordering::Relaxed),
+        ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
     }
+    let _ = writeln!(
+        out,
+        "# HELP kairos_resume_lateness_ms How late due runs were stepped (since start).\n# TYPE kairos_resume_lateness_ms summary"
+    );
+    let (_, samples) = m.lateness_percentile(50.0);
+    for (q, p) in [("0.5", 50.0), ("0.99", 99.0), ("1", 100.0)] {
+        let v = m.lateness_percentile(p).0.unwrap_or(0);
+        let _ = writeln!(out, "kairos_resume_lateness_ms{{quantile=\"{q}\"}} {v}");
+    }
+    let _ = writeln!(out, "kairos_resume_lateness_ms_count {samples}");
     let _ = writeln!(
         out,
         "# HELP kairos_outbox_backlog Messages waiting for delivery.\n# TYPE kairos_outbox_backlog gauge\nkairos_outbox_backlog {backlog}"

@@ -14,7 +14,8 @@
 //!   date triggers fire.
 //!
 //! On PostgreSQL each of these transactions first takes one advisory lock, so the
-//! audience work of several workers never overlaps.
+//! audience work of several workers never overlaps, then locks the rows of the contacts
+//! it reads (as ingestion and the run loop do), so a run it starts cannot miss an event.
 
 use super::{LiveJourney, Scheduler};
 use crate::audience::{self, STAGE_ATTRIBUTE, Segment};
@@ -122,6 +123,7 @@ impl Scheduler {
         let settings = store::get_audience_settings(tx).await?;
         let segments: Vec<Segment> = store::list_segments(tx).await?.into_iter().map(|r| r.segment).collect();
         let ids: Vec<String> = arrivals.keys().cloned().collect();
+        store::lock_contacts(tx, &ids).await?;
         let mut contacts = store::get_contacts(tx, &ids).await?;
         let mut names = settings.event_names();
         for s in &segments {
@@ -418,6 +420,7 @@ impl Scheduler {
                 Box::pin(async move {
                     store::audience_lock(tx).await?;
                     let ids: Vec<String> = entries.iter().map(|e| e.0.clone()).collect();
+                    store::lock_contacts(tx, &ids).await?;
                     let contacts = store::get_contacts(tx, &ids).await?;
                     let mut n = 0;
                     for (cid, key, event) in entries {

@@ -377,3 +377,30 @@ pub async fn ensure_contacts<C: ConnectionTrait>(
     }
     Ok(found)
 }
+
+/// The events the given contacts sent that were stored at or after `since`, in the order
+/// they were stored: what a run of theirs that started listening at `since` may have missed.
+pub async fn events_received_since<C: ConnectionTrait>(
+    db: &C,
+    contacts: &[String],
+    since: DateTime<Utc>,
+) -> Result<std::collections::HashMap<String, Vec<Event>>, Error> {
+    let mut out: std::collections::HashMap<String, Vec<Event>> = std::collections::HashMap::new();
+    for chunk in contacts.chunks(500) {
+        let rows = event::Entity::find()
+            .filter(event::Column::ContactId.is_in(chunk.to_vec()))
+            .filter(event::Column::ReceivedAt.gte(millis(since)))
+            .order_by_asc(event::Column::Seq)
+            .all(db)
+            .await?;
+        for m in rows {
+            out.entry(m.contact_id).or_default().push(Event {
+                name: m.name,
+                properties: serde_json::from_str(&m.properties).unwrap_or_default(),
+                timestamp: from_millis(m.timestamp),
+                message_id: m.message_id,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -138,7 +138,7 @@ impl Store {
 
     async fn postgres(url: &str) -> Result<Store, Error> {
         let mut options = ConnectOptions::new(url.to_string());
-        options.max_connections(8).sqlx_logging(false);
+        options.max_connections(16).sqlx_logging(false);
         let db = Database::connect(options).await?;
         Ok(Store {
             read: db.clone(),

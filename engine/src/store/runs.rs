@@ -295,7 +295,9 @@ async fn add_node_counts<C: ConnectionTrait>(
     counts: HashMap<(&str, u32, &str), (i64, i64)>,
 ) -> Result<(), Error> {
     let backend = db.get_database_backend();
-    let counts: Vec<_> = counts.into_iter().collect();
+    // In key order: concurrent transactions update shared counters without deadlocking.
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     for chunk in counts.chunks(500) {
         let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 5);
         let mut rows = Vec::with_capacity(chunk.len());

@@ -24,7 +24,13 @@ const MAX_BATCH: usize = 256;
 /// A statement that writes nothing but takes SQLite's write lock (see [`Writer`]).
 const TAKE_WRITE_LOCK: &str = "UPDATE contacts SET updated_at = updated_at WHERE 0 = 1";
 
-/// Runs write jobs in as few transactions as possible.
+/// Runs write jobs: on SQLite in as few transactions as possible, on PostgreSQL each in a
+/// transaction of its own, side by side.
+///
+/// PostgreSQL: every job runs at once in its own transaction on a pooled connection, so
+/// the jobs of one process proceed in parallel as those of several processes do (the
+/// database groups their commits itself). Jobs that read and then write a contact's runs
+/// lock the contact rows first ([`super::lock_contacts`], in id order).
 ///
 /// SQLite: sea-orm begins transactions with a deferred `BEGIN`, which takes the write
 /// lock only at the first write and can then fail with `SQLITE_BUSY` that the busy
@@ -42,6 +48,7 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
     urgent: mpsc::Sender<Job>,
     db: DatabaseConnection,
+    backend: Backend,
     backlog: Arc<AtomicBool>,
 }
 
@@ -62,6 +69,9 @@ impl Writer {
         let conn = db.clone();
         let backlog = Arc::new(AtomicBool::new(false));
         let behind = backlog.clone();
+        if backend == Backend::Postgres {
+            return Writer { jobs, urgent, db, backend, backlog };
+        }
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             // A normal job held back while the scheduler has runs due.
@@ -126,7 +136,7 @@ impl Writer {
                 let _ = job.committed.send(outcome.map_err(|e| e.to_string()));
             }
         });
-        Writer { jobs, urgent, db, backlog }
+        Writer { jobs, urgent, db, backend, backlog }
     }
 
     /// The scheduler says whether it has more runs due than it has taken: while it does,
@@ -164,6 +174,16 @@ impl Writer {
         T: Send + 'static,
         F: for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, Result<T, Error>> + Send + 'static,
     {
+        if self.backend == Backend::Postgres {
+            let txn = self.db.begin().await?;
+            return match job(&txn).await {
+                Ok(v) => txn.commit().await.map(|()| v).map_err(Error::Db),
+                Err(e) => {
+                    let _ = txn.rollback().await;
+                    Err(e)
+                }
+            };
+        }
         let slot: Arc<Mutex<Option<Result<T, Error>>>> = Arc::new(Mutex::new(None));
         let out = slot.clone();
         let work: Work = Box::new(move |txn: &DatabaseTransaction| {
