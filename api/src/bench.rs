@@ -14,6 +14,8 @@
 //!   by the real webhook channel to a receiver the bench starts on 127.0.0.1; reports
 //!   messages/s and the dispatcher's latency from queued to delivered.
 
+mod processes;
+
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use kairos_engine::clock::{Clock, SystemClock};
@@ -71,6 +73,15 @@ pub struct BenchArgs {
     /// loops) on `--journeys` journeys (default 20000), to find where the time goes.
     #[arg(long)]
     breakdown: bool,
+    /// Run the journeys in this many `kairos serve --role worker` processes on the shared
+    /// database (PostgreSQL, `--database-url`) instead of this process's loops; this process
+    /// only ingests. Reports each process's peak RSS.
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// Events to post over HTTP to a `kairos serve --role api` process on the same database
+    /// (`POST /v1/batch`, 100 a call, 16 calls at once): reports events_ingested_per_sec.
+    #[arg(long)]
+    http_events: Option<u64>,
 }
 
 const JOURNEY_EVENT: &str = "bench_signed_up";
@@ -83,6 +94,7 @@ const MESSAGES_PER_JOURNEY: u64 = 2;
 const TARGET_NODE_STEPS_PER_SEC: f64 = 20_000.0;
 const TARGET_P99_LATENESS_MS: f64 = 1_000.0;
 const TARGET_WAITING_RSS_MB: f64 = 300.0;
+const TARGET_HTTP_EVENTS_PER_SEC: f64 = 20_000.0;
 
 fn journey_definition(delay_secs: u64) -> String {
     json!({
@@ -226,9 +238,16 @@ struct Report {
     peak_rss_workload_mb: Option<f64>,
     count_runs_by_status_ms: Option<f64>,
     rss_after_count_by_status_mb: Option<f64>,
+    // HTTP ingestion
+    http_events: u64,
+    http_secs: Option<f64>,
+    events_ingested_per_sec: Option<f64>,
     // both
     /// The process's peak resident set (VmHWM) at the end, the bench's checks included.
     peak_rss_mb: f64,
+    /// Worker processes, and every process's peak resident set: (role, MB).
+    workers: usize,
+    processes: Vec<(String, f64)>,
 }
 
 pub fn bench(args: BenchArgs) -> anyhow::Result<bool> {
@@ -257,11 +276,16 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<bool> {
 
 async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     // Nothing named: the default table, journeys and a delivery row.
-    let defaults = args.journeys.is_none() && args.waiting == 0 && args.webhooks.is_none();
+    let defaults =
+        args.journeys.is_none() && args.waiting == 0 && args.webhooks.is_none() && args.http_events.is_none();
     let journeys = args.journeys.unwrap_or(if defaults { 100_000 } else { 0 });
     let webhooks = args.webhooks.unwrap_or(if defaults { 10_000 } else { 0 });
-    if journeys == 0 && args.waiting == 0 && webhooks == 0 {
-        bail!("nothing to do: give --journeys, --waiting or --webhooks a number above 0");
+    let http_events = args.http_events.unwrap_or(0);
+    if journeys == 0 && args.waiting == 0 && webhooks == 0 && http_events == 0 {
+        bail!("nothing to do: give --journeys, --waiting, --webhooks or --http-events a number above 0");
+    }
+    if args.workers > 0 && (args.waiting > 0 || webhooks > 0) {
+        bail!("--workers runs the journeys workload only: leave out --waiting and --webhooks");
     }
     if args.ingest_batch == 0 || args.claim_batch == 0 {
         bail!("--ingest-batch and --claim-batch must be above 0");
@@ -293,8 +317,13 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         ingest_batch: args.ingest_batch,
         claim_batch: args.claim_batch,
         delay_secs: args.delay_secs,
+        http_events,
+        workers: args.workers,
         ..Report::default()
     };
+    if args.workers > 0 && store.backend() != Backend::Postgres {
+        bail!("--workers needs a PostgreSQL --database-url: worker processes share one database");
+    }
     if !store::count_runs_by_status(store.reader()).await?.is_empty()
         || store::count_messages(store.reader()).await? > 0
     {
@@ -320,22 +349,41 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         None
     };
 
-    // The real background loops.
-    let (stop, shutdown) = watch::channel(false);
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+    // The real background loops: here, or in worker processes.
+    let (stop, mut shutdown) = watch::channel(false);
+    let mut workers = Vec::new();
+    if args.workers > 0 {
+        let key = format!("sk_bench_{}", uuid::Uuid::new_v4().simple());
+        for _ in 0..args.workers {
+            workers.push(processes::Serve::start("worker", &url, &key, deadline).await?);
+        }
+        let _ = stop.send(true);
+        shutdown.mark_changed();
+    }
     let run_loop = tokio::spawn(scheduler.clone().run_loop(shutdown.clone()));
     let dispatch_loop =
         tokio::spawn(scheduler.clone().dispatch_loop(
             Arc::new(kairos_engine::delivery::Registry::new(router, None, Default::default())),
             shutdown,
         ));
-    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
 
     let outcome = async {
         if args.waiting > 0 {
             bench_waiting(&scheduler, args, &mut report, deadline).await?;
         }
         if journeys > 0 {
-            bench_journeys(&scheduler, args, journeys, &mut report, deadline).await?;
+            bench_journeys(&scheduler, args, journeys, &mut report, deadline, &workers).await?;
+        }
+        if http_events > 0 {
+            let r = processes::http_ingest(&url, http_events, deadline).await?;
+            let stored = count_events(&store, "bench_viewed").await?;
+            if stored != r.events {
+                bail!("{} events were posted over HTTP but {stored} were stored", r.events);
+            }
+            report.http_secs = Some(r.secs);
+            report.events_ingested_per_sec = Some(r.events as f64 / r.secs);
+            report.processes.extend(r.api_peak_rss_mb.map(|mb| ("api".to_string(), mb)));
         }
         if let Some((count, _)) = &receiver {
             bench_webhooks(&scheduler, args, count, &mut report, deadline).await?;
@@ -358,6 +406,11 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         report.db_tables = bytes.tables;
     }
     report.peak_rss_mb = proc_status_mb("VmHWM").unwrap_or(0.0);
+    for w in &workers {
+        report.processes.push((w.role.to_string(), w.peak_rss_mb().unwrap_or(0.0)));
+    }
+    drop(workers);
+    report.processes.insert(0, ("bench".to_string(), report.peak_rss_mb));
     if let Some(t) = &temp
         && t.keep
     {
@@ -550,6 +603,7 @@ async fn bench_journeys(
     n: u64,
     report: &mut Report,
     deadline: Instant,
+    workers: &[processes::Serve],
 ) -> anyhow::Result<()> {
     // Contacts with an email address and a plan (half pro, half free), before the clock starts.
     let t = Instant::now();
@@ -558,11 +612,9 @@ async fn bench_journeys(
 
     let m = &scheduler.metrics;
     m.reset_lateness();
-    let steps0 = m.node_steps.load(Ordering::Relaxed);
+    let client = reqwest::Client::new();
+    let c0 = Counters::read(scheduler, workers, &client).await?;
     let started0 = m.runs_started.load(Ordering::Relaxed);
-    let delivered0 = m.messages_delivered.load(Ordering::Relaxed);
-    let transitions0 = m.transitions.load(Ordering::Relaxed);
-    let stale0 = m.stale_commits.load(Ordering::Relaxed);
     let completed0 = count_status(scheduler, "completed").await?;
     let messages0 = store::count_messages(scheduler.store().reader()).await?;
 
@@ -578,7 +630,7 @@ async fn bench_journeys(
             eprintln!(
                 "bench: {done} of {n} journeys started ({:.0}/s); {} messages delivered",
                 done as f64 / t0.elapsed().as_secs_f64(),
-                m.messages_delivered.load(Ordering::Relaxed) - delivered0
+                m.messages_delivered.load(Ordering::Relaxed)
             );
         }
     })
@@ -602,8 +654,8 @@ async fn bench_journeys(
     // Until every run has completed and every message is delivered.
     let (steps_goal, messages_goal) = (n * STEPS_PER_JOURNEY, n * MESSAGES_PER_JOURNEY);
     let end = loop {
-        let steps = m.node_steps.load(Ordering::Relaxed) - steps0;
-        let delivered = m.messages_delivered.load(Ordering::Relaxed) - delivered0;
+        let c = Counters::read(scheduler, workers, &client).await?;
+        let (steps, delivered) = (c.steps - c0.steps, c.delivered - c0.delivered);
         let now = Instant::now();
         if steps >= steps_goal && delivered >= messages_goal {
             // Confirm in the store (the counters say so; the rows must too).
@@ -629,29 +681,100 @@ async fn bench_journeys(
                 t0.elapsed().as_secs_f64()
             );
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(if workers.is_empty() { 10 } else { 100 })).await;
     };
     let secs = (end - t0).as_secs_f64();
-    let (groups, busiest) = cpu_delta(&cpu0, &thread_cpu());
-    report.cpu_secs = Some(groups.iter().map(|g| g.1).sum());
-    report.cpu_by_group = groups;
-    report.busiest_thread = Some(busiest);
-    let steps = m.node_steps.load(Ordering::Relaxed) - steps0;
-    report.transitions = Some(m.transitions.load(Ordering::Relaxed) - transitions0);
-    report.stale_commits = Some(m.stale_commits.load(Ordering::Relaxed) - stale0);
+    if workers.is_empty() {
+        let (groups, busiest) = cpu_delta(&cpu0, &thread_cpu());
+        report.cpu_secs = Some(groups.iter().map(|g| g.1).sum());
+        report.cpu_by_group = groups;
+        report.busiest_thread = Some(busiest);
+    }
+    let c = Counters::read(scheduler, workers, &client).await?;
+    let steps = c.steps - c0.steps;
+    report.transitions = Some(c.transitions - c0.transitions);
+    report.stale_commits = Some(c.stale - c0.stale);
     report.start_phase_secs = Some(start_secs);
     report.run_phase_secs = Some(secs);
     report.node_steps = Some(steps);
     report.node_steps_per_sec = Some(steps as f64 / secs);
     report.journeys_started_per_sec = Some(n as f64 / start_secs);
     report.journeys_completed_per_sec = Some(n as f64 / secs);
-    let (p50, samples) = m.lateness_percentile(50.0);
-    report.p50_ms = p50;
-    report.p99_ms = m.lateness_percentile(99.0).0;
-    report.max_ms = m.lateness_percentile(100.0).0;
-    report.lateness_samples = samples;
+    if workers.is_empty() {
+        let (p50, samples) = m.lateness_percentile(50.0);
+        report.p50_ms = p50;
+        report.p99_ms = m.lateness_percentile(99.0).0;
+        report.max_ms = m.lateness_percentile(100.0).0;
+        report.lateness_samples = samples;
+    } else {
+        // Per worker; the table shows the worst worker's.
+        report.p50_ms = c.lateness.iter().map(|l| l.0).max();
+        report.p99_ms = c.lateness.iter().map(|l| l.1).max();
+        report.max_ms = c.lateness.iter().map(|l| l.2).max();
+        report.lateness_samples = c.lateness.iter().map(|l| l.3).sum();
+    }
     report.messages_delivered = Some(store::count_messages(scheduler.store().reader()).await? - messages0);
     Ok(())
+}
+
+/// The scheduler's counters, of this process or summed over the worker processes.
+struct Counters {
+    steps: u64,
+    delivered: u64,
+    transitions: u64,
+    stale: u64,
+    /// Per worker: resume lateness p50, p99, max (ms) and samples.
+    lateness: Vec<(u32, u32, u32, usize)>,
+}
+
+impl Counters {
+    async fn read(
+        scheduler: &Arc<Scheduler>,
+        workers: &[processes::Serve],
+        client: &reqwest::Client,
+    ) -> anyhow::Result<Counters> {
+        if workers.is_empty() {
+            let m = &scheduler.metrics;
+            return Ok(Counters {
+                steps: m.node_steps.load(Ordering::Relaxed),
+                delivered: m.messages_delivered.load(Ordering::Relaxed),
+                transitions: m.transitions.load(Ordering::Relaxed),
+                stale: m.stale_commits.load(Ordering::Relaxed),
+                lateness: Vec::new(),
+            });
+        }
+        let mut c = Counters { steps: 0, delivered: 0, transitions: 0, stale: 0, lateness: Vec::new() };
+        for w in workers {
+            let m = w.metrics(client).await.context("cannot read a worker's /metrics")?;
+            let get = |k: &str| m.get(k).copied().unwrap_or(0.0);
+            c.steps += get("kairos_node_steps_total") as u64;
+            c.delivered += get("kairos_messages_delivered_total") as u64;
+            c.transitions += get("kairos_transitions_total") as u64;
+            c.stale += get("kairos_stale_commits_total") as u64;
+            c.lateness.push((
+                get("kairos_resume_lateness_ms{quantile=\"0.5\"}") as u32,
+                get("kairos_resume_lateness_ms{quantile=\"0.99\"}") as u32,
+                get("kairos_resume_lateness_ms{quantile=\"1\"}") as u32,
+                get("kairos_resume_lateness_ms_count") as usize,
+            ));
+        }
+        Ok(c)
+    }
+}
+
+/// Stored events called `name`.
+async fn count_events(store: &Store, name: &str) -> anyhow::Result<u64> {
+    let backend = store.reader().get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => "SELECT COUNT(*) AS n FROM events WHERE name = $1",
+        _ => "SELECT COUNT(*) AS n FROM events WHERE name = ?",
+    };
+    let row = store
+        .reader()
+        .query_one(Statement::from_sql_and_values(backend, sql, [name.into()]))
+        .await?
+        .ok_or_else(|| anyhow!("COUNT(*) returned no row"))?;
+    Ok(row.try_get::<i64>("", "n")? as u64)
 }
 
 /// Latencies (ms) of a trivial writer job submitted every 100 ms until `stop`.
@@ -769,7 +892,12 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
 
 /// A `kB` line of `/proc/self/status` (`VmHWM`: peak resident set; `VmRSS`: now), in MB.
 fn proc_status_mb(key: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_mb("/proc/self/status", key)
+}
+
+/// A `kB` figure of a `/proc/<pid>/status` file, in MB.
+fn status_mb(path: &str, key: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(path).ok()?;
     let line = status.lines().find(|l| l.starts_with(key) && l[key.len()..].starts_with(':'))?;
     let kb: f64 = line[key.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb / 1024.0)
@@ -836,6 +964,13 @@ fn targets(r: &Report) -> Vec<Target> {
             ok: r.p99_ms.is_some_and(|p| f64::from(p) < TARGET_P99_LATENESS_MS),
         });
     }
+    if let Some(v) = r.events_ingested_per_sec {
+        out.push(Target {
+            key: "events_ingested_per_sec",
+            goal: format!("≥ {}", thousands(TARGET_HTTP_EVENTS_PER_SEC)),
+            ok: v >= TARGET_HTTP_EVENTS_PER_SEC,
+        });
+    }
     if r.waiting > 0 {
         out.push(Target {
             key: "peak_rss_waiting_mb",
@@ -876,6 +1011,11 @@ fn to_json(r: &Report, targets: &[Target]) -> Value {
         "webhook_latency_p99_ms": r.webhook_latency_ms.map(|l| round1(l.1)),
         "transitions": r.transitions,
         "stale_commits": r.stale_commits,
+        "workers": r.workers,
+        "http_events": r.http_events,
+        "http_batch": processes::HTTP_BATCH,
+        "events_ingested_per_sec": f(r.events_ingested_per_sec),
+        "processes": r.processes.iter().map(|(role, mb)| json!({"role": role, "peak_rss_mb": round1(*mb)})).collect::<Vec<_>>(),
     });
     let more = json!({
         "run_phase_cpu_secs": f(r.cpu_secs),
@@ -935,6 +1075,11 @@ fn print_table(r: &Report, targets: &[Target]) {
         ("waiting", thousands(r.waiting as f64), String::new()),
         ("webhooks", thousands(r.webhooks as f64), String::new()),
         ("database", r.backend.to_string(), String::new()),
+        (
+            "workers",
+            if r.workers == 0 { "this process".to_string() } else { format!("{} processes", r.workers) },
+            String::new(),
+        ),
         ("cores", r.cores.to_string(), String::new()),
         ("ingest / claim batch", format!("{} / {}", r.ingest_batch, r.claim_batch), String::new()),
     ];
@@ -1009,7 +1154,20 @@ fn print_table(r: &Report, targets: &[Target]) {
             ),
         ]);
     }
+    if r.http_events > 0 {
+        rows.extend([
+            ("http events ingested in", secs(r.http_secs), String::new()),
+            (
+                "events_ingested_per_sec",
+                num(r.events_ingested_per_sec),
+                format!("{}  (POST /v1/batch, {} a call)", target("events_ingested_per_sec"), processes::HTTP_BATCH),
+            ),
+        ]);
+    }
     rows.push(("peak_rss_mb (whole bench)", format!("{:.0} MB", r.peak_rss_mb), String::new()));
+    for (role, mb) in r.processes.iter().skip(1) {
+        rows.push(("peak_rss_mb", format!("{mb:.0} MB"), format!("a `{role}` process")));
+    }
     let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     println!("kairos bench — {}", r.database);
