@@ -34,7 +34,8 @@ impl Retention {
     /// other fields keep their defaults. An error names the option.
     pub fn parse(archive_after: &str, retention: &str) -> Result<Retention, String> {
         let period = |name: &str, text: &str, zero_is_off: bool| -> Result<Option<TimeDelta>, String> {
-            if text.trim().eq_ignore_ascii_case("off") {
+            let text = text.trim();
+            if text.eq_ignore_ascii_case("off") || (zero_is_off && text == "0") {
                 return Ok(None);
             }
             let d = crate::time::parse_duration(text).map_err(|e| format!("{name}: {e}, or `off`"))?;
