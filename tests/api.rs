@@ -25,6 +25,8 @@ mod journeys;
 mod pressure;
 #[path = "api/providers.rs"]
 mod providers;
+#[path = "api/retention.rs"]
+mod retention;
 #[path = "api/roles.rs"]
 mod roles;
 #[path = "api/runs.rs"]

@@ -339,3 +339,20 @@ fn validate_reports_a_broken_template_file_and_every_journey_that_uses_it() {
     assert_eq!(sim["sends"][0]["message"]["body"], "<p>Hi there</p><p>Thanks for being a VIP.</p>");
     assert_eq!(sim["sends"][1]["message"]["body"], "<p>Tip one.</p><p>Thanks for being a VIP.</p>");
 }
+
+#[test]
+fn serve_refuses_a_bad_retention_with_the_option_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/kairos.db", dir.path().display());
+    for (args, says) in [
+        (["--archive-after", "soon"], "--archive-after: `soon` is not a duration"),
+        (["--retention", "6 months"], "--retention: `6 months` uses months"),
+        (["--retention", "30m"], "--retention (30m) must be longer than --archive-after (1h)"),
+    ] {
+        let out = kairos(&["serve", "--database-url", &url, "--bind", "127.0.0.1:0", args[0], args[1]]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    assert!(!dir.path().join("kairos.db").exists(), "refused before touching the database");
+}

@@ -39,6 +39,12 @@ pub struct ServeArgs {
     /// How often the audience's periodic pass runs: time-relative segments and stage rules, score decay, RFM, schedule ticks and date triggers (a duration such as `1m`, `5m`).
     #[arg(long, env = "KAIROS_AUDIENCE_EVERY", default_value = "1m")]
     audience_every: String,
+    /// How long after it ended a run moves from the hot tables to the archive (a duration such as `1h`, `30m`), or `off`. Archived runs still show in the API, statistics and re-entry.
+    #[arg(long, env = "KAIROS_ARCHIVE_AFTER", default_value = "1h")]
+    archive_after: String,
+    /// How long after it ended an archived run is deleted with its timeline and messages (a duration such as `180d`), or `off`/`0`: kept forever. Once deleted, a run no longer counts for `reentry: once`.
+    #[arg(long, env = "KAIROS_RETENTION", default_value = "off")]
+    retention: String,
     /// What this process runs: `all` (API, editor and background loops), `api` (API and editor only) or `worker` (the scheduler, delivery and audience loops; over HTTP only /healthz, /readyz and /metrics). Several workers may share one PostgreSQL database.
     #[arg(long, env = "KAIROS_ROLE", default_value = "all")]
     role: String,
@@ -86,6 +92,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<bool> {
             Ok(_) => anyhow::bail!("--audience-every must be at least 1s"),
             Err(e) => anyhow::bail!("--audience-every: {e}"),
         };
+        settings.scheduler.retention =
+            kairos_engine::scheduler::Retention::parse(&args.archive_after, &args.retention).map_err(anyhow::Error::msg)?;
         let application = Application::build(settings).await?;
         if let Some(key) = &application.created_key {
             println!("Created an admin API key (shown only now; store it safely):\n\n    {key}\n");

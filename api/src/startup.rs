@@ -150,6 +150,7 @@ impl Application {
         if settings.background && settings.role != Role::Api {
             loops.push(tokio::spawn(scheduler.clone().run_loop(rx.clone())));
             loops.push(tokio::spawn(scheduler.clone().audience_loop(rx.clone())));
+            loops.push(tokio::spawn(scheduler.clone().retention_loop(rx.clone())));
             loops.push(tokio::spawn(scheduler.clone().dispatch_loop(registry.clone(), rx)));
         }
         let state = web::Data::new(AppState {

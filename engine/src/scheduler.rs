@@ -32,7 +32,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{Notify, watch};
 
 mod audience;
+mod retention;
 pub use audience::AudienceReport;
+pub use retention::{Retention, SweepReport};
 
 /// Most events ingested together (one commit for all).
 const GROUP_MAX: usize = 500;
@@ -54,6 +56,8 @@ pub struct Config {
     /// How often the audience's periodic pass runs (time-relative segments and stage rules,
     /// score decay, RFM, schedule and date triggers).
     pub audience_every: TimeDelta,
+    /// When ended runs move to the archive and when the archive forgets them.
+    pub retention: Retention,
 }
 
 impl Default for Config {
@@ -65,6 +69,7 @@ impl Default for Config {
             max_attempts: 8,
             links: Links::offline(),
             audience_every: TimeDelta::minutes(1),
+            retention: Retention::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ mod m20261212_000002_templates;
 mod m20261213_000001_awaited;
 mod m20261214_000001_goals;
 mod m20261215_000001_audience;
+mod m20261216_000001_archive;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261213_000001_awaited::Migration),
             Box::new(m20261214_000001_goals::Migration),
             Box::new(m20261215_000001_audience::Migration),
+            Box::new(m20261216_000001_archive::Migration),
         ]
     }
 }

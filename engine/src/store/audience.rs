@@ -625,10 +625,11 @@ pub async fn ticks_of<C: ConnectionTrait>(
 
 /// How many runs have a start key beginning with `prefix` (a schedule tick's runs).
 pub async fn runs_with_key_prefix<C: ConnectionTrait>(db: &C, prefix: &str) -> Result<u64, Error> {
-    Ok(super::entity::run::Entity::find()
-        .filter(super::entity::run::Column::StartKey.starts_with(prefix))
-        .count(db)
-        .await?)
+    use super::entity::{archived_run, run};
+    let hot = run::Entity::find().filter(run::Column::StartKey.starts_with(prefix)).count(db).await?;
+    let archived =
+        archived_run::Entity::find().filter(archived_run::Column::StartKey.starts_with(prefix)).count(db).await?;
+    Ok(hot + archived)
 }
 
 /// On PostgreSQL: wait for the audience's advisory lock, held until the transaction ends,
@@ -677,24 +678,25 @@ pub async fn goal_conversions<C: ConnectionTrait>(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<HashMap<String, super::Converted>, Error> {
-    use super::entity::run;
-    let rows: Vec<(String, i64, i64)> = run::Entity::find()
-        .select_only()
-        .column(run::Column::WorkflowId)
-        .column_as(Expr::col(run::Column::Id).count(), "entered")
-        .column_as(Expr::col(run::Column::ConvertedAt).count(), "converted")
-        .filter(run::Column::StartedAt.gte(millis(from)))
-        .filter(run::Column::StartedAt.lt(millis(to)))
-        .group_by(run::Column::WorkflowId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(w, entered, converted)| {
-            (w, super::Converted { entered: entered.max(0) as u64, converted: converted.max(0) as u64 })
-        })
-        .collect())
+    let backend = db.get_database_backend();
+    let mut out: HashMap<String, super::Converted> = HashMap::new();
+    // Runs still hot and those archived (a run is in exactly one of the two).
+    for table in super::retention::RUN_TABLES {
+        let sql = format!(
+            "SELECT workflow_id, COUNT(*) AS entered, COUNT(converted_at) AS converted FROM {table} \
+             WHERE started_at >= $1 AND started_at < $2 GROUP BY workflow_id"
+        );
+        let values: Vec<sea_orm::Value> = vec![millis(from).into(), millis(to).into()];
+        for row in db
+            .query_all(sea_orm::Statement::from_sql_and_values(backend, super::runs::fix(&sql, backend), values))
+            .await?
+        {
+            let c = out.entry(row.try_get("", "workflow_id")?).or_default();
+            c.entered += row.try_get::<i64>("", "entered")?.max(0) as u64;
+            c.converted += row.try_get::<i64>("", "converted")?.max(0) as u64;
+        }
+    }
+    Ok(out)
 }
 
 /// The published journeys (not archived) whose trigger names `segment`.

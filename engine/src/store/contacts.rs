@@ -1,12 +1,14 @@
 //! Contacts and events.
 
-use super::entity::{contact, event, frequency_log, message, outbox, run, run_history, subscription};
+use super::entity::{contact, event, frequency_log, message, outbox, subscription};
 use super::{Error, from_millis, millis};
 use crate::contact::{Contact, Event};
 use crate::nodes::update_contact::Change;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -211,62 +213,78 @@ pub async fn delete_contact<C: ConnectionTrait>(db: &C, id: &str, now: DateTime<
     subscription::Entity::delete_many().filter(subscription::Column::ContactId.eq(id)).exec(db).await?;
     super::consent::clear_consents(db, id).await?;
     super::audience::erase_audience(db, id).await?;
-    let run_ids: Vec<String> = run::Entity::find()
-        .select_only()
-        .column(run::Column::Id)
-        .filter(run::Column::ContactId.eq(id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    // Scrub personal values from the timeline but keep each entry readable.
-    for (kind, scrubbed) in [
-        ("decision", r#"{"port":"(erased)","compared":[]}"#),
-        ("contact_updated", r#"{"changes":[]}"#),
-        ("entered", r#"{"trigger":"(erased)"}"#),
-    ] {
-        for chunk in run_ids.chunks(500) {
-            run_history::Entity::update_many()
-                .col_expr(run_history::Column::Data, Expr::value(scrubbed))
-                .filter(run_history::Column::RunId.is_in(chunk.to_vec()))
-                .filter(run_history::Column::Kind.eq(kind))
-                .exec(db)
-                .await?;
-        }
+    // The hot tables first, then the archive: a run the sweep moved meanwhile is scrubbed
+    // there (on PostgreSQL the hot statements wait for the sweep's transaction).
+    for (runs, history) in [("runs", "run_history"), ("archived_runs", "archived_run_history")] {
+        scrub_runs(db, id, runs, history).await?;
     }
-    // A failed delivery's error may quote the receiver's answer about the contact, and a
-    // skipped delivery's reason names the contact's address.
+    Ok(existed)
+}
+
+/// Scrub personal values from the runs of contact `id` in `runs_table` and their timelines
+/// in `history_table`, keeping each entry readable.
+async fn scrub_runs<C: ConnectionTrait>(db: &C, id: &str, runs_table: &str, history_table: &str) -> Result<(), Error> {
+    let backend = db.get_database_backend();
+    let p = |n| super::runs::placeholder(backend, n);
+    let rows = db
+        .query_all(Statement::from_sql_and_values(
+            backend,
+            format!("SELECT id, state FROM {runs_table} WHERE contact_id = {}", p(1)),
+            [id.into()],
+        ))
+        .await?;
+    let mut runs: Vec<(String, String)> = Vec::with_capacity(rows.len());
+    for row in rows {
+        runs.push((row.try_get("", "id")?, row.try_get("", "state")?));
+    }
+    let run_ids: Vec<String> = runs.iter().map(|(id, _)| id.clone()).collect();
+    let in_list = |first: usize, n: usize| (first + 1..=first + n).map(p).collect::<Vec<_>>().join(", ");
     for chunk in run_ids.chunks(500) {
-        let failed = run_history::Entity::find()
-            .filter(run_history::Column::RunId.is_in(chunk.to_vec()))
-            .filter(run_history::Column::Kind.is_in(["delivery_failed", "delivery_skipped"]))
-            .all(db)
-            .await?;
-        for h in failed {
-            let mut data: serde_json::Value = serde_json::from_str(&h.data).unwrap_or_default();
-            let field = if h.kind == "delivery_failed" { "error" } else { "reason" };
+        let ids = chunk.iter().map(|id| sea_orm::Value::from(id.clone()));
+        for (kind, scrubbed) in [
+            ("decision", r#"{"port":"(erased)","compared":[]}"#),
+            ("contact_updated", r#"{"changes":[]}"#),
+            ("entered", r#"{"trigger":"(erased)"}"#),
+        ] {
+            let sql = format!(
+                "UPDATE {history_table} SET data = {} WHERE kind = {} AND run_id IN ({})",
+                p(1),
+                p(2),
+                in_list(2, chunk.len())
+            );
+            let mut values: Vec<sea_orm::Value> = vec![scrubbed.into(), kind.into()];
+            values.extend(ids.clone());
+            db.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
+        }
+        // A failed delivery's error may quote the receiver's answer about the contact, and a
+        // skipped delivery's reason names the contact's address.
+        let sql = format!(
+            "SELECT id, kind, data FROM {history_table} WHERE kind IN ('delivery_failed', 'delivery_skipped') \
+             AND run_id IN ({})",
+            in_list(0, chunk.len())
+        );
+        for row in db.query_all(Statement::from_sql_and_values(backend, sql, ids.collect::<Vec<_>>())).await? {
+            let (entry, kind, data): (i64, String, String) =
+                (row.try_get("", "id")?, row.try_get("", "kind")?, row.try_get("", "data")?);
+            let mut data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+            let field = if kind == "delivery_failed" { "error" } else { "reason" };
             if let Some(map) = data.as_object_mut() {
                 map.insert(field.into(), "(erased)".into());
             }
-            run_history::Entity::update_many()
-                .col_expr(run_history::Column::Data, Expr::value(data.to_string()))
-                .filter(run_history::Column::Id.eq(h.id))
-                .exec(db)
-                .await?;
+            let sql = format!("UPDATE {history_table} SET data = {} WHERE id = {}", p(1), p(2));
+            db.execute(Statement::from_sql_and_values(backend, sql, [data.to_string().into(), entry.into()])).await?;
         }
     }
-    for m in run::Entity::find().filter(run::Column::ContactId.eq(id)).all(db).await? {
-        if let Ok(mut state) = serde_json::from_str::<crate::run::Run>(&m.state) {
+    for (run_id, state) in runs {
+        if let Ok(mut state) = serde_json::from_str::<crate::run::Run>(&state) {
             state.trigger.properties.clear();
             state.event = None;
             let text = serde_json::to_string(&state).unwrap_or_default();
-            run::Entity::update_many()
-                .col_expr(run::Column::State, Expr::value(text))
-                .filter(run::Column::Id.eq(m.id))
-                .exec(db)
-                .await?;
+            let sql = format!("UPDATE {runs_table} SET state = {} WHERE id = {}", p(1), p(2));
+            db.execute(Statement::from_sql_and_values(backend, sql, [text.into(), run_id.into()])).await?;
         }
     }
-    Ok(existed)
+    Ok(())
 }
 
 /// Store many events in as few statements as the database allows. One flag per event:

@@ -60,28 +60,31 @@ pub async fn conversions<C: ConnectionTrait>(
     }
     let mut out = Conversions::default();
 
-    let only = if version.is_some() { " AND version = $2" } else { "" };
-    let sql = format!(
-        "SELECT version, COUNT(*) AS entered, COUNT(converted_at) AS converted FROM runs \
-         WHERE workflow_id = $1{only} GROUP BY version"
-    );
-    for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values.clone())).await? {
-        let v: i32 = row.try_get("", "version")?;
-        let c = Converted { entered: count(&row, "entered")?, converted: count(&row, "converted")? };
-        out.versions.insert(v.max(0) as u32, c);
-    }
+    // Runs still hot and those archived (a run is in exactly one of the two).
+    for table in super::retention::RUN_TABLES {
+        let only = if version.is_some() { " AND version = $2" } else { "" };
+        let sql = format!(
+            "SELECT version, COUNT(*) AS entered, COUNT(converted_at) AS converted FROM {table} \
+             WHERE workflow_id = $1{only} GROUP BY version"
+        );
+        for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values.clone())).await? {
+            let v: i32 = row.try_get("", "version")?;
+            let c = Converted { entered: count(&row, "entered")?, converted: count(&row, "converted")? };
+            out.versions.entry(v.max(0) as u32).or_default().add(c);
+        }
 
-    let only = if version.is_some() { " AND v.version = $2" } else { "" };
-    let sql = format!(
-        "SELECT v.node, v.variant, COUNT(*) AS entered, COUNT(r.converted_at) AS converted \
-         FROM run_variants v JOIN runs r ON r.id = v.run_id \
-         WHERE v.workflow_id = $1{only} GROUP BY v.node, v.variant"
-    );
-    for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values)).await? {
-        let node: String = row.try_get("", "node")?;
-        let variant: String = row.try_get("", "variant")?;
-        let c = Converted { entered: count(&row, "entered")?, converted: count(&row, "converted")? };
-        out.variants.entry(node).or_default().entry(variant).or_default().add(c);
+        let only = if version.is_some() { " AND v.version = $2" } else { "" };
+        let sql = format!(
+            "SELECT v.node, v.variant, COUNT(*) AS entered, COUNT(r.converted_at) AS converted \
+             FROM run_variants v JOIN {table} r ON r.id = v.run_id \
+             WHERE v.workflow_id = $1{only} GROUP BY v.node, v.variant"
+        );
+        for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values.clone())).await? {
+            let node: String = row.try_get("", "node")?;
+            let variant: String = row.try_get("", "variant")?;
+            let c = Converted { entered: count(&row, "entered")?, converted: count(&row, "converted")? };
+            out.variants.entry(node).or_default().entry(variant).or_default().add(c);
+        }
     }
     Ok(out)
 }

@@ -18,6 +18,7 @@ mod journey_tests;
 mod keys;
 mod outbox;
 mod providers;
+pub mod retention;
 mod runs;
 mod templates;
 mod users;

@@ -119,11 +119,17 @@ pub async fn commit<C: ConnectionTrait>(
     let now_ms = millis(now);
     let mut results = vec![Committed::Stale; transitions.len()];
 
-    // New runs: those with a client key one by one (the key may exist), the rest together.
+    // New runs: those with a client key one by one (the key may exist, also in the
+    // archive), the rest together.
+    let keys: Vec<String> =
+        transitions.iter().filter(|t| t.prev_rev.is_none()).filter_map(|t| t.start_key.clone()).collect();
+    let archived_keys = super::retention::archived_start_keys(db, &keys).await?;
     let mut fresh = Vec::new();
     for (i, t) in transitions.iter().enumerate().filter(|(_, t)| t.prev_rev.is_none()) {
         let model = active_model(&t.run, 1, t.start_key.clone(), now_ms)?;
-        if t.start_key.is_some() {
+        if t.start_key.as_ref().is_some_and(|k| archived_keys.contains(k)) {
+            results[i] = Committed::DuplicateStart;
+        } else if t.start_key.is_some() {
             let inserted = run::Entity::insert(model)
                 .on_conflict(OnConflict::column(run::Column::StartKey).do_nothing().to_owned())
                 .exec_without_returning(db)
@@ -472,12 +478,24 @@ pub async fn prior_runs<C: ConnectionTrait>(db: &C, contact: &str, workflow: &st
     Ok(all.remove(&(contact.to_string(), workflow.to_string())).unwrap_or_default())
 }
 
+/// A run by id, hot or archived.
 pub async fn get_run<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<StoredRun>, Error> {
-    run::Entity::find_by_id(id.to_string()).one(db).await?.map(decode).transpose()
+    let hot = run::Entity::find_by_id(id.to_string()).one(db).await?;
+    let found = match hot {
+        Some(m) => Some(m),
+        None => super::retention::archived_run(db, id).await?,
+    };
+    found.map(decode).transpose()
 }
 
+/// The run started with a start key, hot or archived.
 pub async fn run_by_start_key<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<StoredRun>, Error> {
-    run::Entity::find().filter(run::Column::StartKey.eq(key)).one(db).await?.map(decode).transpose()
+    let hot = run::Entity::find().filter(run::Column::StartKey.eq(key)).one(db).await?;
+    let found = match hot {
+        Some(m) => Some(m),
+        None => super::retention::archived_run_by_start_key(db, key).await?,
+    };
+    found.map(decode).transpose()
 }
 
 /// Filters for listing runs.
@@ -493,6 +511,7 @@ pub struct RunFilter {
     pub limit: u64,
 }
 
+/// Runs matching `f`, hot and archived, by id.
 pub async fn list_runs<C: ConnectionTrait>(db: &C, f: &RunFilter) -> Result<Vec<StoredRun>, Error> {
     let mut q = run::Entity::find();
     if let Some(w) = &f.workflow {
@@ -510,7 +529,11 @@ pub async fn list_runs<C: ConnectionTrait>(db: &C, f: &RunFilter) -> Result<Vec<
     if let Some(a) = &f.after {
         q = q.filter(run::Column::Id.gt(a.clone()));
     }
-    q.order_by_asc(run::Column::Id).limit(f.limit).all(db).await?.into_iter().map(decode).collect()
+    let mut rows = q.order_by_asc(run::Column::Id).limit(f.limit).all(db).await?;
+    rows.extend(super::retention::archived_runs(db, f).await?);
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    rows.truncate(f.limit as usize);
+    rows.into_iter().map(decode).collect()
 }
 
 /// A run's timeline, oldest first, as typed entries.
@@ -611,21 +634,24 @@ pub async fn node_stats<C: ConnectionTrait>(
         s.entered = entered;
         s.converted = converted;
     }
-    let sql = format!(
-        "SELECT node, status, COUNT(*) AS n FROM runs WHERE workflow_id = $1{version_filter} AND node IS NOT NULL GROUP BY node, status"
-    );
-    for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values(version))).await? {
-        let node: String = row.try_get("", "node")?;
-        let status: String = row.try_get("", "status")?;
-        let n: i64 = row.try_get("", "n")?;
-        let s = stats.entry(node).or_default();
-        match status.as_str() {
-            "waiting" | "active" => s.waiting += n as u64,
-            _ => s.ended += n as u64,
+    for table in super::retention::RUN_TABLES {
+        let sql = format!(
+            "SELECT node, status, COUNT(*) AS n FROM {table} WHERE workflow_id = $1{version_filter} AND node IS NOT NULL GROUP BY node, status"
+        );
+        for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values(version))).await? {
+            let node: String = row.try_get("", "node")?;
+            let status: String = row.try_get("", "status")?;
+            let n: i64 = row.try_get("", "n")?;
+            let s = stats.entry(node).or_default();
+            match status.as_str() {
+                "waiting" | "active" => s.waiting += n as u64,
+                _ => s.ended += n as u64,
+            }
         }
     }
     let version_filter = if version.is_some() {
-        " AND EXISTS (SELECT 1 FROM runs WHERE runs.id = outbox.run_id AND runs.version = $2)"
+        " AND (EXISTS (SELECT 1 FROM runs WHERE runs.id = outbox.run_id AND runs.version = $2) \
+         OR EXISTS (SELECT 1 FROM archived_runs a WHERE a.id = outbox.run_id AND a.version = $2))"
     } else {
         ""
     };
@@ -644,11 +670,13 @@ pub async fn node_stats<C: ConnectionTrait>(
 pub(super) fn fix(sql: &str, backend: sea_orm::DatabaseBackend) -> String {
     match backend {
         sea_orm::DatabaseBackend::Postgres => sql.to_string(),
-        _ => sql.replace("$1", "?").replace("$2", "?"),
+        // SQLite: `?NNN` names the parameter, so one may be used twice.
+        _ => sql.replace("$1", "?1").replace("$2", "?2"),
     }
 }
 
-/// Count runs by status (for metrics).
+/// Count runs by status (for metrics): the hot table only (ended runs leave it when they
+/// are archived; counting the whole archive on every scrape would not scale).
 pub async fn count_runs_by_status<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, i64)>, Error> {
     Ok(run::Entity::find()
         .select_only()
@@ -691,42 +719,39 @@ pub struct RunCounts {
 }
 
 pub async fn count_runs<C: ConnectionTrait>(db: &C, workflow: &str, version: Option<u32>) -> Result<RunCounts, Error> {
-    let scoped = || {
-        let mut q = run::Entity::find().filter(run::Column::WorkflowId.eq(workflow));
-        if let Some(v) = version {
-            q = q.filter(run::Column::Version.eq(v as i32));
+    let backend = db.get_database_backend();
+    let only = if version.is_some() { " AND version = $2" } else { "" };
+    let mut values: Vec<sea_orm::Value> = vec![workflow.into()];
+    if let Some(v) = version {
+        values.push((v as i32).into());
+    }
+    let mut out = RunCounts::default();
+    for table in super::retention::RUN_TABLES {
+        let sql = format!(
+            "SELECT status, COUNT(*) AS n, COUNT(converted_at) AS converted FROM {table} \
+             WHERE workflow_id = $1{only} GROUP BY status"
+        );
+        for row in db.query_all(Statement::from_sql_and_values(backend, fix(&sql, backend), values.clone())).await? {
+            let status: String = row.try_get("", "status")?;
+            *out.by_status.entry(status).or_default() += sum(&row, "n")?;
+            out.converted += sum(&row, "converted")?;
         }
-        q
-    };
-    let rows: Vec<(String, i64)> = scoped()
-        .select_only()
-        .column(run::Column::Status)
-        .column_as(run::Column::Id.count(), "n")
-        .group_by(run::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let converted: Option<i64> = scoped()
-        .select_only()
-        .column_as(run::Column::Id.count(), "n")
-        .filter(run::Column::ConvertedAt.is_not_null())
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(RunCounts {
-        by_status: rows.into_iter().map(|(s, n)| (s, n as u64)).collect(),
-        converted: converted.unwrap_or(0) as u64,
-    })
+    }
+    Ok(out)
 }
 
 /// A run's timeline as JSON objects (`{at, node?, type, ...}`), oldest first, as the API
 /// shows it; [`history`] decodes the same objects into typed entries.
 pub async fn timeline<C: ConnectionTrait>(db: &C, run_id: &str) -> Result<Vec<serde_json::Value>, Error> {
-    let rows = run_history::Entity::find()
+    let mut rows = run_history::Entity::find()
         .filter(run_history::Column::RunId.eq(run_id))
         .order_by_asc(run_history::Column::Id)
         .all(db)
         .await?;
+    // A run moves to the archive with its whole timeline, in one transaction.
+    if rows.is_empty() {
+        rows = super::retention::archived_timeline(db, run_id).await?;
+    }
     rows.into_iter()
         .map(|h| {
             let data: serde_json::Value =
@@ -755,7 +780,7 @@ pub async fn contact_has_runs<C: ConnectionTrait>(db: &C, contact: &str) -> Resu
         .into_tuple()
         .one(db)
         .await?;
-    Ok(first.is_some())
+    Ok(first.is_some() || super::retention::contact_has_archived_runs(db, contact).await?)
 }
 
 /// For each contact, the runs that listen for each event name: `(contact, event) → runs`,
@@ -835,6 +860,10 @@ pub async fn prior_runs_many<C: ConnectionTrait>(
         for (id, contact, workflow, correlation, status) in rows {
             let active = matches!(status.as_str(), "active" | "waiting");
             out.entry((contact, workflow)).or_default().push(PriorRunRow { id, correlation, active });
+        }
+        // Archived runs ended: they count for `once` until the retention period deletes them.
+        for (id, contact, workflow, correlation) in super::retention::archived_prior_runs(db, chunk, workflows).await? {
+            out.entry((contact, workflow)).or_default().push(PriorRunRow { id, correlation, active: false });
         }
     }
     Ok(out)

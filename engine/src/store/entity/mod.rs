@@ -2,6 +2,8 @@
 //! speaks in domain types and its own DTOs.
 
 pub mod api_key;
+pub mod archived_run;
+pub mod archived_run_history;
 pub mod audience_queue;
 pub mod audience_settings;
 pub mod contact;
