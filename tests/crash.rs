@@ -2,45 +2,34 @@
 //! and no message is sent twice.
 
 use kairos_engine::store::{self, Store};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const KEY: &str = "crash-test-key";
-const JOURNEYS: usize = 2_000;
+const JOURNEYS: usize = 20_000;
+
+mod support;
 
 struct Server {
     child: Child,
     base: String,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn start(dir: &std::path::Path, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_kairos"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--load"])
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kairos"))
+        // A short lease: the runs the killed server had claimed are due again sooner.
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--lease", "2s", "--load"])
         .arg(dir.join("journeys"))
         .arg("--database-url")
         .arg(format!("sqlite://{}/kairos.db", dir.display()))
-        .env("KAIROS_API_KEY", KEY)
+        .env("KAIROS_API_KEY", support::KEY)
         .env("KAIROS_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("kairos serve starts");
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::wait_ready(&base, &mut child, None).await;
     Server { child, base }
 }
 
@@ -81,26 +70,12 @@ async fn journeys_in_flight_survive_kill_9_and_send_each_message_once() {
         ]
     });
     std::fs::write(dir.path().join("journeys/crash.json"), journey.to_string()).unwrap();
-    let port = free_port();
+    let port = support::free_port();
+    let began = Instant::now();
     let mut server = start(dir.path(), port).await;
 
-    let client = reqwest::Client::new();
-    for chunk in 0..JOURNEYS / 1000 {
-        let batch: Vec<Value> = (0..1000)
-            .map(|i| {
-                let n = chunk * 1000 + i;
-                json!({ "type": "track", "userId": format!("c{n}"), "event": "started", "messageId": format!("m{n}") })
-            })
-            .collect();
-        let r = client
-            .post(format!("{}/v1/batch", server.base))
-            .bearer_auth(KEY)
-            .json(&json!({ "batch": batch }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    }
+    support::ingest(&server.base, JOURNEYS).await;
+    let ingested = began.elapsed();
     // Kill as soon as the first messages are written: sends have begun, and every run is
     // still in flight (each waits a further second after its send).
     let db = Store::connect(&format!("sqlite://{}/kairos.db", dir.path().display())).await.unwrap();
@@ -113,6 +88,7 @@ async fn journeys_in_flight_survive_kill_9_and_send_each_message_once() {
     let (before, _, completed_before) = counts(&db).await;
     assert!(completed_before < JOURNEYS as i64, "runs were in flight at the kill");
 
+    let killed = began.elapsed();
     let mut server = start(dir.path(), port).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -138,7 +114,9 @@ async fn journeys_in_flight_survive_kill_9_and_send_each_message_once() {
     assert_eq!(by_status.get("completed").copied(), Some(JOURNEYS as i64), "every run completed: {by_status:?}");
     assert_eq!(by_status.len(), 1, "no run is stuck: {by_status:?}");
     eprintln!(
-        "at the kill: {before} messages, {completed_before} runs completed; after the restart: {messages} messages"
+        "at the kill: {before} messages, {completed_before} runs completed; after the restart: {messages} messages; \
+         ingested at {ingested:?}, killed at {killed:?}, all done at {:?}",
+        began.elapsed()
     );
 }
 
@@ -146,7 +124,7 @@ async fn journeys_in_flight_survive_kill_9_and_send_each_message_once() {
 async fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("journeys")).unwrap();
-    let mut server = start(dir.path(), free_port()).await;
+    let mut server = start(dir.path(), support::free_port()).await;
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(15);

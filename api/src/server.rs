@@ -48,6 +48,12 @@ pub struct ServeArgs {
     /// What this process runs: `all` (API, editor and background loops), `api` (API and editor only) or `worker` (the scheduler, delivery and audience loops; over HTTP only /healthz, /readyz and /metrics). Several workers may share one PostgreSQL database.
     #[arg(long, env = "KAIROS_ROLE", default_value = "all")]
     role: String,
+    /// How long a worker keeps the runs and messages it claimed before another worker may take them (a duration such as `10s`): a worker that dies or stalls holds them up this long.
+    #[arg(long, env = "KAIROS_LEASE", default_value = "10s")]
+    lease: String,
+    /// How long a webhook request may take before its outcome counts as unknown (with --deliver-webhooks; a duration such as `10s`). Messages being sent are leased for the lease plus twice this.
+    #[arg(long, env = "KAIROS_WEBHOOK_TIMEOUT", default_value = "10s")]
+    webhook_timeout: String,
 }
 
 #[derive(Subcommand)]
@@ -87,11 +93,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<bool> {
         }
         settings.public_url = args.public_url;
         settings.role = kairos::startup::Role::parse(&args.role).map_err(|e| anyhow::anyhow!("--role: {e}"))?;
-        settings.scheduler.audience_every = match kairos_engine::time::parse_duration(&args.audience_every) {
-            Ok(d) if d >= chrono::TimeDelta::seconds(1) => d,
-            Ok(_) => anyhow::bail!("--audience-every must be at least 1s"),
-            Err(e) => anyhow::bail!("--audience-every: {e}"),
-        };
+        settings.scheduler.audience_every = at_least_a_second("--audience-every", &args.audience_every)?;
+        settings.scheduler.lease = at_least_a_second("--lease", &args.lease)?;
+        settings.webhook.timeout = at_least_a_second("--webhook-timeout", &args.webhook_timeout)?.to_std()?;
         settings.scheduler.retention =
             kairos_engine::scheduler::Retention::parse(&args.archive_after, &args.retention).map_err(anyhow::Error::msg)?;
         let application = Application::build(settings).await?;
@@ -107,6 +111,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<bool> {
         application.run_until_stopped().await?;
         Ok(true)
     })
+}
+
+/// The duration an option gives, which must be at least a second.
+fn at_least_a_second(option: &str, text: &str) -> anyhow::Result<chrono::TimeDelta> {
+    match kairos_engine::time::parse_duration(text) {
+        Ok(d) if d >= chrono::TimeDelta::seconds(1) => Ok(d),
+        Ok(_) => anyhow::bail!("{option} must be at least 1s"),
+        Err(e) => anyhow::bail!("{option}: {e}"),
+    }
 }
 
 pub fn migrate(url: &str) -> anyhow::Result<bool> {

@@ -6,7 +6,7 @@ use crate::state::AppState;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use kairos_engine::clock::Clock;
+use kairos_engine::clock::{Clock, DatabaseClock, SystemClock};
 use kairos_engine::consent::Links;
 use kairos_engine::delivery::{self, Registry, Router, Webhook, WebhookConfig};
 use kairos_engine::nodes::send::Channel;
@@ -44,6 +44,10 @@ impl Role {
     }
 }
 
+/// How often a PostgreSQL worker reads the database's clock again (in between it counts
+/// with the monotonic clock).
+const CLOCK_RESYNC: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How to run the server.
 pub struct Settings {
     /// What this process runs.
@@ -60,7 +64,9 @@ pub struct Settings {
     /// Its password (`KAIROS_ADMIN_PASSWORD`). Without it, the admin is created with a
     /// generated password at the first start (when there is no user yet).
     pub admin_password: Option<String>,
-    pub clock: Arc<dyn Clock>,
+    /// Where time comes from. `None`: the database's clock on PostgreSQL (so the workers
+    /// of one database agree, whatever their hosts' clocks say), the system clock on SQLite.
+    pub clock: Option<Arc<dyn Clock>>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     pub scheduler: scheduler::Config,
@@ -93,7 +99,7 @@ impl Settings {
             api_key: None,
             admin_email: None,
             admin_password: None,
-            clock: Arc::new(kairos_engine::clock::SystemClock),
+            clock: None,
             body_limit: 1 << 20,
             scheduler: scheduler::Config::default(),
             background: true,
@@ -133,7 +139,14 @@ impl Application {
         let links = Links::new(&public_url(settings.public_url.as_deref(), address)?, secret_key.clone());
         tracing::info!(public_url = links.base(), "Unsubscribe links and email webhooks point at the public URL");
         let config = scheduler::Config { links, ..settings.scheduler.clone() };
-        let scheduler = Scheduler::new(store, settings.clock.clone(), config).await?;
+        let clock = match (&settings.clock, store.backend()) {
+            (Some(clock), _) => clock.clone(),
+            (None, store::Backend::Postgres) => {
+                Arc::new(DatabaseClock::start(&store, CLOCK_RESYNC).await.context("cannot read the database's clock")?)
+            }
+            (None, store::Backend::Sqlite) => Arc::new(SystemClock),
+        };
+        let scheduler = Scheduler::new(store, clock, config).await?;
         let created_key = ensure_key(&scheduler, settings.api_key.as_deref()).await?;
         let created_admin =
             crate::users::ensure_admin(&scheduler, settings.admin_email.as_deref(), settings.admin_password.as_deref())

@@ -458,6 +458,21 @@ async fn retries_and_dead_letters_work_on_postgresql() {
     result.unwrap();
 }
 
+/// A dispatcher's first half: lease the due webhooks for `lease`.
+async fn lease_webhooks(h: &Harness, lease: TimeDelta) -> Vec<store::OutboxItem> {
+    let now = h.clock.now();
+    h.scheduler
+        .store()
+        .writer()
+        .run(move |tx| {
+            Box::pin(async move {
+                store::claim_outbox_of(tx, now, lease, 16, store::Channels::Only(vec![Channel::Webhook])).await
+            })
+        })
+        .await
+        .unwrap()
+}
+
 /// A dispatcher that dies after the receiver accepted a webhook but before the outbox
 /// recorded it: once the lease runs out the message is sent again, with the same key.
 #[tokio::test]
@@ -472,17 +487,7 @@ async fn a_send_lost_between_the_receiver_and_the_outbox_is_resent_with_the_same
     // The dispatcher's first half: lease the webhook and send it; then it "crashes".
     let now = h.clock.now();
     let lease = Config::default().lease + webhook.batch_time();
-    let claimed = h
-        .scheduler
-        .store()
-        .writer()
-        .run(move |tx| {
-            Box::pin(async move {
-                store::claim_outbox_of(tx, now, lease, 16, store::Channels::Only(vec![Channel::Webhook])).await
-            })
-        })
-        .await
-        .unwrap();
+    let claimed = lease_webhooks(&h, lease).await;
     assert_eq!(claimed.len(), 1);
     assert_eq!(webhook.deliver(h.scheduler.store(), &claimed, now).await, [Delivery::Delivered]);
     assert_eq!(webhook_entry(&h).await.status, OutboxStatus::Pending, "never recorded");
@@ -495,5 +500,44 @@ async fn a_send_lost_between_the_receiver_and_the_outbox_is_resent_with_the_same
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].headers["idempotency-key"], got[1].headers["idempotency-key"]);
     assert_eq!(webhook_entry(&h).await.status, OutboxStatus::Sent);
+    receiver.stop().await;
+}
+
+/// A dispatcher frozen past its lease (SIGSTOP, a long pause) wakes up and records what
+/// its attempt came to: another dispatcher has delivered the message meanwhile, and that
+/// outcome stands (no retry, no dead letter, nothing on the timeline).
+#[tokio::test]
+async fn a_stale_outcome_does_not_overwrite_the_one_recorded_meanwhile() {
+    let receiver = Receiver::start(vec![], None).await;
+    let h = harness(true).await;
+    publish(&h, &receiver.url).await;
+    let run = start(&h).await;
+    let lease = Config::default().lease;
+    let claimed = lease_webhooks(&h, lease).await;
+    assert_eq!(claimed.len(), 1);
+    // The lease runs out; another dispatcher delivers it.
+    assert_eq!(advance(&h, lease + TimeDelta::seconds(1)).await, 2, "the email and the webhook");
+    assert_eq!(webhook_entry(&h).await.status, OutboxStatus::Sent);
+    let history_before = store::history(h.scheduler.store().reader(), &run).await.unwrap().len();
+    // The frozen one resumes: its attempt timed out, so it would retry, or give up.
+    let now = h.clock.now();
+    let item = claimed[0].clone();
+    h.scheduler
+        .store()
+        .writer()
+        .run(move |tx| {
+            Box::pin(async move {
+                store::retry_later(tx, item.id, now + TimeDelta::seconds(30), "timed out").await?;
+                store::give_up(tx, &item, "timed out", now).await
+            })
+        })
+        .await
+        .unwrap();
+    let entry = webhook_entry(&h).await;
+    assert_eq!(entry.status, OutboxStatus::Sent, "the delivery stands");
+    assert_eq!(store::history(h.scheduler.store().reader(), &run).await.unwrap().len(), history_before);
+    h.clock.advance(TimeDelta::minutes(5));
+    assert_eq!(dispatch(&h).await, 0, "nothing is sent again");
+    assert_eq!(receiver.requests().len(), 1);
     receiver.stop().await;
 }

@@ -50,7 +50,7 @@ impl TestApp {
         settings.api_key = Some(KEY.into());
         settings.admin_email = Some(ADMIN_EMAIL.into());
         settings.admin_password = Some(ADMIN_PASSWORD.into());
-        settings.clock = Arc::new(clock.clone());
+        settings.clock = Some(Arc::new(clock.clone()));
         settings.background = false;
         configure(&mut settings);
         let app = Application::build(settings).await.expect("the app starts");

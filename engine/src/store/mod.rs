@@ -88,6 +88,22 @@ pub fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// The database server's clock (`clock_timestamp()` on PostgreSQL, which moves within a
+/// transaction; SQLite's is the host's own). [`crate::clock::DatabaseClock`] reads it.
+pub async fn database_time<C: sea_orm::ConnectionTrait>(db: &C) -> Result<DateTime<Utc>, Error> {
+    let sql = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint AS us",
+        _ => "SELECT CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER) AS us",
+    };
+    let row = db
+        .query_one(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+        .await?
+        .ok_or_else(|| Error::Corrupt { what: "database time", detail: "the query returned no row".into() })?;
+    let us: i64 = row.try_get("", "us")?;
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| Error::Corrupt { what: "database time", detail: format!("{us} µs is not a time") })
+}
+
 impl Store {
     /// Connect to `url` (`sqlite://path/to/file.db`, `sqlite::memory:` or `postgres://…`)
     /// and run the migrations.

@@ -415,6 +415,9 @@ pub async fn deliver_due_to_inbox_of<C: ConnectionTrait>(
     Ok(n)
 }
 
+/// Record an outcome on the messages among `ids` that have none yet (still `pending`):
+/// a worker that stalled past its lease must not overwrite what another worker recorded
+/// meanwhile (its `sent` with a retry, say). Returns how many were recorded.
 async fn mark<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],
@@ -422,17 +425,18 @@ async fn mark<C: ConnectionTrait>(
     sent_at: Option<i64>,
     next: Option<i64>,
     error: Option<&str>,
-) -> Result<(), Error> {
-    outbox::Entity::update_many()
+) -> Result<u64, Error> {
+    let done = outbox::Entity::update_many()
         .col_expr(outbox::Column::Status, Expr::value(status))
         .col_expr(outbox::Column::SentAt, Expr::value(sent_at))
         .col_expr(outbox::Column::NextAttemptAt, Expr::value(next))
         .col_expr(outbox::Column::LastError, Expr::value(error.map(str::to_string)))
         .col_expr(outbox::Column::RecordedAttempts, Expr::col(outbox::Column::Attempts).into())
         .filter(outbox::Column::Id.is_in(ids.to_vec()))
+        .filter(outbox::Column::Status.eq("pending"))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(done.rows_affected)
 }
 
 /// Delivered by a channel outside the store: done. Runs waiting for one of these
@@ -515,7 +519,7 @@ pub async fn delivery_results<C: ConnectionTrait>(
 
 /// A transient failure: try again at `at`.
 pub async fn retry_later<C: ConnectionTrait>(db: &C, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), Error> {
-    mark(db, &[id], "pending", None, Some(millis(at)), Some(error)).await
+    mark(db, &[id], "pending", None, Some(millis(at)), Some(error)).await.map(drop)
 }
 
 /// A permanent failure (or too many attempts): give up. The message stays in the outbox
@@ -527,7 +531,9 @@ pub async fn give_up<C: ConnectionTrait>(
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    mark(db, &[item.id], "failed", None, None, Some(error)).await?;
+    if mark(db, &[item.id], "failed", None, None, Some(error)).await? == 0 {
+        return Ok(()); // another worker recorded its outcome meanwhile
+    }
     wake_awaiting(db, &[item.id], now).await?;
     let what = What::DeliveryFailed {
         key: item.key.clone(),
@@ -547,7 +553,9 @@ pub async fn mark_unknown<C: ConnectionTrait>(
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    mark(db, &[item.id], "unknown", None, None, Some(error)).await?;
+    if mark(db, &[item.id], "unknown", None, None, Some(error)).await? == 0 {
+        return Ok(()); // another worker recorded its outcome meanwhile
+    }
     wake_awaiting(db, &[item.id], now).await?;
     let what = What::DeliveryUnknown {
         key: item.key.clone(),

@@ -207,11 +207,16 @@ impl Writer {
         let queue = if urgent { &self.urgent } else { &self.jobs };
         queue.send(Job { work, committed, urgent, queued: Instant::now() }).await.map_err(|_| Error::Closed)?;
         let commit = commit_rx.await.map_err(|_| Error::Closed)?;
-        let result = slot.lock().ok().and_then(|mut s| s.take()).unwrap_or(Err(Error::Closed));
+        // No result: the job never ran, because the transaction could not begin (the
+        // database is unreachable) or the writer stopped.
+        let result = slot.lock().ok().and_then(|mut s| s.take());
         match (result, commit) {
-            (Ok(v), Ok(())) => Ok(v),
-            (Ok(_), Err(e)) => Err(Error::Db(DbErr::Custom(format!("the transaction did not commit: {e}")))),
-            (Err(e), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (Some(Ok(_)) | None, Err(e)) => {
+                Err(Error::Db(DbErr::Custom(format!("the transaction did not commit: {e}"))))
+            }
+            (Some(Err(e)), _) => Err(e),
+            (None, Ok(())) => Err(Error::Closed),
         }
     }
 }
