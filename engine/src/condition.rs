@@ -1399,6 +1399,20 @@ mod tests {
         serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{value}: {e}"))
     }
 
+    /// Found by the `condition` fuzz target: serde_json's default number parsing read
+    /// `1.711111e+67` one unit off in the last place, so a literal written out (by
+    /// `kairos fmt`, or an export) came back as another number. Numbers read exactly now.
+    #[test]
+    fn number_literals_read_back_exactly() {
+        let text = r#"{"left": "event.timestamp", "op": "after", "right": 17111110000000000000000000000000000000000000000000000000001971165357}"#;
+        let read: Condition = serde_json::from_str(text).unwrap();
+        let written = serde_json::to_string(&read).unwrap();
+        assert!(written.contains("1.711111e+67"), "{written}");
+        assert_eq!(serde_json::from_str::<Condition>(&written).unwrap(), read);
+        let Condition::Compare(Comparison { right: Some(Right::Value(right)), .. }) = read else { panic!("{read:?}") };
+        assert_eq!(right.as_f64(), Some(1.711111e67));
+    }
+
     fn eval(value: Value) -> bool {
         let (c, t, e) = (contact(), trigger(), event());
         cond(value).evaluate(&Scope {

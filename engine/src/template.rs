@@ -38,6 +38,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 /// The most bytes one rendered message field may have.
 pub const MAX_OUTPUT_BYTES: usize = 512 * 1024;
 
+/// How deep a template may nest blocks (`{{#if}}` inside `{{#each}}` …), subexpressions
+/// and literals, counting the library partials it includes and those they include.
+/// Handlebars parses and renders nesting recursively: thousands of levels overflow the
+/// stack, which ends the whole process rather than failing one request.
+pub const MAX_NESTING: usize = 48;
+
 /// The compiled templates of one journey, keyed by `<node id>/<field pointer>`, and the
 /// library partials they use.
 pub struct Templates {
@@ -57,6 +63,11 @@ pub struct Templates {
     /// Render each template against a sample contact when adding it (off for versions
     /// published before, which were checked then).
     sample_render: bool,
+    /// How deep each registered library partial nests, with what it includes.
+    depths: HashMap<String, usize>,
+    /// The partials each registered library partial names, for finding loops through
+    /// inline partials (`{{#*inline}}`).
+    includes: HashMap<String, Vec<String>>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -160,6 +171,8 @@ impl Templates {
             messages: HashMap::new(),
             stand_ins: false,
             sample_render: true,
+            depths: HashMap::new(),
+            includes: HashMap::new(),
         }
     }
 
@@ -210,9 +223,14 @@ impl Templates {
     /// also rendered against empty data and a sample contact, so that unknown helpers,
     /// helpers used wrongly and partials that fail are caught now rather than at send time.
     pub fn add(&mut self, name: &str, source: &str, escape: Escape) -> Result<(), Error> {
-        let compiled =
-            Template::compile_with_name(source, name.to_string()).map_err(|e| Error::invalid(compile_error(&e)))?;
-        self.resolve(&compiled, &mut Vec::new())?;
+        let (compiled, depth) = compile(source, name)?;
+        let below = self.resolve(&compiled, &mut Vec::new())?;
+        if depth + below > MAX_NESTING {
+            return Err(Error::invalid(format!(
+                "with the partials it includes, the template nests {} levels deep; at most {MAX_NESTING} are allowed",
+                depth + below
+            )));
+        }
         let registry = match escape {
             Escape::Html => &mut self.html,
             Escape::Slack => &mut self.slack,
@@ -221,32 +239,28 @@ impl Templates {
         registry.register_template(name, compiled);
         let samples = if self.sample_render { vec![empty_data(), sample_data()] } else { vec![empty_data()] };
         for data in samples {
-            if let Err(e) = registry.render(name, &data) {
+            if let Err(e) = render_limited(registry, name, &data) {
                 registry.unregister_template(name);
-                return Err(Error::invalid(format!("the template cannot be rendered: {}", describe(&e))));
+                return Err(Error::invalid(format!("the template cannot be rendered: {e}")));
             }
         }
         Ok(())
     }
 
-    /// Render a registered template; output longer than [`MAX_OUTPUT_BYTES`] is an error.
+    /// Render a registered template; output longer than [`MAX_OUTPUT_BYTES`] is an error,
+    /// and the render stops there.
     pub fn render(&self, name: &str, data: &Value, escape: Escape) -> Result<String, String> {
-        let out = self.registry(escape).render(name, data).map_err(|e| describe(&e))?;
-        if out.len() > MAX_OUTPUT_BYTES {
-            return Err(format!(
-                "the rendered text is {} KiB; a message field may be at most {} KiB (a loop over a long list?)",
-                out.len() / 1024,
-                MAX_OUTPUT_BYTES / 1024
-            ));
-        }
-        Ok(out)
+        render_limited(self.registry(escape), name, data)
     }
 
-    /// Register every library partial `template` uses (and those they use).
-    fn resolve(&mut self, template: &Template, stack: &mut Vec<String>) -> Result<(), Error> {
+    /// Register every library partial `template` uses (and those they use), and refuse
+    /// inline partials that include themselves. Returns how deep the deepest of those
+    /// partials nests (0 without any).
+    fn resolve(&mut self, template: &Template, stack: &mut Vec<String>) -> Result<usize, Error> {
         let mut refs = Vec::new();
-        let mut inline = HashSet::new();
+        let mut inline = HashMap::new();
         partials(&template.elements, &mut refs, &mut inline);
+        let mut deepest = 0;
         for r in refs {
             match r {
                 PartialRef::Computed => {
@@ -254,15 +268,38 @@ impl Templates {
                         "a partial's name must be written out, as in `{{> footer}}`; a computed name cannot be checked before sending",
                     ));
                 }
-                PartialRef::Named { name, .. } if name.starts_with('@') || inline.contains(&name) => {}
-                PartialRef::Named { name, block } => self.partial(&name, block, stack)?,
+                PartialRef::Named { name, .. } if name.starts_with('@') || inline.contains_key(&name) => {}
+                PartialRef::Named { name, block } => deepest = deepest.max(self.partial(&name, block, stack)?),
+            }
+        }
+        self.inline_loops(&inline)?;
+        Ok(deepest)
+    }
+
+    /// An inline partial (`{{#*inline "p"}}`) that includes itself, directly or through
+    /// other partials, renders forever (until the stack overflows): an error.
+    fn inline_loops(&self, inline: &HashMap<String, Vec<String>>) -> Result<(), Error> {
+        let includes = |name: &str| inline.get(name).or_else(|| self.includes.get(name));
+        for start in inline.keys() {
+            let mut seen = HashSet::new();
+            let mut todo: Vec<&str> = includes(start).into_iter().flatten().map(String::as_str).collect();
+            while let Some(name) = todo.pop() {
+                if name == start {
+                    return Err(Error::invalid(format!(
+                        "the inline partial `{start}` includes itself; a partial cannot include itself, directly or through others"
+                    )));
+                }
+                if seen.insert(name) {
+                    todo.extend(includes(name).into_iter().flatten().map(String::as_str));
+                }
             }
         }
         Ok(())
     }
 
     /// Register the library partial or layout `id`, used as a block (`{{#> id}}`) or not.
-    fn partial(&mut self, id: &str, block: bool, stack: &mut Vec<String>) -> Result<(), Error> {
+    /// Returns how deep it nests, with what it includes.
+    fn partial(&mut self, id: &str, block: bool, stack: &mut Vec<String>) -> Result<usize, Error> {
         if let Some(i) = stack.iter().position(|s| s == id) {
             let cycle: Vec<String> = stack[i..].iter().chain([&id.to_string()]).map(|s| format!("`{s}`")).collect();
             return Err(Error::invalid(format!(
@@ -270,15 +307,20 @@ impl Templates {
                 cycle.join(" → ")
             )));
         }
+        if stack.len() >= MAX_NESTING {
+            return Err(Error::invalid(format!(
+                "partials include partials more than {MAX_NESTING} levels deep (through `{id}`)"
+            )));
+        }
         let template = match self.library.get(id, None) {
             Ok(t) => t.clone(),
             Err(Missing::Template(_)) if self.stand_ins => {
                 let stand_in = if block { "{{> @partial-block}}" } else { "" };
-                let compiled = Template::compile_with_name(stand_in, id.to_string())
-                    .map_err(|e| Error::invalid(compile_error(&e)))?;
+                let (compiled, depth) = compile(stand_in, id)?;
                 self.register_partial(id, compiled);
                 self.registered.insert(id.to_string());
-                return Ok(());
+                self.depths.insert(id.to_string(), depth + 1);
+                return Ok(depth + 1);
             }
             Err(Missing::Template(_)) => {
                 let (what, example) =
@@ -310,19 +352,30 @@ impl Templates {
         };
         self.used.insert((template.id.clone(), template.version));
         if self.registered.contains(id) {
-            return Ok(());
+            return Ok(self.depths.get(id).copied().unwrap_or_default());
         }
         let what = template.kind().name();
-        let compiled = Template::compile_with_name(&content, id.to_string()).map_err(|e| {
-            Error::invalid(format!("the {what} `{id}` {}", compile_error(&e).trim_start_matches("the template ")))
+        let (compiled, depth) = compile(&content, id).map_err(|e| Error {
+            kind: e.kind,
+            message: format!("the {what} `{id}` {}", e.message.trim_start_matches("the template ")),
         })?;
+        let mut names = Vec::new();
+        partials(&compiled.elements, &mut names, &mut HashMap::new());
         stack.push(id.to_string());
         let resolved = self.resolve(&compiled, stack);
         stack.pop();
-        resolved.map_err(|e| e.within(&format!("the {what} `{id}`")))?;
+        let below = resolved.map_err(|e| e.within(&format!("the {what} `{id}`")))?;
         self.register_partial(id, compiled);
         self.registered.insert(id.to_string());
-        Ok(())
+        // An included partial is a level of its own.
+        let depth = depth + 1 + below;
+        self.depths.insert(id.to_string(), depth);
+        let names = names.into_iter().filter_map(|r| match r {
+            PartialRef::Named { name, .. } => Some(name),
+            PartialRef::Computed => None,
+        });
+        self.includes.insert(id.to_string(), names.collect());
+        Ok(depth)
     }
 
     /// A library partial in every registry: it escapes as the text it is inserted into does.
@@ -358,11 +411,11 @@ fn check(template: &LibraryTemplate, library: Library, stand_ins: bool) -> Vec<P
     match &template.body {
         Body::Partial(content) | Body::Layout(content) => {
             let layout = template.kind() == TemplateKind::Layout;
-            match Template::compile_with_name(content, id.clone()) {
-                Err(e) => problems.push(Problem::new(Kind::InvalidTemplate, "/content", compile_error(&e))),
-                Ok(compiled) => {
+            match compile(content, id) {
+                Err(e) => problems.push(Problem::new(e.kind, "/content", e.message)),
+                Ok((compiled, _)) => {
                     let mut refs = Vec::new();
-                    partials(&compiled.elements, &mut refs, &mut HashSet::new());
+                    partials(&compiled.elements, &mut refs, &mut HashMap::new());
                     let has_block =
                         refs.iter().any(|r| matches!(r, PartialRef::Named { name, .. } if name == "@partial-block"));
                     if layout && !has_block {
@@ -419,8 +472,9 @@ fn check(template: &LibraryTemplate, library: Library, stand_ins: bool) -> Vec<P
     problems
 }
 
-/// Every partial a template names, and the names its `{{#*inline}}` blocks define.
-fn partials(elements: &[TemplateElement], out: &mut Vec<PartialRef>, inline: &mut HashSet<String>) {
+/// Every partial a template names, and the names its `{{#*inline}}` blocks define with
+/// the partials each of them names.
+fn partials(elements: &[TemplateElement], out: &mut Vec<PartialRef>, inline: &mut HashMap<String, Vec<String>>) {
     let name_of = |p: &Parameter| match p {
         Parameter::Name(n) => Some(n.clone()),
         Parameter::Path(handlebars::Path::Relative((_, raw))) => Some(raw.clone()),
@@ -441,14 +495,20 @@ fn partials(elements: &[TemplateElement], out: &mut Vec<PartialRef>, inline: &mu
                 }
             }
             TemplateElement::DecoratorBlock(d) | TemplateElement::DecoratorExpression(d) => {
+                let mut body = Vec::new();
+                if let Some(t) = &d.template {
+                    partials(&t.elements, &mut body, inline);
+                }
                 if name_of(&d.name).as_deref() == Some("inline")
                     && let Some(Some(n)) = d.params.first().map(name_of)
                 {
-                    inline.insert(n);
+                    let names = body.iter().filter_map(|r| match r {
+                        PartialRef::Named { name, .. } => Some(name.clone()),
+                        PartialRef::Computed => None,
+                    });
+                    inline.entry(n).or_default().extend(names);
                 }
-                if let Some(t) = &d.template {
-                    partials(&t.elements, out, inline);
-                }
+                out.extend(body);
             }
             TemplateElement::HelperBlock(h) => {
                 for t in [&h.template, &h.inverse].into_iter().flatten() {
@@ -457,6 +517,118 @@ fn partials(elements: &[TemplateElement], out: &mut Vec<PartialRef>, inline: &mu
             }
             _ => {}
         }
+    }
+}
+
+/// Compile `source` under `name`, first making sure it nests at most [`MAX_NESTING`]
+/// levels deep. Returns the template and how deep it nests.
+fn compile(source: &str, name: &str) -> Result<(Template, usize), Error> {
+    let depth = nesting(source);
+    if depth > MAX_NESTING {
+        return Err(Error::invalid(format!(
+            "the template nests blocks, subexpressions or literals {depth} levels deep; at most {MAX_NESTING} are allowed"
+        )));
+    }
+    let template =
+        Template::compile_with_name(source, name.to_string()).map_err(|e| Error::invalid(compile_error(&e)))?;
+    Ok((template, depth))
+}
+
+/// How deep a template's source nests: open blocks (`{{#…}}`, `{{^…}}`) around a tag,
+/// plus parentheses, brackets and braces open inside it. Read from the text before
+/// handlebars parses it (its parser recurses as deep); comments are skipped, text in
+/// quotes inside a tag too. Never less than the real depth.
+fn nesting(source: &str) -> usize {
+    let bytes = source.as_bytes();
+    let (mut blocks, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i + 1 < bytes.len() {
+        if &bytes[i..i + 2] != b"{{" || (i > 0 && bytes[i - 1] == b'\\') {
+            i += 1;
+            continue;
+        }
+        i += 2;
+        let rest = &bytes[i..];
+        if rest.starts_with(b"!--") || rest.starts_with(b"~!--") {
+            i += find(rest, b"--}}").map_or(rest.len(), |at| at + 4);
+            continue;
+        }
+        if rest.starts_with(b"!") || rest.starts_with(b"~!") {
+            i += find(rest, b"}}").map_or(rest.len(), |at| at + 2);
+            continue;
+        }
+        let first = rest.iter().position(|&b| b != b'{' && b != b'~' && !b.is_ascii_whitespace());
+        match first.map(|at| rest[at]) {
+            Some(b'#') => blocks += 1,
+            Some(b'^') if rest.get(first.unwrap_or(0) + 1).is_some_and(|&b| b != b'}' && b != b'~') => blocks += 1,
+            Some(b'/') => blocks = blocks.saturating_sub(1),
+            _ => {}
+        }
+        // Inside the tag, to its `}}`: brackets, and quoted text skipped.
+        let mut open = 0usize;
+        let mut quote = None;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match quote {
+                Some(_) if b == b'\\' => i += 1,
+                Some(q) if b == q => quote = None,
+                Some(_) => {}
+                None => match b {
+                    b'"' | b'\'' => quote = Some(b),
+                    b'(' | b'[' | b'{' => {
+                        open += 1;
+                        deepest = deepest.max(blocks + open);
+                    }
+                    b'}' if open == 0 => break,
+                    b')' | b']' | b'}' => open = open.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            i += 1;
+        }
+        deepest = deepest.max(blocks);
+    }
+    deepest
+}
+
+/// Where `needle` first is in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Output that fails once it is longer than [`MAX_OUTPUT_BYTES`], which stops the render
+/// there: a loop over a long list (or loops inside loops) cannot fill the memory first.
+#[derive(Default)]
+struct Limited {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_OUTPUT_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("the rendered text is too long"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Render `name` with `data`, at most [`MAX_OUTPUT_BYTES`] of it; the error in words.
+fn render_limited(registry: &Handlebars<'static>, name: &str, data: &Value) -> Result<String, String> {
+    let mut out = Limited::default();
+    match registry.render_to_write(name, data, &mut out) {
+        // Handlebars writes whole `str`s: the bytes are UTF-8.
+        Ok(()) => String::from_utf8(out.bytes).map_err(|e| e.to_string()),
+        Err(_) if out.over => Err(format!(
+            "the rendered text is over {0} KiB; a message field may be at most {0} KiB (a loop over a long list?)",
+            MAX_OUTPUT_BYTES / 1024
+        )),
+        Err(e) => Err(describe(&e)),
     }
 }
 
@@ -841,6 +1013,87 @@ mod tests {
             render("{{#each contact.items}}{{this}}{{/each}}", json!({"contact": {"items": fine}})).unwrap().len(),
             100_000
         );
+    }
+
+    /// Found while fuzzing templates (the fuzz target's binary run on nested inputs): a
+    /// template nested thousands of blocks deep
+    /// overflowed the stack while handlebars parsed or rendered it, which aborts the whole
+    /// server, not just the request that published it.
+    #[test]
+    fn templates_nested_too_deep_are_refused_before_parsing() {
+        let deep = |n: usize, open: &str, close: &str| format!("{}x{}", open.repeat(n), close.repeat(n));
+        let mut t = Templates::default();
+        for source in [
+            deep(5000, "{{#if true}}", "{{/if}}"),
+            format!("{{{{default {} }}}}", deep(5000, "(default ", " 1)")),
+            format!("{{{{lookup {} 0}}}}", deep(5000, "[", "]")),
+        ] {
+            let err = t.add("n/body", &source, Escape::Html).unwrap_err();
+            assert_eq!(err.kind, Kind::InvalidTemplate);
+            assert!(err.message.contains("5000 levels deep; at most 48"), "{err}");
+        }
+        // Comments, quoted text and escaped braces do not count.
+        let quiet =
+            format!("{{{{!-- {} --}}}}{{{{default x \"{}\"}}}}\\{{{{#if", "{{#if}}".repeat(100), "(".repeat(100));
+        assert_eq!(nesting(&quiet), 0);
+        assert_eq!(nesting("{{#if a}}{{lookup (x [1]) 0}}{{/if}}{{#each b}}{{/each}}"), 3);
+    }
+
+    /// The deepest template allowed, with a chain of partials as deep as allowed, renders on
+    /// a thread with the 2 MiB stack the server's threads have.
+    #[test]
+    fn the_deepest_template_allowed_renders_on_a_small_stack() {
+        let nested = |n: usize, inner: &str| format!("{}{inner}{}", "{{#if true}}".repeat(n), "{{/if}}".repeat(n));
+        let library = lib(&[
+            ("p1", Body::Partial(nested(10, "{{> p2}}"))),
+            ("p2", Body::Partial(nested(10, "{{> p3}}"))),
+            ("p3", Body::Partial(nested(10, "ok"))),
+        ]);
+        let source = nested(MAX_NESTING - 33, "{{> p1}}");
+        let rendered = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                let mut t = Templates::new(library, Tz::UTC);
+                t.add("n/body", &source, Escape::Html).unwrap();
+                let deeper = nested(MAX_NESTING - 32, "{{> p1}}");
+                let err = t.add("n/other", &deeper, Escape::Html).unwrap_err();
+                assert!(err.message.contains(&format!("nests {} levels deep", MAX_NESTING + 1)), "{err}");
+                t.render("n/body", &json!({}), Escape::Html)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(rendered.unwrap(), "ok");
+    }
+
+    /// Found while fuzzing templates (as above): an inline partial that includes itself rendered
+    /// until the stack overflowed (the whole process died).
+    #[test]
+    fn an_inline_partial_that_includes_itself_is_refused() {
+        let library = lib(&[("footer", Body::Partial("{{> card}}".into())), ("card", Body::Partial("c".into()))]);
+        let mut t = Templates::new(library, Tz::UTC);
+        for source in [
+            r#"{{#*inline "p"}}{{> p}}{{/inline}}{{> p}}"#,
+            r#"{{#*inline "p"}}{{#if x}}{{> q}}{{/if}}{{/inline}}{{#*inline "q"}}{{> p}}{{/inline}}{{> p}}"#,
+            // Through a library partial whose `card` the inline partial `card` shadows.
+            r#"{{#*inline "card"}}{{> footer}}{{/inline}}{{> card}}"#,
+        ] {
+            let err = t.add("n/body", source, Escape::Html).unwrap_err();
+            assert!(err.message.contains("includes itself"), "{source}: {err}");
+        }
+        t.add("n/body", r#"{{#*inline "p"}}<b>{{> footer}}</b>{{/inline}}{{> p}}{{> p}}"#, Escape::Html).unwrap();
+        assert_eq!(t.render("n/body", &json!({}), Escape::Html).unwrap(), "<b>c</b><b>c</b>");
+    }
+
+    /// Loops inside loops over the sample contact's fields: the render stops at the limit
+    /// (it used to build the whole text, gigabytes, before measuring it).
+    #[test]
+    fn loops_inside_loops_stop_at_the_output_limit() {
+        let source = format!("{}{}{}", "{{#each @root.contact}}".repeat(8), "x".repeat(200), "{{/each}}".repeat(8));
+        let started = std::time::Instant::now();
+        let err = Templates::default().add("n/body", &source, Escape::Html).unwrap_err();
+        assert!(err.message.contains("over 512 KiB; a message field may be at most 512 KiB"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
     }
 
     #[test]
