@@ -743,7 +743,15 @@ impl Counters {
                 lateness: Vec::new(),
             });
         }
-        let mut c = Counters { steps: 0, delivered: 0, transitions: 0, stale: 0, lateness: Vec::new() };
+        // The runs' first steps happen here, as the events that start them are ingested.
+        let m = &scheduler.metrics;
+        let mut c = Counters {
+            steps: m.node_steps.load(Ordering::Relaxed),
+            delivered: m.messages_delivered.load(Ordering::Relaxed),
+            transitions: m.transitions.load(Ordering::Relaxed),
+            stale: m.stale_commits.load(Ordering::Relaxed),
+            lateness: Vec::new(),
+        };
         for w in workers {
             let m = w.metrics(client).await.context("cannot read a worker's /metrics")?;
             let get = |k: &str| m.get(k).copied().unwrap_or(0.0);

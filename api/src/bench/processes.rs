@@ -25,6 +25,7 @@ impl Serve {
         let child = Command::new(exe)
             .args(["serve", "--role", role, "--bind", &format!("127.0.0.1:{port}"), "--database-url", url])
             .env("KAIROS_API_KEY", key)
+            .env("KAIROS_SECRET_KEY", secret_key())
             .env("KAIROS_LOG", std::env::var("KAIROS_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -70,6 +71,17 @@ impl Serve {
     pub fn peak_rss_mb(&self) -> Option<f64> {
         super::status_mb(&format!("/proc/{}/status", self.pid()), "VmHWM")
     }
+}
+
+/// The key every process of one bench signs links with (they must agree on PostgreSQL):
+/// `KAIROS_SECRET_KEY` when set, else one made for this bench.
+fn secret_key() -> String {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        std::env::var("KAIROS_SECRET_KEY")
+            .unwrap_or_else(|_| format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))
+    })
+    .clone()
 }
 
 impl Drop for Serve {
