@@ -103,14 +103,26 @@ impl Metrics {
 
     /// The `p`-th percentile (0–100) of resume lateness in ms, and how many samples.
     pub fn lateness_percentile(&self, p: f64) -> (Option<u32>, usize) {
-        let Ok(v) = self.lateness.lock() else { return (None, 0) };
-        if v.is_empty() {
-            return (None, 0);
-        }
-        let mut sorted = v.clone();
-        sorted.sort_unstable();
-        let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-        (Some(sorted[i.min(sorted.len() - 1)]), sorted.len())
+        let (values, n) = self.lateness_percentiles(&[p]);
+        (values[0], n)
+    }
+
+    /// Several percentiles of resume lateness (one sort of the samples), and how many samples.
+    pub fn lateness_percentiles(&self, ps: &[f64]) -> (Vec<Option<u32>>, usize) {
+        let sorted = match self.lateness.lock() {
+            Ok(v) if !v.is_empty() => {
+                let mut sorted = v.clone();
+                drop(v);
+                sorted.sort_unstable();
+                sorted
+            }
+            _ => return (vec![None; ps.len()], 0),
+        };
+        let at = |p: f64| {
+            let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+            Some(sorted[i.min(sorted.len() - 1)])
+        };
+        (ps.iter().map(|&p| at(p)).collect(), sorted.len())
     }
 
     pub fn reset_lateness(&self) {

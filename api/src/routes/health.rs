@@ -83,10 +83,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         out,
         "# HELP kairos_resume_lateness_ms How late due runs were stepped (since start).\n# TYPE kairos_resume_lateness_ms summary"
     );
-    let (_, samples) = m.lateness_percentile(50.0);
-    for (q, p) in [("0.5", 50.0), ("0.99", 99.0), ("1", 100.0)] {
-        let v = m.lateness_percentile(p).0.unwrap_or(0);
-        let _ = writeln!(out, "kairos_resume_lateness_ms{{quantile=\"{q}\"}} {v}");
+    let (values, samples) = m.lateness_percentiles(&[50.0, 99.0, 100.0]);
+    for (q, v) in ["0.5", "0.99", "1"].into_iter().zip(values) {
+        let _ = writeln!(out, "kairos_resume_lateness_ms{{quantile=\"{q}\"}} {}", v.unwrap_or(0));
     }
     let _ = writeln!(out, "kairos_resume_lateness_ms_count {samples}");
     let _ = writeln!(
