@@ -351,22 +351,19 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
 
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
     // The real background loops: here, or in worker processes.
-    let (stop, mut shutdown) = watch::channel(false);
+    let (stop, shutdown) = watch::channel(false);
     let mut workers = Vec::new();
+    let mut loops = Vec::new();
     if args.workers > 0 {
         let key = format!("sk_bench_{}", uuid::Uuid::new_v4().simple());
         for _ in 0..args.workers {
             workers.push(processes::Serve::start("worker", &url, &key, deadline).await?);
         }
-        let _ = stop.send(true);
-        shutdown.mark_changed();
+    } else {
+        let registry = Arc::new(kairos_engine::delivery::Registry::new(router, None, Default::default()));
+        loops.push(tokio::spawn(scheduler.clone().run_loop(shutdown.clone())));
+        loops.push(tokio::spawn(scheduler.clone().dispatch_loop(registry, shutdown)));
     }
-    let run_loop = tokio::spawn(scheduler.clone().run_loop(shutdown.clone()));
-    let dispatch_loop =
-        tokio::spawn(scheduler.clone().dispatch_loop(
-            Arc::new(kairos_engine::delivery::Registry::new(router, None, Default::default())),
-            shutdown,
-        ));
 
     let outcome = async {
         if args.waiting > 0 {
@@ -392,8 +389,9 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     }
     .await;
     let _ = stop.send(true);
-    let _ = run_loop.await;
-    let _ = dispatch_loop.await;
+    for l in loops {
+        let _ = l.await;
+    }
     if let Some((_, handle)) = receiver {
         handle.stop(false).await;
     }
