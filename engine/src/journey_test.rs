@@ -12,7 +12,7 @@
 
 use crate::contact::Contact;
 use crate::journey::Journey;
-use crate::nodes::send::Channel;
+use crate::nodes::send::{Channel, channel_name};
 use crate::pressure::DeliverySettings;
 use crate::run::{Run, Status, What};
 use crate::simulate::{Scenario, Simulation, TimedEvent, simulate};
@@ -332,16 +332,6 @@ fn contains_unescaped(message: &crate::nodes::send::Rendered, text: &str) -> boo
         }
     }
     serde_json::to_value(message).is_ok_and(|v| walk(&v, text))
-}
-
-fn channel_name(c: Channel) -> &'static str {
-    match c {
-        Channel::Email => "email",
-        Channel::Sms => "sms",
-        Channel::Push => "push",
-        Channel::Webhook => "webhook",
-        Channel::Slack => "slack",
-    }
 }
 
 fn check_run(n: usize, want: &ExpectedRun, run: &Run, sim: &Simulation, failures: &mut Vec<String>) {

@@ -4,10 +4,12 @@
 //! (`delivery`, webhooks over HTTP) are the server's side.
 
 pub mod audience;
+#[cfg(feature = "runtime")]
 pub mod clock;
 pub mod condition;
 pub mod consent;
 pub mod contact;
+#[cfg(feature = "runtime")]
 pub mod delivery;
 pub mod history;
 pub mod journey;
@@ -18,11 +20,13 @@ pub mod pressure;
 pub mod problem;
 pub mod report;
 pub mod run;
+#[cfg(feature = "runtime")]
 pub mod scheduler;
 pub mod schema;
 pub mod secrets;
 pub mod simulate;
 pub mod step;
+#[cfg(feature = "runtime")]
 pub mod store;
 pub mod template;
 pub mod time;

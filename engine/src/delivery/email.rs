@@ -19,44 +19,7 @@ pub const LIST_UNSUBSCRIBE_POST: &str = "List-Unsubscribe-Post";
 /// The only value `List-Unsubscribe-Post` has.
 pub const ONE_CLICK: &str = "List-Unsubscribe=One-Click";
 
-/// Headers an email's own fields set; a journey's extra headers may not set them.
-const RESERVED_HEADERS: &[(&str, &str)] = &[
-    ("from", "message.from"),
-    ("reply-to", "message.reply_to"),
-    ("subject", "message.subject"),
-    ("to", "the contact's `email`"),
-    ("cc", "a journey sends to one contact"),
-    ("bcc", "a journey sends to one contact"),
-    ("sender", "the provider's settings"),
-    ("date", "the time of sending"),
-    ("message-id", "the message's idempotency key"),
-    ("mime-version", "the message body"),
-    ("content-type", "the message body"),
-    ("content-transfer-encoding", "the message body"),
-    ("return-path", "the provider's settings"),
-];
-
-/// Why `name` cannot be an extra email header, or `None` when it can: a field name of
-/// RFC 5322 (printable ASCII but `:`, at most 76 characters) not set by the email itself.
-pub fn header_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("the header name is empty".into());
-    }
-    if name.len() > 76 {
-        return Some(format!("the header name `{name}` is longer than 76 characters"));
-    }
-    if let Some(c) = name.chars().find(|c| !c.is_ascii_graphic() || *c == ':') {
-        return Some(format!(
-            "the header name `{name}` has `{}`; use letters, digits and `-` (e.g. `X-Campaign`)",
-            c.escape_default()
-        ));
-    }
-    let lower = name.to_ascii_lowercase();
-    RESERVED_HEADERS
-        .iter()
-        .find(|(n, _)| *n == lower)
-        .map(|(_, by)| format!("the header `{name}` is set by {by}, not as an extra header"))
-}
+pub use crate::nodes::send::header_name_problem;
 
 /// `value` read as a mailbox (`ann@example.com` or `Ann <ann@example.com>`), or why not;
 /// `what` names it in the error (`settings/from`, `the message's from`).

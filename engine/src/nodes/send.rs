@@ -290,6 +290,56 @@ pub enum Channel {
     Slack,
 }
 
+/// `c` as written in `message.channel` (and stored in the outbox's `channel` column).
+pub fn channel_name(c: Channel) -> &'static str {
+    match c {
+        Channel::Email => "email",
+        Channel::Sms => "sms",
+        Channel::Push => "push",
+        Channel::Webhook => "webhook",
+        Channel::Slack => "slack",
+    }
+}
+
+/// Headers an email's own fields set; a journey's extra headers may not set them.
+const RESERVED_HEADERS: &[(&str, &str)] = &[
+    ("from", "message.from"),
+    ("reply-to", "message.reply_to"),
+    ("subject", "message.subject"),
+    ("to", "the contact's `email`"),
+    ("cc", "a journey sends to one contact"),
+    ("bcc", "a journey sends to one contact"),
+    ("sender", "the provider's settings"),
+    ("date", "the time of sending"),
+    ("message-id", "the message's idempotency key"),
+    ("mime-version", "the message body"),
+    ("content-type", "the message body"),
+    ("content-transfer-encoding", "the message body"),
+    ("return-path", "the provider's settings"),
+];
+
+/// Why `name` cannot be an extra email header, or `None` when it can: a field name of
+/// RFC 5322 (printable ASCII but `:`, at most 76 characters) not set by the email itself.
+pub fn header_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("the header name is empty".into());
+    }
+    if name.len() > 76 {
+        return Some(format!("the header name `{name}` is longer than 76 characters"));
+    }
+    if let Some(c) = name.chars().find(|c| !c.is_ascii_graphic() || *c == ':') {
+        return Some(format!(
+            "the header name `{name}` has `{}`; use letters, digits and `-` (e.g. `X-Campaign`)",
+            c.escape_default()
+        ));
+    }
+    let lower = name.to_ascii_lowercase();
+    RESERVED_HEADERS
+        .iter()
+        .find(|(n, _)| *n == lower)
+        .map(|(_, by)| format!("the header `{name}` is set by {by}, not as an extra header"))
+}
+
 /// A message rendered for one contact, ready for delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "channel", rename_all = "snake_case")]
@@ -565,7 +615,7 @@ impl Send {
                     format!("`{topic}` is not a topic id; topic ids are lowercase letters, digits, `-` and `_` (at most 64), e.g. `newsletter`"),
                 );
             } else if crate::consent::Channel::of(message.channel()).is_none() {
-                let channel = crate::store::channel_name(message.channel());
+                let channel = channel_name(message.channel());
                 cx.error(
                     Kind::InvalidValue,
                     "topic",
@@ -633,7 +683,7 @@ impl Send {
         }
         if let Message::Email { headers, .. } = message {
             for name in headers.keys() {
-                if let Some(problem) = crate::delivery::email::header_name_problem(name) {
+                if let Some(problem) = header_name_problem(name) {
                     let pointer = format!("{}/message/headers/{}", cx.pointer, escape_segment(name));
                     let mut p = crate::problem::Problem::new(Kind::InvalidValue, pointer, problem);
                     p.node = cx.node.clone();
@@ -812,7 +862,7 @@ fn resolve(r: &TemplateRef, templates: &mut Templates) -> Result<Message, (&'sta
             Kind::InvalidValue,
             format!(
                 "the template {label} is for {have}, and this node sends {want}; set `channel` to `{}` or choose another template",
-                store_name(content.channel())
+                channel_name(content.channel())
             ),
         ));
     }
@@ -837,16 +887,6 @@ fn resolve(r: &TemplateRef, templates: &mut Templates) -> Result<Message, (&'sta
     }
     templates.record_use(&template);
     Ok(Message::from(content))
-}
-
-fn store_name(c: Channel) -> &'static str {
-    match c {
-        Channel::Email => "email",
-        Channel::Sms => "sms",
-        Channel::Push => "push",
-        Channel::Webhook => "webhook",
-        Channel::Slack => "slack",
-    }
 }
 
 fn channel_word(c: Channel) -> &'static str {

@@ -11,15 +11,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Statement,
 };
 
-pub fn channel_name(c: Channel) -> &'static str {
-    match c {
-        Channel::Email => "email",
-        Channel::Sms => "sms",
-        Channel::Push => "push",
-        Channel::Webhook => "webhook",
-        Channel::Slack => "slack",
-    }
-}
+pub use crate::nodes::send::channel_name;
 
 /// Which channels' messages an outbox query takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
