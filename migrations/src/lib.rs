@@ -16,6 +16,7 @@ mod m20261213_000001_awaited;
 mod m20261214_000001_goals;
 mod m20261215_000001_audience;
 mod m20261216_000001_archive;
+mod m20261217_000001_node_count_shards;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000001_goals::Migration),
             Box::new(m20261215_000001_audience::Migration),
             Box::new(m20261216_000001_archive::Migration),
+            Box::new(m20261217_000001_node_count_shards::Migration),
         ]
     }
 }

@@ -296,11 +296,21 @@ pub async fn commit<C: ConnectionTrait>(
 }
 
 /// Add to the per-node counters (entered, converted) of each (workflow, version, node).
+///
+/// A counter row stays locked until the transaction commits, so on PostgreSQL each
+/// transaction adds to one of [`NODE_COUNT_SHARDS`] rows per node, picked by its
+/// transaction id: concurrent commits (workers, pipelined batches) rarely wait on each
+/// other, and all of one transaction's additions go to the same shard. SQLite has one
+/// writer and uses shard 0. Readers sum the shards.
 async fn add_node_counts<C: ConnectionTrait>(
     db: &C,
     counts: HashMap<(&str, u32, &str), (i64, i64)>,
 ) -> Result<(), Error> {
     let backend = db.get_database_backend();
+    let shard = match backend {
+        sea_orm::DbBackend::Postgres => format!("CAST(txid_current() % {NODE_COUNT_SHARDS} AS INTEGER)"),
+        _ => "0".to_string(),
+    };
     // In key order: concurrent transactions update shared counters without deadlocking.
     let mut counts: Vec<_> = counts.into_iter().collect();
     counts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -317,11 +327,11 @@ async fn add_node_counts<C: ConnectionTrait>(
                 (*converted).into(),
             ]);
             let marks: Vec<String> = (first + 1..=first + 5).map(|n| placeholder(backend, n)).collect();
-            rows.push(format!("({})", marks.join(", ")));
+            rows.push(format!("({}, {shard})", marks.join(", ")));
         }
         let sql = format!(
-            "INSERT INTO node_counts (workflow_id, version, node, entered, converted) VALUES {} \
-             ON CONFLICT (workflow_id, version, node) DO UPDATE SET \
+            "INSERT INTO node_counts (workflow_id, version, node, entered, converted, shard) VALUES {} \
+             ON CONFLICT (workflow_id, version, node, shard) DO UPDATE SET \
              entered = node_counts.entered + excluded.entered, converted = node_counts.converted + excluded.converted",
             rows.join(", ")
         );
@@ -329,6 +339,9 @@ async fn add_node_counts<C: ConnectionTrait>(
     }
     Ok(())
 }
+
+/// Counter rows per node on PostgreSQL (see [`add_node_counts`]).
+pub const NODE_COUNT_SHARDS: u32 = 16;
 
 /// Runs updated by one statement (10 parameters each).
 const UPDATE_CHUNK: usize = 500;
@@ -853,11 +866,16 @@ pub async fn prior_runs_many<C: ConnectionTrait>(
             .column(run::Column::Correlation)
             .column(run::Column::Status)
             .filter(run::Column::ContactId.is_in(chunk.to_vec()))
-            .filter(run::Column::WorkflowId.is_in(workflows.to_vec()))
             .into_tuple()
             .all(db)
             .await?;
+        // Filtered by contact only: the planner then has one good index (contact,
+        // workflow), never the workflow's index with a 500-value filter on each of its
+        // runs (seconds, when the statistics were stale); a contact has few runs.
         for (id, contact, workflow, correlation, status) in rows {
+            if !workflows.contains(&workflow) {
+                continue;
+            }
             let active = matches!(status.as_str(), "active" | "waiting");
             out.entry((contact, workflow)).or_default().push(PriorRunRow { id, correlation, active });
         }

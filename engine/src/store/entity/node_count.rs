@@ -1,4 +1,5 @@
-//! `node_counts` rows: how many runs entered each node of a version, and converted there.
+//! `node_counts` rows: how many runs entered each node of a version, and converted there
+//! (a node's counts are the sum of its shards).
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,6 +11,9 @@ pub struct Model {
     pub version: i32,
     #[sea_orm(primary_key, auto_increment = false)]
     pub node: String,
+    /// Which of a node's counter rows (see `store::runs::add_node_counts`).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub shard: i32,
     pub entered: i64,
     pub converted: i64,
 }
