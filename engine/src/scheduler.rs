@@ -38,6 +38,10 @@ pub use retention::{Retention, SweepReport};
 
 /// Most events ingested together (one commit for all).
 const GROUP_MAX: usize = 500;
+/// Longest a delivery lane waits before looking for due messages again.
+const LANE_IDLE: TimeDelta = TimeDelta::seconds(1);
+/// Claimed batches being stepped and committed at once by one process on PostgreSQL.
+const PIPELINE_POSTGRES: usize = 3;
 
 /// Tuning of the scheduler.
 #[derive(Debug, Clone)]
@@ -744,8 +748,18 @@ impl Scheduler {
     /// Pipelined: the next batch is claimed while the last one is stepped and committed,
     /// so the writer always has the scheduler's next job waiting while runs are due.
     pub async fn run_due(self: &Arc<Self>) -> Result<usize, store::Error> {
+        type Stepping = tokio::task::JoinHandle<Result<usize, store::Error>>;
+        async fn finish(h: Stepping) -> Result<usize, store::Error> {
+            h.await.map_err(|e| store::Error::Db(sea_orm::DbErr::Custom(e.to_string())))?
+        }
+        // Batches stepped and committed while the next is claimed: one on SQLite (one
+        // writer), several on PostgreSQL, where each commits in a transaction of its own.
+        let depth = match self.store.backend() {
+            store::Backend::Postgres => PIPELINE_POSTGRES,
+            _ => 1,
+        };
         let mut total = 0;
-        let mut in_flight: Option<tokio::task::JoinHandle<Result<usize, store::Error>>> = None;
+        let mut in_flight: std::collections::VecDeque<Stepping> = std::collections::VecDeque::new();
         loop {
             let now = self.now();
             let (batch, lease) = (self.config.batch, self.config.lease);
@@ -757,28 +771,34 @@ impl Scheduler {
                 Ok(c) => c,
                 Err(e) => {
                     self.store.writer().set_backlog(false);
-                    if let Some(h) = in_flight.take() {
+                    for h in in_flight {
                         let _ = h.await;
                     }
                     return Err(e);
                 }
             };
-            if let Some(h) = in_flight.take() {
-                total += h.await.map_err(|e| store::Error::Db(sea_orm::DbErr::Custom(e.to_string())))??;
-            }
-            if claimed.is_empty() {
-                self.store.writer().set_backlog(false);
-                return Ok(total);
+            while in_flight.len() >= depth
+                && let Some(h) = in_flight.pop_front()
+            {
+                total += finish(h).await?;
             }
             let full = claimed.len() as u64 >= self.config.batch;
-            self.store.writer().set_backlog(full);
-            let this = self.clone();
-            let handle = tokio::spawn(async move { this.step_claimed(claimed, now).await });
-            if !full {
-                total += handle.await.map_err(|e| store::Error::Db(sea_orm::DbErr::Custom(e.to_string())))??;
-                return Ok(total);
+            if !claimed.is_empty() {
+                let this = self.clone();
+                in_flight.push_back(tokio::spawn(async move { this.step_claimed(claimed, now).await }));
             }
-            in_flight = Some(handle);
+            if !full {
+                self.store.writer().set_backlog(false);
+                let mut first_error = None;
+                for h in in_flight {
+                    match finish(h).await {
+                        Ok(n) => total += n,
+                        Err(e) => first_error = first_error.or(Some(e)),
+                    }
+                }
+                return first_error.map_or(Ok(total), Err);
+            }
+            self.store.writer().set_backlog(true);
         }
     }
 
@@ -1242,31 +1262,43 @@ impl Scheduler {
             let limiter = route.limiter.clone();
             let name = route.name();
             let route = Arc::new(route);
-            lanes.push(Box::pin(self.lane(name, stop.clone(), limiter, move || {
+            lanes.push(Box::pin(self.lane(name, stop.clone(), limiter, LANE_IDLE, true, move || {
                 let route = route.clone();
                 Box::pin(async move { self.dispatch_route(&route).await })
             })));
         }
         let inbox = router.inbox_lane();
-        lanes.push(Box::pin(self.lane("inbox".into(), stop.clone(), None, move || {
+        lanes.push(Box::pin(self.lane("inbox".into(), stop.clone(), None, LANE_IDLE, true, move || {
             let inbox = inbox.clone();
             Box::pin(async move { self.dispatch_in_store(inbox).await })
         })));
         let orphans = router.clone();
-        lanes.push(Box::pin(self.lane("unknown providers".into(), stop.clone(), None, move || {
-            let router = orphans.clone();
-            Box::pin(async move { self.dispatch_orphans(&router).await })
-        })));
+        // Only messages 30 s old count as orphans, so a look every 10 s is soon enough; the
+        // look reads every pending message, so it does not run on each new one.
+        lanes.push(Box::pin(self.lane(
+            "unknown providers".into(),
+            stop.clone(),
+            None,
+            TimeDelta::seconds(10),
+            false,
+            move || {
+                let router = orphans.clone();
+                Box::pin(async move { self.dispatch_orphans(&router).await })
+            },
+        )));
         futures::future::join_all(lanes).await;
     }
 
-    /// One delivery loop: `dispatch`, then wait for the next message, the rate limit's
-    /// next token, or a second.
+    /// One delivery loop: `dispatch`, then wait for the next message (when `on_new`), the
+    /// rate limit's next token, or `idle`.
+    #[allow(clippy::too_many_arguments)]
     async fn lane<'a>(
         &'a self,
         name: String,
         mut stop: watch::Receiver<bool>,
         limiter: Option<Arc<TokenBucket>>,
+        idle: TimeDelta,
+        on_new: bool,
         dispatch: impl Fn() -> futures::future::BoxFuture<'a, Result<usize, store::Error>>,
     ) {
         let mut wake = self.outbox_wake.subscribe();
@@ -1276,7 +1308,7 @@ impl Scheduler {
                 tracing::error!(lane = %name, error = %e, "Delivering messages failed; retrying");
             }
             let now = self.now();
-            let soon = now + TimeDelta::seconds(1);
+            let soon = now + idle;
             match limiter.as_ref().map(|l| l.next_token_at(now)).filter(|t| *t > now) {
                 // Out of tokens: new messages cannot go before the next one anyway.
                 Some(token) => tokio::select! {
@@ -1285,7 +1317,7 @@ impl Scheduler {
                 },
                 None => tokio::select! {
                     _ = self.clock.sleep_until(soon, self.config.max_idle) => {}
-                    _ = wake.changed() => {}
+                    _ = wake.changed(), if on_new => {}
                     _ = stop.changed() => {}
                 },
             }
