@@ -38,6 +38,16 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 /// The most bytes one rendered message field may have.
 pub const MAX_OUTPUT_BYTES: usize = 512 * 1024;
 
+/// The most times one render may run `{{#each}}` bodies, all loops together (a loop
+/// inside a loop counts each inner pass). The output limit stops loops that write; this
+/// stops those whose bodies write nothing, which could otherwise run for hours.
+pub const MAX_ITERATIONS: u64 = 100_000;
+
+thread_local! {
+    /// `{{#each}}` passes in the render running on this thread ([`render_limited`] resets it).
+    static ITERATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// How deep a template may nest blocks (`{{#if}}` inside `{{#each}}` …), subexpressions
 /// and literals, counting the library partials it includes and those they include.
 /// Handlebars parses and renders nesting recursively: thousands of levels overflow the
@@ -160,6 +170,7 @@ impl Templates {
             registry.register_helper("format_number", Box::new(FormatNumber));
             registry.register_helper("default", Box::new(DefaultValue));
             registry.register_helper("url_encode", Box::new(UrlEncode));
+            registry.register_helper("each", Box::new(CountedEach));
         }
         Templates {
             html,
@@ -618,15 +629,21 @@ impl std::io::Write for Limited {
     }
 }
 
-/// Render `name` with `data`, at most [`MAX_OUTPUT_BYTES`] of it; the error in words.
+/// Render `name` with `data`, at most [`MAX_OUTPUT_BYTES`] of it and [`MAX_ITERATIONS`]
+/// loop passes; the error in words.
 fn render_limited(registry: &Handlebars<'static>, name: &str, data: &Value) -> Result<String, String> {
     let mut out = Limited::default();
+    ITERATIONS.with(|n| n.set(0));
     match registry.render_to_write(name, data, &mut out) {
         // Handlebars writes whole `str`s: the bytes are UTF-8.
         Ok(()) => String::from_utf8(out.bytes).map_err(|e| e.to_string()),
         Err(_) if out.over => Err(format!(
             "the rendered text is over {0} KiB; a message field may be at most {0} KiB (a loop over a long list?)",
             MAX_OUTPUT_BYTES / 1024
+        )),
+        Err(_) if ITERATIONS.with(|n| n.get()) > MAX_ITERATIONS => Err(format!(
+            "the template's `{{{{#each}}}}` loops ran over {MAX_ITERATIONS} times; a message may loop at most \
+             {MAX_ITERATIONS} times in all (loops inside loops over long lists?)"
         )),
         Err(e) => Err(describe(&e)),
     }
@@ -940,6 +957,111 @@ impl HelperDef for DefaultValue {
 }
 
 /// `{{url_encode value}}`: percent-encoding (RFC 3986) for a query value.
+/// `{{#each}}` as handlebars' own (6.4: `helpers/helper_each.rs`, MIT, whose internals
+/// are private), counting its passes against [`MAX_ITERATIONS`].
+struct CountedEach;
+
+impl HelperDef for CountedEach {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        r: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        rc: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn handlebars::Output,
+    ) -> handlebars::HelperResult {
+        use handlebars::{BlockContext, BlockParams, Renderable};
+        let value = h.param(0).ok_or(RenderErrorReason::ParamNotFoundForIndex("each", 0))?;
+        let Some(template) = h.template() else { return Ok(()) };
+        let entries: Vec<(Value, &Value)> = match value.value() {
+            Value::Array(list) if !list.is_empty() || h.inverse().is_none() => {
+                list.iter().enumerate().map(|(i, v)| (json!(i), v)).collect()
+            }
+            Value::Object(map) if !map.is_empty() || h.inverse().is_none() => {
+                map.iter().map(|(k, v)| (json!(k), v)).collect()
+            }
+            _ => {
+                return match h.inverse() {
+                    Some(otherwise) => otherwise.render(r, ctx, rc, out),
+                    None if r.strict_mode() => Err(RenderError::strict_error(value.relative_path())),
+                    None => Ok(()),
+                };
+            }
+        };
+        let is_object = value.value().is_object();
+        let mut block = BlockContext::new();
+        match value.context_path() {
+            Some(path) => block.base_path_mut().clone_from(path),
+            None => block.set_base_value(value.value().clone()),
+        }
+        rc.push_block(block);
+        let path = value.context_path();
+        let len = entries.len();
+        for (i, (key, v)) in entries.into_iter().enumerate() {
+            let passes = ITERATIONS.with(|n| {
+                n.set(n.get() + 1);
+                n.get()
+            });
+            if passes > MAX_ITERATIONS {
+                rc.pop_block();
+                return Err(RenderErrorReason::Other(format!("`each` loops ran over {MAX_ITERATIONS} times")).into());
+            }
+            if let Some(block) = rc.block_mut() {
+                block.set_local_var("first", json!(i == 0));
+                block.set_local_var("last", json!(i == len - 1));
+                if is_object {
+                    block.set_local_var("key", key.clone());
+                }
+                block.set_local_var("index", json!(i));
+                let relative = match &key {
+                    Value::String(k) => k.clone(),
+                    other => other.to_string(),
+                };
+                match path {
+                    Some(p) if i == 0 => {
+                        let mut base = p.clone();
+                        base.push(relative);
+                        *block.base_path_mut() = base;
+                    }
+                    Some(_) => {
+                        if let Some(last) = block.base_path_mut().last_mut() {
+                            *last = relative;
+                        }
+                    }
+                    None => block.set_base_value(v.clone()),
+                }
+                let mut params = BlockParams::new();
+                let mut set = false;
+                if let Some(name) = h.block_param() {
+                    add_block_param(&mut params, name, path.is_some(), v)?;
+                    set = true;
+                } else if let Some((name, key_name)) = h.block_param_pair() {
+                    add_block_param(&mut params, name, path.is_some(), v)?;
+                    params.add_value(key_name, key.clone())?;
+                    set = true;
+                }
+                if set {
+                    block.set_block_params(params);
+                }
+            }
+            template.render(r, ctx, rc, out)?;
+        }
+        rc.pop_block();
+        Ok(())
+    }
+}
+
+/// The item's block parameter (`as |item|`): a path into the context when the list is
+/// one, else the value itself.
+fn add_block_param<'rc>(
+    params: &mut handlebars::BlockParams<'rc>,
+    name: &'rc str,
+    by_path: bool,
+    v: &Value,
+) -> Result<(), RenderError> {
+    if by_path { params.add_path(name, Vec::new()) } else { params.add_value(name, v.clone()) }
+}
+
 struct UrlEncode;
 
 impl HelperDef for UrlEncode {
@@ -1094,6 +1216,50 @@ mod tests {
         let err = Templates::default().add("n/body", &source, Escape::Html).unwrap_err();
         assert!(err.message.contains("over 512 KiB; a message field may be at most 512 KiB"), "{err}");
         assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    }
+
+    /// Loops inside loops whose bodies write nothing: the output limit never comes, so the
+    /// passes are counted (three levels over 100 items were a million passes).
+    #[test]
+    fn loops_that_write_nothing_stop_at_the_iteration_limit() {
+        let source = "{{#each @root.items}}{{#each @root.items}}{{#each @root.items}}{{/each}}{{/each}}{{/each}}";
+        let items = |n: usize| json!({ "items": (0..n).collect::<Vec<_>>() });
+        let err = render(source, items(100)).unwrap_err();
+        assert!(err.contains(&format!("loops ran over {MAX_ITERATIONS} times")), "{err}");
+        // 40 + 40² + 40³ = 65,640 passes: allowed, and the count starts again each render.
+        assert_eq!(render(source, items(40)).unwrap(), "");
+        let mut t = Templates::new(Library::new(), Tz::UTC);
+        t.text.register_template_string("t", source).unwrap();
+        for _ in 0..3 {
+            assert_eq!(t.render("t", &items(40), Escape::None).unwrap(), "");
+        }
+    }
+
+    /// The counting `each` renders what handlebars' own does.
+    #[test]
+    fn the_counted_each_renders_as_handlebars_own() {
+        let data = json!({
+            "items": [{"name": "a", "tags": ["x", "y"]}, {"name": "b", "tags": []}],
+            "map": {"one": 1, "two": {"deep": true}},
+            "empty": [],
+            "scalar": 7,
+            "title": "T",
+        });
+        let own = Handlebars::new();
+        for source in [
+            "{{#each items}}{{@index}}:{{name}}{{#if @first}}F{{/if}}{{#if @last}}L{{/if}};{{/each}}",
+            "{{#each map}}{{@key}}={{this}},{{@index}}|{{/each}}",
+            "{{#each items as |item i|}}{{i}}-{{item.name}}-{{../title}} {{/each}}",
+            "{{#each map as |value key|}}{{key}}:{{value}} {{/each}}",
+            "{{#each items}}{{#each tags}}{{@../index}}.{{@index}}={{this}}/{{../name}} {{/each}}{{/each}}",
+            "{{#each empty}}x{{else}}none{{/each}}|{{#each empty}}x{{/each}}|{{#each scalar}}x{{else}}no{{/each}}",
+            "{{#each missing}}x{{else}}gone{{/each}}{{#each items}}{{#each tags}}{{else}}-{{/each}}{{/each}}",
+            "{{#each (lookup items 0)}}{{@key}} {{/each}}{{#each items.0.tags}}{{this}}{{/each}}",
+            "{{#each items}}{{#with this}}{{name}}{{/with}}{{lookup ../items @index}}{{/each}}",
+        ] {
+            let want = own.render_template(source, &data).unwrap();
+            assert_eq!(render(source, data.clone()).unwrap(), want, "{source}");
+        }
     }
 
     #[test]
