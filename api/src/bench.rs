@@ -6,7 +6,7 @@
 //!
 //! - **journeys** (`--journeys N`): trigger → send → delay 5s → branch → send → exit,
 //!   all started as fast as ingestion allows (events in batches of 1,000 per `ingest`
-//!   call, 4 calls at once), then the bench waits until every run has completed and every message (two
+//!   call, 4 calls at once on PostgreSQL), then the bench waits until every run has completed and every message (two
 //!   per journey) is in the inbox.
 //! - **waiting** (`--waiting N`): N runs that wait 30 days; reports memory (the scheduler
 //!   must never hold waiting runs in memory) and database bytes per waiting run.
@@ -47,10 +47,11 @@ pub struct BenchArgs {
     /// Events per `ingest` call.
     #[arg(long, default_value_t = 1000)]
     ingest_batch: usize,
-    /// `ingest` calls in flight at once (each its own transaction on PostgreSQL; SQLite's
-    /// one writer commits them in groups).
-    #[arg(long, default_value_t = 4)]
-    ingest_concurrency: usize,
+    /// `ingest` calls in flight at once. Default: 4 on PostgreSQL (each runs in a
+    /// transaction of its own), 1 on SQLite (one writer: more calls only queue, ahead of
+    /// the claims and commits of runs coming due).
+    #[arg(long)]
+    ingest_concurrency: Option<usize>,
     /// The journey's delay in seconds.
     #[arg(long, default_value_t = 5)]
     delay_secs: u64,
@@ -292,7 +293,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     if args.workers > 0 && (args.waiting > 0 || webhooks > 0) {
         bail!("--workers runs the journeys workload only: leave out --waiting and --webhooks");
     }
-    if args.ingest_batch == 0 || args.claim_batch == 0 || args.ingest_concurrency == 0 {
+    if args.ingest_batch == 0 || args.claim_batch == 0 || args.ingest_concurrency == Some(0) {
         bail!("--ingest-batch, --ingest-concurrency and --claim-batch must be above 0");
     }
     let temp = match &args.database_url {
@@ -320,7 +321,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         waiting: args.waiting,
         webhooks,
         ingest_batch: args.ingest_batch,
-        ingest_concurrency: args.ingest_concurrency,
+        ingest_concurrency: ingest_concurrency(args, &store),
         claim_batch: args.claim_batch,
         delay_secs: args.delay_secs,
         http_events,
@@ -469,6 +470,14 @@ fn event(name: &str, key: &str, now: chrono::DateTime<chrono::Utc>) -> Event {
     e
 }
 
+/// `--ingest-concurrency`, or the default for the database.
+fn ingest_concurrency(args: &BenchArgs, store: &Store) -> usize {
+    args.ingest_concurrency.unwrap_or(match store.backend() {
+        Backend::Postgres => 4,
+        Backend::Sqlite => 1,
+    })
+}
+
 /// Ingest `n` events from contacts `{prefix}{i}`, `batch` per call and up to `concurrency`
 /// calls at once (as several API processes or clients would); returns each call's duration.
 /// `after_batch` is told how many events are in, as calls finish.
@@ -533,8 +542,17 @@ async fn bench_webhooks(
 ) -> anyhow::Result<()> {
     let n = report.webhooks;
     let t = Instant::now();
-    ingest_all(scheduler, WEBHOOK_EVENT, "hook-", n, args.ingest_batch, args.ingest_concurrency, deadline, |_| {})
-        .await?;
+    ingest_all(
+        scheduler,
+        WEBHOOK_EVENT,
+        "hook-",
+        n,
+        args.ingest_batch,
+        ingest_concurrency(args, scheduler.store()),
+        deadline,
+        |_| {},
+    )
+    .await?;
     let reader = scheduler.store().reader();
     while received.load(Ordering::Relaxed) < n || store::outbox_backlog(reader).await? > 0 {
         if Instant::now() > deadline {
@@ -572,20 +590,29 @@ async fn bench_waiting(
     let mut next_sample = every;
     let mut last_progress = Instant::now();
     let t0 = Instant::now();
-    ingest_all(scheduler, WAITING_EVENT, "w", n, args.ingest_batch, args.ingest_concurrency, deadline, |done| {
-        if done >= next_sample || done == n {
-            samples.push(proc_status_mb("VmRSS").unwrap_or(0.0));
-            next_sample += every;
-        }
-        if last_progress.elapsed() >= Duration::from_secs(10) {
-            last_progress = Instant::now();
-            eprintln!(
-                "bench: {done} of {n} waiting runs created ({:.0}/s), RSS {:.0} MB",
-                done as f64 / t0.elapsed().as_secs_f64(),
-                proc_status_mb("VmRSS").unwrap_or(0.0)
-            );
-        }
-    })
+    ingest_all(
+        scheduler,
+        WAITING_EVENT,
+        "w",
+        n,
+        args.ingest_batch,
+        ingest_concurrency(args, scheduler.store()),
+        deadline,
+        |done| {
+            if done >= next_sample || done == n {
+                samples.push(proc_status_mb("VmRSS").unwrap_or(0.0));
+                next_sample += every;
+            }
+            if last_progress.elapsed() >= Duration::from_secs(10) {
+                last_progress = Instant::now();
+                eprintln!(
+                    "bench: {done} of {n} waiting runs created ({:.0}/s), RSS {:.0} MB",
+                    done as f64 / t0.elapsed().as_secs_f64(),
+                    proc_status_mb("VmRSS").unwrap_or(0.0)
+                );
+            }
+        },
+    )
     .await?;
     let secs = t0.elapsed().as_secs_f64();
     report.waiting_create_secs = Some(secs);
@@ -649,8 +676,15 @@ async fn bench_journeys(
     let probe = tokio::spawn(writer_probe(scheduler.store().clone(), probe_rx));
     let t0 = Instant::now();
     let mut last_progress = Instant::now();
-    let calls =
-        ingest_all(scheduler, JOURNEY_EVENT, "j", n, args.ingest_batch, args.ingest_concurrency, deadline, |done| {
+    let calls = ingest_all(
+        scheduler,
+        JOURNEY_EVENT,
+        "j",
+        n,
+        args.ingest_batch,
+        ingest_concurrency(args, scheduler.store()),
+        deadline,
+        |done| {
             if last_progress.elapsed() >= Duration::from_secs(5) {
                 last_progress = Instant::now();
                 eprintln!(
@@ -659,8 +693,9 @@ async fn bench_journeys(
                     m.messages_delivered.load(Ordering::Relaxed)
                 );
             }
-        })
-        .await?;
+        },
+    )
+    .await?;
     let start_secs = t0.elapsed().as_secs_f64();
     let _ = probe_stop.send(true);
     let mut waits = probe.await.unwrap_or_default();

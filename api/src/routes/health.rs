@@ -56,7 +56,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         };
     let m = &s.metrics;
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP kairos_runs Runs by status.\n# TYPE kairos_runs gauge");
+    let _ = writeln!(
+        out,
+        "# HELP kairos_runs Runs by status in the hot runs table (ended runs move to the archive after --archive-after and are not counted).\n# TYPE kairos_runs gauge"
+    );
     for (status, n) in runs {
         let _ = writeln!(out, "kairos_runs{{status=\"{status}\"}} {n}");
     }
